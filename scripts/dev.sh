@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# One entry point for the README's commands.
+#   scripts/dev.sh demo      set up, start the lab, run the main job against it
+#   scripts/dev.sh test      set up and run the whole test suite (what CI runs)
+#   scripts/dev.sh lab-stop  stop the lab (its state is kept in .lab/)
+#   scripts/dev.sh setup     only create the virtual environment(s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+need_python() {
+  cat >&2 <<'MSG'
+This needs Python 3.11 or newer with the venv module (3.12 preferred).
+On Debian/Ubuntu:  sudo apt-get install -y python3 python3-venv
+Or point PYTHON at an interpreter:  PYTHON=/path/to/python3.12 scripts/dev.sh ...
+MSG
+  exit 2
+}
+
+# make_venv DIR PYTHON: create DIR with the run-time and test requirements.
+make_venv() {
+  local dir="$1" py="$2" stamp
+  stamp="$(cat requirements.txt requirements-test.txt | sha256sum | cut -c1-16)-$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ] && [ -x "$dir/bin/python" ]; then
+    return 0
+  fi
+  echo "== setting up $dir with $py" >&2
+  rm -rf "$dir"
+  "$py" -m venv "$dir" || need_python
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt >&2
+  echo "$stamp" > "$dir/.stamp"
+  "$dir/bin/python" -c 'import ansible, winrm, sys; print("   python %s, ansible-core %s" % (sys.version.split()[0], ansible.__version__))' >&2
+}
+
+main_venv() {
+  local py
+  py="$(scripts/find_python.sh main)" || need_python
+  make_venv .venv "$py"
+}
+
+lab() { PYTHONPATH="$ROOT/tests" .venv/bin/python -m lab "$@"; }
+
+case "${1:-}" in
+  setup)
+    main_venv
+    ;;
+  demo)
+    main_venv
+    lab start
+    export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
+    ansible-playbook -i .lab/inventory.yml playbooks/connection_check.yml
+    echo
+    echo "The lab keeps running; stop it with: scripts/dev.sh lab-stop"
+    ;;
+  lab-stop)
+    if [ -x .venv/bin/python ]; then lab stop; else echo "lab is not set up"; fi
+    ;;
+  lab)
+    shift; main_venv; lab "$@"
+    ;;
+  test)
+    main_venv
+    status=0
+    # Quality gates: ansible-lint (production profile) and a real PowerShell
+    # grammar over every .ps1 file.
+    if [ -x scripts/lint.sh ] || [ -f scripts/lint.sh ]; then
+      bash scripts/lint.sh .venv || status=1
+    fi
+    # Smoke run on the oldest supported pair (Python 3.11 + ansible-core 2.19)
+    # when the main run uses something newer.
+    main_minor="$(.venv/bin/python -c 'import sys; print(sys.version_info[1])')"
+    if [ "$main_minor" != 11 ] && smoke_py="$(scripts/find_python.sh smoke)"; then
+      make_venv .venv-smoke "$smoke_py"
+      echo "== smoke tests on $(.venv-smoke/bin/python -c 'import ansible,sys; print("python %s, ansible-core %s" % (sys.version.split()[0], ansible.__version__))')"
+      .venv-smoke/bin/python -m pytest -m smoke -q -p no:cacheprovider tests || status=1
+    fi
+    echo "== full suite on $(.venv/bin/python -c 'import ansible,sys; print("python %s, ansible-core %s" % (sys.version.split()[0], ansible.__version__))')"
+    .venv/bin/python -m pytest -q -p no:cacheprovider tests || status=1
+    exit "$status"
+    ;;
+  *)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

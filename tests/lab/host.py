@@ -1,0 +1,194 @@
+"""What a simulated Windows host does with a command it receives over WinRM.
+
+The WS-Management server hands every command line (and its stdin) to
+``LabHostBackend.run_command``.  A host here is strict on purpose: it runs
+only
+
+* the collection's canonical bootstrap, with a canonical operation script
+  and its arguments as JSON on stdin (answered by the Python model of that
+  operation), and
+* a handful of generic commands used for connection checks (``echo``,
+  ``Write-Output``, ``hostname``, ``whoami``, ``exit N``).
+
+Anything else is refused with an error that says so.  That is how the tests
+prove no user-supplied text ever became PowerShell code: if it had, the
+script text would differ from the canonical file and the lab would refuse it.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import shlex
+import traceback
+
+from .operations import HostOpError, OperationContext, load_all
+from .wsman import CommandResult
+
+LOG = logging.getLogger("lab.host")
+
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT_DIR = os.path.join(COLLECTION_ROOT, "plugins", "plugin_utils", "_host_scripts")
+BOOTSTRAP = "Invoke-HostOperation"
+
+# Windows refuses a command line longer than this (cmd.exe's limit, which
+# WinRS inherits); the lab does too, so an oversized command fails here as
+# it would in production.
+MAX_COMMAND_LINE = 8191
+
+_ECHO = re.compile(r"^(?:echo|Write-Output|Write-Host)\s+(?P<text>.*)$", re.IGNORECASE)
+_EXIT = re.compile(r"^exit\s+(?P<code>-?\d+)$", re.IGNORECASE)
+
+
+def normalise_script(text):
+    """The whitespace normalisation a transport may apply: strip each line,
+    drop blank lines.  Implemented here independently of the collection."""
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def load_canonical_scripts(directory=SCRIPT_DIR):
+    scripts = {}
+    for entry in sorted(os.listdir(directory)):
+        if entry.endswith(".ps1"):
+            with open(os.path.join(directory, entry), encoding="utf-8-sig") as handle:
+                scripts[entry[:-4]] = normalise_script(handle.read())
+    return scripts
+
+
+def decode_powershell_command(command_line):
+    """The script of a ``PowerShell ... -EncodedCommand <b64>`` line, or None."""
+    try:
+        parts = shlex.split(command_line, posix=False)
+    except ValueError:
+        return None
+    if not parts or os.path.basename(parts[0]).lower() not in ("powershell", "powershell.exe", "pwsh", "pwsh.exe"):
+        return None
+    lowered = [p.lower() for p in parts]
+    for flag in ("-encodedcommand", "-enc", "-e"):
+        if flag in lowered:
+            index = lowered.index(flag)
+            if index + 1 >= len(parts):
+                return None
+            try:
+                return base64.b64decode(parts[index + 1]).decode("utf-16-le")
+            except ValueError:
+                return None
+    return None
+
+
+def _first_difference(sent, canonical):
+    sent_lines, canonical_lines = sent.splitlines(), canonical.splitlines()
+    for number, (a, b) in enumerate(zip(sent_lines, canonical_lines), start=1):
+        if a != b:
+            return number
+    return min(len(sent_lines), len(canonical_lines)) + 1
+
+
+class LabHostBackend:
+    """The ``Backend`` the WS-Management server calls (see wsman.py)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.models = load_all()
+        self.canonical = load_canonical_scripts()
+        missing = sorted(set(self.canonical) - set(self.models) - {BOOTSTRAP})
+        if missing:
+            raise RuntimeError("host scripts without a lab model: %s" % ", ".join(missing))
+
+    # -- authentication -------------------------------------------------
+    def authenticate(self, endpoint, username, password):
+        credential = self.lab.state.data["lab"]["credential"]
+        expected_user = credential["username"].lower()
+        given = (username or "").lower()
+        # Windows accepts DOMAIN\user, user@domain and the bare name alike.
+        bare = expected_user.split("\\")[-1]
+        user_ok = given in (expected_user, bare) or given.split("@")[0] == bare
+        return user_ok and password == credential["password"]
+
+    # -- commands -------------------------------------------------------
+    def run_command(self, endpoint, command_line, stdin):
+        self.lab.note_process(endpoint)
+        if len(command_line) > MAX_COMMAND_LINE:
+            return CommandResult(b"", b"The command line is too long.\r\n", 1)
+        script = decode_powershell_command(command_line)
+        if script is None:
+            return self._generic(endpoint, command_line.strip())
+        if normalise_script(script) == self.canonical[BOOTSTRAP]:
+            return self._host_operation(endpoint, stdin)
+        lines = normalise_script(script).splitlines()
+        if len(lines) == 1:
+            return self._generic(endpoint, lines[0])
+        return self._refuse(endpoint, "a PowerShell script that is not the collection's canonical bootstrap")
+
+    def _generic(self, endpoint, text):
+        server = self.lab.state.server(endpoint)
+        self.lab.note_operation(endpoint, "<generic>")
+        match = _ECHO.match(text)
+        if match:
+            value = match.group("text").strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            return CommandResult(value.encode("utf-8") + b"\r\n", b"", 0)
+        match = _EXIT.match(text)
+        if match:
+            return CommandResult(b"", b"", int(match.group("code")))
+        lowered = text.lower()
+        if lowered in ("hostname", "hostname.exe", "$env:computername"):
+            return CommandResult(server["name"].upper().encode() + b"\r\n", b"", 0)
+        if lowered in ("whoami", "whoami.exe"):
+            user = self.lab.state.data["lab"]["credential"]["username"].lower()
+            return CommandResult(user.encode() + b"\r\n", b"", 0)
+        return self._refuse(endpoint, "the command %r" % text[:200])
+
+    def _refuse(self, endpoint, what):
+        self.lab.note_refusal(endpoint, what)
+        message = ("LAB REFUSED: %s. This lab host runs only the canonical onprem.exchange host "
+                   "scripts (parameters as JSON on stdin) and echo/hostname/whoami/exit.\r\n" % what)
+        return CommandResult(b"", message.encode("utf-8"), 1)
+
+    @staticmethod
+    def _result_json(result):
+        return CommandResult(json.dumps(result, default=str).encode("utf-8"), b"", 0)
+
+    def _host_operation(self, endpoint, stdin):
+        try:
+            request = json.loads(stdin.decode("utf-8-sig") if stdin else "")
+        except ValueError as error:
+            # What ConvertFrom-Json inside the real bootstrap would report.
+            return self._result_json({"ok": False, "changed": False, "data": None, "steps": [], "error": {
+                "message": "Invalid JSON on stdin: %s" % error, "type": "System.ArgumentException", "line": 14}})
+        if not isinstance(request, dict):
+            return self._refuse(endpoint, "a request that is not a JSON object")
+        name = request.get("operation")
+        script = request.get("script")
+        if name not in self.canonical or name == BOOTSTRAP:
+            return self._refuse(endpoint, "unknown host operation %r" % (name,))
+        if not isinstance(script, str) or normalise_script(script) != self.canonical[name]:
+            line = _first_difference(normalise_script(script or ""), self.canonical[name])
+            return self._refuse(endpoint, "a script for %s that differs from the canonical %s.ps1 at line %d"
+                                % (name, name, line))
+        args = request.get("args") or {}
+        self.lab.note_operation(endpoint, name)
+        ctx = OperationContext(self.lab, self.lab.state.server(endpoint))
+        try:
+            with self.lab.state.lock:
+                outcome = self.models[name](ctx, args)
+        except HostOpError as error:
+            return self._result_json({"ok": False, "changed": False, "data": None, "steps": [], "error": {
+                "message": str(error), "type": error.type_name, "line": 0}})
+        except Exception:  # a bug in a model: report it as the host would report a script crash
+            LOG.error("model %s failed on %s:\n%s", name, endpoint, traceback.format_exc())
+            return self._result_json({"ok": False, "changed": False, "data": None, "steps": [], "error": {
+                "message": "lab model error in %s: %s" % (name, traceback.format_exc(limit=3)),
+                "type": "LabModelError", "line": 0}})
+        if outcome.get("changed"):
+            self.lab.state_changed()
+        return self._result_json({
+            "ok": True,
+            "changed": bool(outcome.get("changed")),
+            "data": outcome.get("data"),
+            "steps": outcome.get("steps", []),
+            "error": None,
+        })
