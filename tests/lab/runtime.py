@@ -93,6 +93,9 @@ class Lab:
         return self
 
     def stop(self):
+        """Stop serving and save the state; safe to call twice."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._ticker:
             self._ticker.join(timeout=5)
