@@ -296,6 +296,7 @@ class _Command:
         self.stdout_sent = 0
         self.stderr_sent = 0
         self.drop_delivered = False
+        self.done_reported = False
 
 
 class _Shell:
@@ -948,7 +949,10 @@ class WSManServer:
         with endpoint.lock:
             shell = endpoint.find_shell(request.shell_id)
             command = endpoint.find_command(shell, command_id)
-            if endpoint.drop_next_commands > 0 and command.state in ("pending", "running"):
+            # "Running" from the client's side: Done not yet delivered. Using
+            # the server-side state instead would make the fault depend on
+            # whether a fast command happened to finish before the Receive.
+            if endpoint.drop_next_commands > 0 and not command.done_reported:
                 endpoint.drop_next_commands -= 1
                 raise _Drop()
 
@@ -999,6 +1003,7 @@ class WSManServer:
             for name, data in (("stdout", stdout), ("stderr", stderr))
         )
         if finished:
+            command.done_reported = True
             # Windows reports exit codes as unsigned 32-bit numbers.
             state = (
                 f'<rsp:CommandState CommandId="{cid}" State="{STATE_DONE}">'

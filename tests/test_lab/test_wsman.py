@@ -380,6 +380,18 @@ def test_dropped_receive_leaves_command_running_for_a_later_receive(server, endp
     fresh.close_shell(shell_id)
 
 
+def test_drop_fault_also_hits_a_finished_but_undelivered_command(server, endpoint, pki):
+    name, port = endpoint
+    protocol = make_protocol(port, pki)
+    shell_id = protocol.open_shell()
+    command_id = protocol.run_command(shell_id, "echo", ["fast"])
+    _wait_until(lambda: any(call[1] == "echo fast" for call in server.backend.calls))
+    server.set_faults(name, drop_next_commands=1)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        protocol.get_command_output_raw(shell_id, command_id)
+    assert make_protocol(port, pki).get_command_output(shell_id, command_id) == (b"fast", b"", 0)
+
+
 def test_backend_drop_closes_connection_then_command_can_be_signalled(server, endpoint, pki):
     name, port = endpoint
     protocol = make_protocol(port, pki)
