@@ -50,6 +50,14 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog 
     to_date,
 )
 
+# The C loader, where present, makes an import several times faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load(text):
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader
+
+
 CSV_COLUMNS = ("product", "update_name", "kind", "cu_level", "build", "release_date", "kb", "source")
 # Field order in the generated YAML; also the fields compared for "changed".
 ROW_FIELDS = ("build", "product", "cu", "update", "kind", "name", "release_date", "kb",
@@ -197,13 +205,13 @@ def run(csv_path, catalog_path=DEFAULT_CATALOG_PATH, dry_run=False, out=sys.stdo
     with open(catalog_path, encoding="utf-8") as handle:
         text = handle.read()
     hand_written_text, generated_text = split_catalog(text)
-    hand_written = yaml.safe_load(hand_written_text) or {}
-    existing = (yaml.safe_load(generated_text) or {}).get("builds") or []
+    hand_written = _load(hand_written_text) or {}
+    existing = (_load(generated_text) or {}).get("builds") or []
     incoming = csv_to_rows(csv_path, hand_written)
     rows, added, changed, unchanged = merge(existing, incoming)
     new_text = hand_written_text + render_rows(rows, hand_written["products"])
     # Refuse to write a catalog the loader would reject.
-    Catalog(yaml.safe_load(new_text))
+    Catalog(_load(new_text))
 
     for row in added:
         out.write("added:   %s\n" % describe(row))
