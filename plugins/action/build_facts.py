@@ -1,0 +1,111 @@
+# Copyright: onprem.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for onprem.exchange.build_facts: gather, classify, plan.
+
+One host call (Get-ExchangeFacts) collects the facts; everything after that
+happens on the controller: the catalog classifies the build, the planner
+turns facts and policy into steps, and the EEMS judge says whether the
+Mitigation Service can work.  Nothing on the host changes.
+"""
+from __future__ import annotations
+
+import datetime
+
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import judge_eems
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import CatalogError, load_catalog
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
+from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import PlanInputError, plan_update
+
+ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
+    "target": {"type": "str", "default": "latest"},
+    "esu_enrolled": {"type": "bool", "default": False},
+    "min_free_disk_gb": {"type": "float"},
+    "installer_format": {"type": "str", "choices": ["msp", "exe"], "default": "msp"},
+    "today": {"type": "str"},
+})
+
+
+def planner_facts(raw):
+    """The planner's input (see _update_planner) from the host's raw facts."""
+    exchange = raw.get("exchange") or {}
+    watermark = raw.get("setup_watermark") or {}
+    caption = ((raw.get("os") or {}).get("caption") or "").replace("Microsoft ", "", 1) or None
+    return {
+        "build": (raw.get("setup") or {}).get("exsetup_version"),
+        "dotnet_release": raw.get("dotnet_release"),
+        "pending_reboot": (raw.get("pending_reboot") or {}).get("pending"),
+        "setup_watermark": watermark.get("watermark") or None,
+        "free_disk_gb": raw.get("free_disk_gb"),
+        "os": caption,
+        "roles": exchange.get("roles") or [],
+    }
+
+
+def _local_findings(raw, eems):
+    findings = []
+    if not (raw.get("ems") or {}).get("available"):
+        findings.append({
+            "id": "exchange_cmdlets_unavailable", "severity": "warning",
+            "message": "Exchange cmdlets could not be used, so roles, DAG, database copies and EEMS flags are "
+                       "unknown: %s" % ((raw.get("ems") or {}).get("error") or "no reason given"),
+            "remedy": "Set ems_username and ems_password (or the connection's ansible_user/ansible_password) to an "
+                      "account with at least View-Only Organization Management; ems_mode=remote is the supported "
+                      "way over WinRM.",
+        })
+    disabled = [s["name"] for s in raw.get("services") or []
+                if s.get("name", "").startswith("MSExchange") and s.get("start_mode") == "Disabled"]
+    if disabled:
+        findings.append({
+            "id": "exchange_services_disabled", "severity": "critical",
+            "message": "Exchange services are disabled: %s. Setup disables them while it runs; disabled services "
+                       "after Setup mean an interrupted or failed installation." % ", ".join(sorted(disabled)),
+            "remedy": "Finish the interrupted Setup (the plan's resume_setup step), then check every Exchange "
+                      "service is Automatic and running.",
+        })
+    if eems["status"] in ("not_working", "disabled"):
+        findings.append({
+            "id": "eems_%s" % eems["cause"], "severity": "critical" if eems["status"] == "not_working" else "warning",
+            "message": "The Emergency Mitigation Service is %s: %s (%s)." % (
+                eems["status"].replace("_", " "), eems["cause"].replace("_", " "), eems["evidence"]),
+            "remedy": eems["remedy"],
+        })
+    return findings
+
+
+class ActionModule(HostActionBase):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = self._ex_validate()
+        host = (task_vars or {}).get("inventory_hostname", "host")
+        try:
+            today = datetime.date.fromisoformat(args["today"]) if args.get("today") else datetime.date.today()
+        except ValueError:
+            raise AnsibleActionFail("today=%r is not an ISO date (YYYY-MM-DD)" % args["today"]) from None
+        policy = {"target": args["target"], "esu_enrolled": args["esu_enrolled"],
+                  "installer_format": args["installer_format"]}
+        if args.get("min_free_disk_gb") is not None:
+            policy["min_free_disk_gb"] = args["min_free_disk_gb"]
+
+        raw = self._ex_host_call("Get-ExchangeFacts", {"ems": self._ex_ems_args(args)}, task_vars)["data"]
+        facts = planner_facts(raw)
+        if not facts["build"]:
+            raise AnsibleActionFail("%s: Exchange is not installed (no ExSetup.exe under the MsiInstallPath)" % host)
+        try:
+            catalog = load_catalog()
+            classification = catalog.classify(facts["build"], today).to_dict()
+            plan = plan_update(facts, policy, today=today, catalog=catalog)
+        except (ExchangeBuildError, PlanInputError, CatalogError) as error:
+            raise AnsibleActionFail("%s: %s" % (host, error)) from None
+        eems = judge_eems(raw, classification)
+        findings = list(plan.get("findings") or []) + _local_findings(raw, eems)
+        exchange = dict(raw)
+        exchange.update(build=classification.get("build"), build_info=classification, eems_status=eems,
+                        gathered_on=today.isoformat())
+        result.update(changed=False, ansible_facts={"exchange": exchange}, findings=findings, plan=plan)
+        return result

@@ -1,0 +1,112 @@
+"""Model of Get-ExchangeFacts.ps1: one read of everything about a server."""
+from __future__ import annotations
+
+from .. import builds
+from ..ems import open_exchange_session
+from . import HostOpError, operation
+
+def _installed_updates(server):
+    if server["installed_packages"]:
+        return [{"display_name": p, "installed": ""} for p in server["installed_packages"]]
+    row = builds.update_for(server["build"])
+    if row and row["kind"] in ("SU", "HU") and row["kb"]:
+        return [{"display_name": "Security Update for %s (%s)" % (row["update_name"], row["kb"]), "installed": ""}]
+    return []
+
+
+def _rewrite_rules(server):
+    rules = []
+    for rule in server["rewrite_rules"]:
+        rules.append({
+            "name": rule.get("name", ""), "site": rule.get("site", "Default Web Site"), "path": rule.get("path", ""),
+            "direction": rule.get("direction", "inbound"), "enabled": bool(rule.get("enabled", True)),
+            "match_url": rule.get("match_url", ""), "input": rule.get("input", ""),
+            "pattern": rule.get("pattern", ""), "action": rule.get("action", ""),
+        })
+    return rules
+
+
+def _exchange_facts(ctx):
+    server = ctx.server
+    state = ctx.state
+    org = state.organization(server["organization"])
+    components = dict({"ServerWideOffline": "Active", "HubTransport": "Active"}, **server["component_states"])
+    copies = []
+    for db in state.databases_on(server["name"]):
+        copy = db["copies"][server["name"]]
+        active = db["active"] == server["name"]
+        copies.append({
+            "database": db["name"],
+            "status": "Mounted" if active else copy["status"],
+            "active": active,
+            "activation_preference": copy["activation_preference"],
+            "copy_queue_length": copy["copy_queue_length"],
+            "replay_queue_length": copy["replay_queue_length"],
+        })
+    cu_build = builds.cu_release_build(server["build"]).split(".")
+    proxy = server.get("proxy") or {}
+    return {
+        "admin_display_version": "Version %s.%s (Build %s.%s)" % tuple(cu_build),
+        "roles": list(server["roles"]),
+        "edition": server["edition"],
+        "site": "lab.contoso.test/Configuration/Sites/%s" % server["site"],
+        "dag": server["dag"],
+        "server_mitigations_enabled": bool(server["eems"]["server_enabled"]),
+        "mitigations_blocked": list(server["eems"]["blocked"]),
+        "mitigations_applied": list(server["eems"]["applied"]),
+        "data_collection_enabled": bool(server["eems"]["data_collection"]),
+        "internet_web_proxy": proxy.get("url") or "",
+        "organization_name": org["name"],
+        "organization_mitigations_enabled": bool(org["mitigations_enabled"]),
+        "component_states": [{"component": k, "state": v} for k, v in sorted(components.items())],
+        "database_copies": copies,
+    }
+
+
+@operation("Get-ExchangeFacts")
+def get_exchange_facts(ctx, args):
+    server = ctx.server
+    faults = server["faults"]
+    if faults.get("disk_full"):
+        free_disk = 0.0
+    else:
+        free_disk = float(server["free_disk_gb"])
+    services = [{"name": name, "start_mode": svc["start_mode"], "state": svc["state"]}
+                for name, svc in sorted(server["services"].items())]
+    watermark = server["setup_watermark"]
+    events = [{"id": e["id"], "level": e["level"], "time": e["time"], "message": e["message"]}
+              for e in reversed(server["events"][-20:])]
+    facts = {
+        "computer_name": server["name"].upper(),
+        "fqdn": "%s.%s" % (server["name"].upper(), server["domain"]),
+        "setup": {
+            "install_path": "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\",
+            "exsetup_path": "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\ExSetup.exe",
+            "exsetup_version": builds.long_form(server["build"]),
+            "msi_build": builds.cu_release_build(server["build"]),
+        },
+        "installed_updates": _installed_updates(server),
+        "setup_watermark": ({"role": watermark.split(":")[0], "watermark": watermark, "action": "BuildToBuildUpgrade"}
+                            if watermark else None),
+        "os": {"caption": "Microsoft " + server["os"], "version": "10.0.17763"},
+        "dotnet_release": server["dotnet_release"],
+        "system_drive": "C:",
+        "free_disk_gb": round(free_disk, 1),
+        "last_boot": server["last_boot"],
+        "pending_reboot": {"pending": bool(server["pending_reboot"]),
+                           "reasons": list(server["pending_reboot_reasons"]) or
+                           (["PendingFileRenameOperations"] if server["pending_reboot"] else [])},
+        "services": services,
+        "url_rewrite": {"installed": bool(server["url_rewrite_version"]), "version": server["url_rewrite_version"]},
+        "rewrite_rules": _rewrite_rules(server),
+        "mitigation_events": events,
+        "ems": {"available": False, "mode": str(((args or {}).get("ems") or {}).get("mode", "remote")), "error": None},
+        "exchange": None,
+    }
+    try:
+        open_exchange_session(ctx, args)
+        facts["exchange"] = _exchange_facts(ctx)
+        facts["ems"]["available"] = True
+    except HostOpError as error:
+        facts["ems"]["error"] = str(error)
+    return {"changed": False, "data": facts}
