@@ -1,0 +1,152 @@
+"""Unit tests for the build_facts action plugin: one seam, the connection."""
+from __future__ import annotations
+
+import json
+import os
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible.playbook.task import Task
+
+from ansible_collections.onprem.exchange.plugins.action.build_facts import ActionModule
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _host_call
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data", "build_facts")
+TODAY = "2026-11-26"
+
+
+def _fixture(name):
+    with open(os.path.join(DATA, name + ".json"), encoding="utf-8") as handle:
+        return json.load(handle)["stdout"]
+
+
+def _plugin(args, answer, *, check_mode=False, connection_password="conn-secret-pw"):
+    task = MagicMock(Task)
+    task.args = dict(args)
+    task.check_mode = check_mode
+    task.async_val = 0
+    connection = MagicMock()
+    connection.get_option.side_effect = lambda name: {"remote_user": "CONTOSO\\ansible",
+                                                      "remote_password": connection_password}[name]
+    connection.exec_command.return_value = (0, json.dumps(answer).encode(), b"")
+    plugin = ActionModule(task=task, connection=connection, play_context=MagicMock(), loader=None, templar=None,
+                          shared_loader_obj=None)
+    return plugin, connection
+
+
+def _sent(connection):
+    (command,), kwargs = connection.exec_command.call_args
+    return command, json.loads(kwargs["in_data"])
+
+
+def test_outdated_2016_is_classified_judged_and_planned():
+    plugin, connection = _plugin({"today": TODAY}, _fixture("ex16a"))
+    result = plugin.run(task_vars={"inventory_hostname": "EX16A"})
+    exchange = result["ansible_facts"]["exchange"]
+    assert result["changed"] is False
+    assert exchange["build"] == "15.1.2375.37"
+    assert (exchange["build_info"]["product"], exchange["build_info"]["cu"], exchange["build_info"]["update"]) == \
+        ("Exchange 2016", "CU22", "Nov22SU")
+    assert exchange["eems_status"]["status"] == "not_working"
+    assert exchange["eems_status"]["cause"] == "build_before_march_2023"
+    assert [s["action"] for s in result["plan"]["steps"]][:1] == ["install_cu"]
+    assert "eems_build_before_march_2023" in {f["id"] for f in result["findings"]}
+    assert connection.exec_command.call_count == 1
+
+
+@pytest.mark.parametrize("fixture, status, cause", [
+    ("ex19c", "working", None),
+    ("ex19e", "not_working", "service_not_running"),
+    ("fbex01", "disabled", "disabled_at_organization"),
+    ("ex19p", "not_working", "tls_inspecting_proxy"),
+])
+def test_eems_verdict_per_server(fixture, status, cause):
+    plugin, _ = _plugin({"today": TODAY}, _fixture(fixture))
+    eems = plugin.run(task_vars={"inventory_hostname": fixture})["ansible_facts"]["exchange"]["eems_status"]
+    assert (eems["status"], eems["cause"]) == (status, cause)
+
+
+def test_interrupted_setup_is_reported_with_disabled_services():
+    plugin, _ = _plugin({"today": TODAY}, _fixture("ex19e"))
+    result = plugin.run(task_vars={"inventory_hostname": "EX19E"})
+    ids = {f["id"] for f in result["findings"]}
+    assert "exchange_services_disabled" in ids
+    assert [s["action"] for s in result["plan"]["steps"]] == ["reboot", "resume_setup"]
+
+
+def test_without_exchange_cmdlets_the_result_says_why():
+    plugin, _ = _plugin({"today": TODAY}, _fixture("ex19b_no_credential"))
+    result = plugin.run(task_vars={"inventory_hostname": "EX19B"})
+    finding = next(f for f in result["findings"] if f["id"] == "exchange_cmdlets_unavailable")
+    assert "0x80090311" in finding["message"] and "ems_username" in finding["remedy"]
+    assert result["ansible_facts"]["exchange"]["exchange"] is None
+
+
+def test_ems_credential_defaults_to_the_connection_and_travels_only_on_stdin():
+    plugin, connection = _plugin({"today": TODAY}, _fixture("ex16a"))
+    result = plugin.run(task_vars={"inventory_hostname": "EX16A"})
+    command, request = _sent(connection)
+    assert command == _host_call.bootstrap_command()
+    assert request["operation"] == "Get-ExchangeFacts"
+    assert request["args"]["ems"] == {"mode": "remote", "username": "CONTOSO\\ansible", "password": "conn-secret-pw"}
+    assert "conn-secret-pw" not in command
+    assert "conn-secret-pw" not in json.dumps(result, default=str)
+
+
+def test_explicit_ems_credential_wins():
+    plugin, connection = _plugin({"today": TODAY, "ems_username": "CONTOSO\\exadmin", "ems_password": "ex-pw"},
+                                 _fixture("ex16a"))
+    result = plugin.run(task_vars={"inventory_hostname": "EX16A"})
+    assert _sent(connection)[1]["args"]["ems"]["username"] == "CONTOSO\\exadmin"
+    assert "ex-pw" not in json.dumps(result, default=str)
+
+
+def test_check_mode_makes_the_same_single_read():
+    plugin, connection = _plugin({"today": TODAY}, _fixture("ex16a"), check_mode=True)
+    result = plugin.run(task_vars={"inventory_hostname": "EX16A"})
+    assert result["changed"] is False and connection.exec_command.call_count == 1
+    assert _sent(connection)[1]["operation"] == "Get-ExchangeFacts"
+
+
+def test_policy_reaches_the_planner():
+    plugin, _ = _plugin({"today": TODAY, "target": "eems"}, _fixture("ex16a"))
+    plan = plugin.run(task_vars={"inventory_hostname": "EX16A"})["plan"]
+    assert plan["target"]["policy"] == "eems"
+
+
+def test_garbage_build_fails_naming_host_and_value():
+    answer = _fixture("ex16a")
+    answer["data"]["setup"]["exsetup_version"] = "15.x.garbage"
+    plugin, _ = _plugin({"today": TODAY}, answer)
+    with pytest.raises(AnsibleActionFail) as caught:
+        plugin.run(task_vars={"inventory_hostname": "EX16A"})
+    assert "EX16A" in str(caught.value) and "15.x.garbage" in str(caught.value)
+
+
+def test_host_without_exchange_fails_plainly():
+    answer = _fixture("ex16a")
+    answer["data"]["setup"]["exsetup_version"] = None
+    plugin, _ = _plugin({"today": TODAY}, answer)
+    with pytest.raises(AnsibleActionFail, match="EX16A: Exchange is not installed"):
+        plugin.run(task_vars={"inventory_hostname": "EX16A"})
+
+
+def test_host_operation_failure_names_the_host():
+    answer = {"ok": False, "changed": False, "data": None, "steps": [],
+              "error": {"message": "Access is denied", "type": "System.UnauthorizedAccessException", "line": 3}}
+    plugin, _ = _plugin({"today": TODAY}, answer)
+    with pytest.raises(AnsibleActionFail, match="EX16A: host operation Get-ExchangeFacts failed: Access is denied"):
+        plugin.run(task_vars={"inventory_hostname": "EX16A"})
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"installer_format": "zip"}, "installer_format"),
+    ({"today": "26/11/2026"}, "not an ISO date"),
+    ({"ems_mode": "ssh"}, "ems_mode"),
+])
+def test_bad_arguments_are_refused_before_any_host_call(args, message):
+    plugin, connection = _plugin(args, _fixture("ex16a"))
+    with pytest.raises(Exception, match=message):
+        plugin.run(task_vars={"inventory_hostname": "EX16A"})
+    assert connection.exec_command.call_count == 0
