@@ -27,8 +27,14 @@ make_venv() {
   echo "== setting up $dir with $py" >&2
   rm -rf "$dir"
   "$py" -m venv "$dir" || need_python
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-test.txt >&2
+  # pip's chatter goes to a log that is shown only when the install fails.
+  if ! { "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip &&
+         "$dir/bin/python" -m pip install --quiet --disable-pip-version-check \
+           -r requirements.txt -r requirements-test.txt; } >"$dir.pip.log" 2>&1; then
+    cat "$dir.pip.log" >&2
+    echo "pip could not install the requirements into $dir (log above; PyPI must be reachable)" >&2
+    exit 2
+  fi
   echo "$stamp" > "$dir/.stamp"
   "$dir/bin/python" -c 'import ansible, winrm, sys; print("   python %s, ansible-core %s" % (sys.version.split()[0], ansible.__version__))' >&2
 }
@@ -49,8 +55,9 @@ case "${1:-}" in
     main_venv
     lab start
     export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
-    ansible-playbook -i .lab/inventory.yml playbooks/connection_check.yml
+    ansible-playbook -i .lab/inventory.yml playbooks/audit.yml -e exchange_report_dir="$ROOT/reports"
     echo
+    echo "Fleet report: $ROOT/reports/exchange-audit.html (also .json, .csv, .md)"
     echo "The lab keeps running; stop it with: scripts/dev.sh lab-stop"
     ;;
   lab-stop)

@@ -51,6 +51,7 @@ def default_lab(tmp_path_factory):
 
 
 def write_inventory(lab, path):
+    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
         yaml.safe_dump(lab.inventory(), handle, sort_keys=False)
     return str(path)
