@@ -18,6 +18,7 @@ import time
 import yaml
 
 from . import eems
+from . import installer
 from .clock import LabClock
 from .host import LabHostBackend
 from .http_services import LabHTTPServices, write_repository
@@ -223,6 +224,9 @@ class Lab:
                 until = server.get("rebooting_until")
                 if until and _dt.datetime.fromisoformat(until) <= now:
                     self._finish_reboot(server, now)
+                    self.state_changed()
+                # Installer tasks and requested restarts run in lab time.
+                if installer.advance(self, server, now):
                     self.state_changed()
                 next_check = server["eems"].get("next_check")
                 if not server.get("rebooting_until") and next_check \

@@ -1,0 +1,90 @@
+# Copyright: onprem.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Documentation only; the logic runs on the controller in plugins/action/patch_report.py.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: patch_report
+short_description: Write the patch window report (HTML, JSON, CSV, Markdown) on the controller
+version_added: 0.2.0
+description:
+  - Renders, per server, the outcome of a patch window run by the C(onprem.exchange.exchange_patch)
+    role - build before and after, steps done, time taken, whether it was left in maintenance, and
+    anything left undone with why - plus a summary with the window's makespan.
+  - Contacts no host. Writes files only when their content changed, so it reports C(changed=false).
+options:
+  results:
+    description:
+      - Each server's C(exchange_patch_result) fact, by inventory name; null for a server that has none.
+    type: dict
+    required: true
+  dest:
+    description: Directory on the controller for the report files (C(exchange-patch.*)).
+    type: path
+    required: true
+  formats:
+    description: Formats to write.
+    type: list
+    elements: str
+    choices: [html, json, csv, markdown]
+    default: [html, json, csv, markdown]
+  title:
+    description: Report title.
+    type: str
+    default: Exchange patch window
+  generated_on:
+    description: Date printed in the report; defaults to today on the controller.
+    type: str
+  window_end:
+    description: The window end, printed in the report.
+    type: str
+extends_documentation_fragment:
+  - action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The report is controller output, so it is written in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+seealso:
+  - module: onprem.exchange.update_install
+  - module: onprem.exchange.audit_report
+author:
+  - onprem.exchange contributors
+"""
+
+EXAMPLES = r"""
+- name: Write the patch report
+  onprem.exchange.patch_report:
+    results: "{{ dict(groups['exchange'] | zip(groups['exchange'] | map('extract', hostvars, 'exchange_patch_result'))) }}"
+    dest: reports
+  register: patch_report
+
+- name: Show where the HTML report is
+  ansible.builtin.debug:
+    msg: "{{ patch_report.files.html }}"
+"""
+
+RETURN = r"""
+summary:
+  description:
+    - C(total), C(by_status) (failed_in_maintenance, failed, unreachable, no_result,
+      not_started_window_closed, patched, up_to_date), C(problems), C(hosts) (patched, problems,
+      in_maintenance, not_started), C(window_started), C(window_finished), C(makespan_seconds).
+  returned: success
+  type: dict
+  sample:
+    total: 3
+    by_status: {patched: 2, failed_in_maintenance: 1}
+    problems: 1
+    hosts: {in_maintenance: [EX19C]}
+    makespan_seconds: 5400.0
+files:
+  description: Path of each file written, by format.
+  returned: success
+  type: dict
+  sample: {html: /srv/reports/exchange-patch.html, json: /srv/reports/exchange-patch.json}
+"""

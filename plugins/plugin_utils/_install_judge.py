@@ -1,0 +1,263 @@
+# Copyright: onprem.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Judgement for update_install: what is left to do, how an installer ended,
+whether the server is healthy afterwards.
+
+For internal collection use only; the interface may change in any release.
+
+Pure Python, no Ansible imports, no clock, no host.  The action plugin reads
+the host, calls these functions and carries out what they say.
+
+``pending_actions(steps, facts, catalog)``
+    The plan steps still to carry out on a server in its current state, each
+    ``{action, update, from_build, to_build, installer, staged_name, kind}``.
+``installer_kind(action, installer)``
+    ``cu`` (Setup from an ISO), ``su`` (an .msp patch), ``dotnet``.
+``licence_mode(product, cu)``
+    Which licence switch Setup expects: ``diagnostic_data`` or ``legacy``.
+``judge_installer(task)``
+    ``task`` is the host's poll answer ``{state, exit_code, log_tail}``;
+    returns ``{result, reboot_required, message, log_excerpt}`` where result
+    is ``running``, ``succeeded`` or ``failed``.
+``verify_health(health, expected_build)``
+    ``{build_ok, services_ok, web_config_ok, components_ok, problems}``.
+``ad_prep_needed(target_build, organization_builds)``
+    True when no server of the organisation is yet on the target CU line.
+"""
+from __future__ import annotations
+
+import re
+
+from ._exchange_build import ExchangeBuild, ExchangeBuildError
+
+__all__ = [
+    "InstallPlanError", "pending_actions", "installer_kind", "licence_mode", "staged_installer_name",
+    "judge_installer", "verify_health", "ad_prep_needed", "EXIT_CODES",
+]
+
+INSTALL_ACTIONS = ("install_dotnet", "install_cu", "upgrade_to_se", "install_su")
+
+# Windows Installer and Setup exit codes an admin meets during Exchange
+# patching, worded for the report.
+EXIT_CODES = {
+    0: "completed",
+    1603: "fatal error during installation",
+    1618: "another installation is already in progress",
+    1619: "the installation package could not be opened",
+    1638: "another version of this product is already installed",
+    1641: "the installer started a restart",
+    1642: "the patch does not apply to the installed CU (wrong CU for this SU)",
+    3010: "completed; a restart is required",
+}
+_REBOOT_CODES = (1641, 3010)
+
+# Setup's own last line on success; an exit code of 0 without it is not
+# trusted, because a wrapper or a killed process can lose the real code.
+_SETUP_SUCCESS = "the exchange server setup operation completed successfully"
+_MSI_SUCCESS = ("installation completed successfully", "configuration completed successfully",
+                "installation operation completed successfully")
+_RELEVANT = re.compile(r"\[ERROR\]|\berror\b|exception|failed|return value 3|rolled back|rollback|"
+                       r"is returning [1-9]", re.IGNORECASE)
+_EXCERPT_LINES = 12
+
+# Licence switch: the _DiagnosticData form exists from 2019 CU11 and 2016
+# CU22 on (and in SE); older media know only the plain switch.
+_DIAGNOSTIC_SWITCH_FROM = {"Exchange 2019": 11, "Exchange 2016": 22}
+
+# Services Setup leaves Manual or Disabled on purpose are not judged; an
+# Exchange service that is Disabled after Setup means an interrupted run.
+_SERVICE_PREFIX = "MSExchange"
+
+
+class InstallPlanError(ValueError):
+    """A plan or step update_install cannot carry out; the message says why."""
+
+
+def _build(value):
+    return ExchangeBuild.parse(value) if value else None
+
+
+def installer_kind(action, installer):
+    if action == "install_dotnet":
+        return "dotnet"
+    if action in ("install_cu", "upgrade_to_se", "resume_setup"):
+        return "cu"
+    name = (installer or "").lower()
+    if name.endswith(".msp"):
+        return "su"
+    if name.endswith(".exe"):
+        raise InstallPlanError(
+            "%s is a self-extracting .exe package, which is made for manual installs; plan SUs with "
+            "installer_format=msp for unattended patching" % installer)
+    raise InstallPlanError("cannot tell how to install %r (expected an .msp for an SU)" % (installer,))
+
+
+def licence_mode(product, cu):
+    if product == "Exchange SE":
+        return "diagnostic_data"
+    threshold = _DIAGNOSTIC_SWITCH_FROM.get(product)
+    number = re.match(r"CU(\d+)$", cu or "")
+    if threshold is None or number is None:
+        return "legacy"
+    return "diagnostic_data" if int(number.group(1)) >= threshold else "legacy"
+
+
+def staged_installer_name(step, cu):
+    """The file name update_stage stores an installer under: SUs carry their
+    CU in front, because one KB file name is reused across CUs."""
+    installer = step.get("installer")
+    if not installer:
+        return None
+    if step["action"] == "install_su":
+        return "%s-%s" % (cu or "unknown", installer)
+    return installer
+
+
+def pending_actions(steps, facts, catalog):
+    """The steps of ``steps`` still to do, given the server's ``facts``
+    (``build``, ``dotnet_release``, ``pending_reboot``, ``setup_watermark``).
+
+    Reboot steps are not returned: update_install reboots after every
+    installer and first when a reboot is pending.  Raises InstallPlanError
+    for a step it cannot carry out (free_disk, unknown actions).
+    """
+    try:
+        current = _build(facts.get("build"))
+    except ExchangeBuildError as error:
+        raise InstallPlanError("the server's build is unreadable: %s" % error) from None
+    if current is None:
+        raise InstallPlanError("the server's build is unknown (no ExSetup.exe version)")
+    dotnet = facts.get("dotnet_release")
+    todo = []
+    for step in steps or ():
+        if not isinstance(step, dict) or "action" not in step:
+            raise InstallPlanError("plan step %r is not a step of onprem.exchange.build_facts" % (step,))
+        action = step["action"]
+        if action == "reboot":
+            continue
+        if action == "free_disk":
+            raise InstallPlanError("the plan needs disk space freed first: %s" % step.get("reason"))
+        if action == "resume_setup":
+            if facts.get("setup_watermark"):
+                todo.append(dict(step, kind="cu", staged_name=None))
+            continue
+        if action not in INSTALL_ACTIONS:
+            raise InstallPlanError("plan step action %r is not one update_install carries out" % action)
+        if action == "install_dotnet":
+            wanted = catalog.dotnet_release((step.get("update") or "").replace(".NET Framework", "").strip())
+            if dotnet is not None and wanted is not None and dotnet >= wanted:
+                continue
+            todo.append(dict(step, kind="dotnet", staged_name=step.get("installer"), dotnet_release=wanted))
+            continue
+        try:
+            target = _build(step.get("to_build"))
+        except ExchangeBuildError as error:
+            raise InstallPlanError("plan step %s has an unreadable to_build: %s" % (action, error)) from None
+        if target is None:
+            raise InstallPlanError("plan step %s names no to_build" % action)
+        if current.version >= target.version:
+            continue  # already there, or beyond it
+        entry = catalog.find(target)
+        cu = entry.cu if entry is not None else catalog.cu_of(target)
+        product = entry.product if entry is not None else catalog.product_of(target)
+        kind = installer_kind(action, step.get("installer"))
+        todo.append(dict(step, kind=kind, staged_name=staged_installer_name(step, cu), cu=cu, product=product,
+                         licence=licence_mode(product, cu)))
+    return todo
+
+
+def _relevant_lines(lines):
+    picked = [line.rstrip() for line in lines if _RELEVANT.search(line or "")]
+    return picked[-_EXCERPT_LINES:]
+
+
+def judge_installer(task, kind="cu"):
+    """Verdict on an installer task from the host's poll answer."""
+    state = (task or {}).get("state")
+    lines = [str(line) for line in (task or {}).get("log_tail") or []]
+    if state == "running":
+        return {"result": "running", "reboot_required": False, "message": "still running", "log_excerpt": []}
+    exit_code = (task or {}).get("exit_code")
+    if state != "finished" or exit_code is None:
+        return {
+            "result": "failed", "reboot_required": False,
+            "message": "the installer process is gone without an exit code (state %s); a vanished installer is "
+                       "not a success - a restart or a killed task ends it this way" % (state or "unknown"),
+            "log_excerpt": _relevant_lines(lines) or lines[-_EXCERPT_LINES:],
+        }
+    meaning = EXIT_CODES.get(exit_code, "unknown exit code")
+    lowered = [line.lower() for line in lines]
+    if exit_code in (0,) + _REBOOT_CODES:
+        if kind == "cu" and not any(_SETUP_SUCCESS in line for line in lowered):
+            return {"result": "failed", "reboot_required": False,
+                    "message": "Setup exited with %d but its log does not say the setup operation completed "
+                               "successfully" % exit_code,
+                    "log_excerpt": _relevant_lines(lines) or lines[-_EXCERPT_LINES:]}
+        if kind == "su" and lines and not any(marker in line for line in lowered for marker in _MSI_SUCCESS):
+            return {"result": "failed", "reboot_required": False,
+                    "message": "msiexec exited with %d but its log does not report a completed installation"
+                               % exit_code,
+                    "log_excerpt": _relevant_lines(lines) or lines[-_EXCERPT_LINES:]}
+        return {"result": "succeeded", "reboot_required": exit_code in _REBOOT_CODES,
+                "message": "exit code %d (%s)" % (exit_code, meaning), "log_excerpt": []}
+    return {"result": "failed", "reboot_required": False,
+            "message": "exit code %d (%s)" % (exit_code, meaning),
+            "log_excerpt": _relevant_lines(lines) or lines[-_EXCERPT_LINES:]}
+
+
+def verify_health(health, expected_build=None):
+    """Post-install verdicts from Test-ExchangeInstallHealth data."""
+    health = health or {}
+    problems = []
+    build_ok = True
+    if expected_build is not None:
+        try:
+            have = _build(health.get("exsetup_version"))
+            build_ok = have is not None and have.version == _build(expected_build).version
+        except ExchangeBuildError:
+            build_ok = False
+        if not build_ok:
+            problems.append("ExSetup.exe is %s, expected %s" % (health.get("exsetup_version"), expected_build))
+    disabled, stopped = [], []
+    for service in health.get("services") or []:
+        name = service.get("name", "")
+        if name.startswith(_SERVICE_PREFIX) and service.get("start_mode") == "Disabled":
+            disabled.append(name)
+        elif service.get("start_mode") == "Automatic" and service.get("state") != "Running":
+            stopped.append(name)
+    if disabled:
+        problems.append("Exchange services disabled (an interrupted install leaves them so): %s"
+                        % ", ".join(sorted(disabled)))
+    if stopped:
+        problems.append("automatic services not running: %s" % ", ".join(sorted(stopped)))
+    tokens = list(health.get("web_config_tokens") or [])
+    if tokens:
+        problems.append("%%ExchangeInstallDir%% left unexpanded in %s (the mark of an SU installed without "
+                        "elevation)" % ", ".join(tokens))
+    # Inactive only because maintenance asked is fine: leaving maintenance
+    # brings those back.  Any other requester means Setup or a health probe
+    # took the component out.
+    inactive = [c for c in health.get("components") or []
+                if c.get("state") != "Active" and set(c.get("requesters") or ["Unknown"]) - {"Maintenance"}]
+    if inactive:
+        problems.append("components inactive for another reason than maintenance: %s" % ", ".join(
+            "%s (%s)" % (c.get("component"), "/".join(c.get("requesters") or ["unknown"])) for c in inactive))
+    components_ok = not inactive and health.get("components") is not None
+    if health.get("components") is None:
+        problems.append("component states could not be read: %s" % (health.get("ems_error") or "no reason given"))
+    return {"build_ok": build_ok, "services_ok": not disabled and not stopped, "web_config_ok": not tokens,
+            "components_ok": components_ok, "problems": problems}
+
+
+def ad_prep_needed(target_build, organization_builds):
+    """The first server of an organisation to take a new CU line prepares
+    Active Directory; once any server runs that line (or newer), AD is done."""
+    target = _build(target_build)
+    for value in organization_builds or ():
+        try:
+            build = _build(value)
+        except ExchangeBuildError:
+            continue
+        if build is not None and build.cu_key >= target.cu_key:
+            return False
+    return True

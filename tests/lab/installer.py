@@ -1,0 +1,181 @@
+"""The lab's model of installers running as scheduled tasks, and of
+restarts requested from the host.
+
+An installer runs in lab time: ``Start-InstallerTask`` records it on the
+server (``server["installer_task"]``) and ``advance`` (called from the lab
+ticker) finishes it when its time is up, the way Windows would whether or
+not anyone is polling.  What a real run does to a server is modelled:
+
+* a CU leaves Setup's watermark and disabled Exchange services while it
+  runs; success sets the build, clears the watermark, restores the services
+  and leaves a reboot pending; failure (or a restart in the middle) leaves
+  the watermark and the disabled services - the interrupted Setup an admin
+  then has to finish;
+* an SU stops the Exchange services while it runs and restores them after;
+  it fails with 1642 when it was built for another CU;
+* the .NET installer raises the .NET release; AD preparation marks the
+  organisation prepared.
+
+Durations come from the fleet's ``lab.installer_seconds`` (lab seconds per
+kind); the ``installer_exit_code`` fault makes the next run end with that
+code.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import uuid
+
+from . import builds
+
+DEFAULT_SECONDS = {"cu": 600, "su": 180, "dotnet": 300, "prepare_schema": 120, "prepare_ad": 120}
+TASK_KEY = "installer_task"
+WATERMARK = "MailboxRole: Microsoft.Exchange.Management.Deployment.ServiceControlTask"
+_KEEP_RUNNING = ("W3SVC", "WinRM")
+SETUP_LOG = "C:\\ExchangeSetupLogs\\ExchangeSetup.log"
+
+
+def duration(lab, kind):
+    configured = lab.state.data["lab"].get("installer_seconds") or {}
+    return float(configured.get(kind, DEFAULT_SECONDS[kind]))
+
+
+def _stamp(now):
+    return now.strftime("[%m/%d/%Y %H:%M:%S.0000] [0]")
+
+
+def _exchange_services(server):
+    return [(name, svc) for name, svc in server["services"].items() if name not in _KEEP_RUNNING]
+
+
+def start(lab, server, kind, installer, expected_build, update, username):
+    now = lab.clock.now()
+    task = {
+        "task_id": str(uuid.uuid4()), "kind": kind, "installer": installer, "expected_build": expected_build,
+        "update": update, "user": username, "state": "running", "exit_code": None,
+        "started": now.isoformat(),
+        "finishes_at": (now + _dt.timedelta(seconds=duration(lab, kind))).isoformat(),
+        "log_path": SETUP_LOG if kind in ("cu", "prepare_schema", "prepare_ad") else installer + ".log",
+        "log": [],
+    }
+    if kind in ("cu", "prepare_schema", "prepare_ad"):
+        mode = {"cu": "/Mode:Upgrade", "prepare_schema": "/PrepareSchema", "prepare_ad": "/PrepareAD"}[kind]
+        task["log"] += ["%s Starting Microsoft Exchange Server Setup" % _stamp(now),
+                        "%s Command Line Parameter Name='%s'." % (_stamp(now), mode.lstrip("/"))]
+    else:
+        task["log"] += ["=== Verbose logging started: %s ===" % now.strftime("%m/%d/%Y %H:%M:%S"),
+                        "MSI (s) (0C:10): Executing op: ProductInfo(%s)" % update]
+    if kind == "cu":
+        server["setup_watermark"] = WATERMARK
+        for _name, service in _exchange_services(server):
+            service["start_mode"] = "Disabled"
+            service["state"] = "Stopped"
+        task["log"].append("%s Disabling and stopping Exchange services." % _stamp(now))
+    elif kind == "su":
+        task["saved_modes"] = {name: svc["start_mode"] for name, svc in _exchange_services(server)}
+        for _name, service in _exchange_services(server):
+            service["start_mode"] = "Disabled"
+            service["state"] = "Stopped"
+    server[TASK_KEY] = task
+    return task
+
+
+def _restore_services(server, task=None):
+    saved = (task or {}).get("saved_modes") or {}
+    for name, service in _exchange_services(server):
+        service["start_mode"] = saved.get(name, "Automatic") if saved.get(name) != "Disabled" else "Automatic"
+        service["state"] = "Running" if service["start_mode"] == "Automatic" else "Stopped"
+
+
+def _finish(lab, server, task, now):
+    kind = task["kind"]
+    code = int(server["faults"].get("installer_exit_code") or 0)
+    expected = task.get("expected_build") or server["build"]
+    if kind == "su" and code == 0 and expected.split(".")[:3] != server["build"].split(".")[:3]:
+        code = 1642  # an SU is built for one CU and refuses any other
+    success = code in (0, 3010)
+    stamp = _stamp(now)
+    if kind in ("cu", "prepare_schema", "prepare_ad"):
+        if success:
+            task["log"].append("%s The Exchange Server setup operation completed successfully." % stamp)
+        else:
+            task["log"] += [
+                "%s [ERROR] The following error was generated when \"$error.Clear(); Start-ExchangeService\" was "
+                "run: \"Service 'MSExchangeTransport' failed to reach status 'Running' on this server.\"." % stamp,
+                "%s [ERROR-REFERENCE] Id=ServiceControl___99d8be02 Component=EXCHANGE14:\\Current\\Release" % stamp,
+                "%s The Exchange Server setup operation didn't complete. More details can be found in "
+                "ExchangeSetup.log located in the <SystemDrive>:\\ExchangeSetupLogs folder." % stamp]
+    else:
+        if success:
+            task["log"] += ["MSI (s) (0C:10): Product: Microsoft Exchange Server - Update '%s' installed successfully."
+                            % task["update"], "MSI (s) (0C:10): Installation operation completed successfully.",
+                            "MSI (s) (0C:10): Windows Installer requires a system restart." if code == 3010 else
+                            "MSI (s) (0C:10): Product: Microsoft Exchange Server -- Configuration completed successfully."]
+        else:
+            task["log"] += ["MSI (s) (0C:10): Note: 1: 1708", "Action ended: INSTALL. Return value 3.",
+                            "MSI (s) (0C:10): Product: Microsoft Exchange Server -- Installation operation failed.",
+                            "MSI (s) (0C:10): MainEngineThread is returning %d" % code]
+    task.update(state="finished", exit_code=code, finished=now.isoformat())
+    if kind == "cu":
+        if success:
+            server["build"] = expected
+            server["setup_watermark"] = None
+            server["installed_packages"] = []
+            _restore_services(server)
+            server["pending_reboot"] = True
+            server["pending_reboot_reasons"] = ["PendingFileRenameOperations"]
+        # a failed CU stays half-way: watermark and disabled services remain
+    elif kind == "su":
+        if success:
+            server["build"] = expected
+            server["pending_reboot"] = True
+            server["pending_reboot_reasons"] = ["PendingFileRenameOperations"]
+        _restore_services(server, task)  # msiexec rolls a failed patch back
+    elif kind == "dotnet" and success:
+        server["dotnet_release"] = int(task.get("dotnet_release") or server["dotnet_release"])
+        server["pending_reboot"] = True
+    elif kind in ("prepare_schema", "prepare_ad") and success:
+        org = lab.state.organization(server["organization"])
+        org.setdefault("ad_prep_runs", []).append({"kind": kind, "server": server["name"], "build": expected})
+        if kind == "prepare_ad":
+            org["ad_prepared_build"] = expected
+
+
+def advance(lab, server, now):
+    """Called by the lab ticker for every server, under the state lock."""
+    changed = False
+    restart_at = server.get("restart_requested_at")
+    if restart_at and _dt.datetime.fromisoformat(restart_at) <= now and not server.get("rebooting_until"):
+        server["restart_requested_at"] = None
+        lab.reboot(server["name"], "Restart-HostComputer")
+        changed = True
+    task = server.get(TASK_KEY)
+    if not task or task["state"] != "running":
+        return changed
+    if server.get("rebooting_until"):
+        # The restart ends every process: the task is gone without an exit code.
+        task["state"] = "vanished"
+        task["log"].append("%s Setup was interrupted." % _stamp(now) if task["kind"] != "su"
+                           else "MSI (s) (0C:10): Installation interrupted by a system shutdown.")
+        return True
+    if _dt.datetime.fromisoformat(task["finishes_at"]) <= now:
+        _finish(lab, server, task, now)
+        return True
+    return changed
+
+
+def cu_target_from_iso(name):
+    """Best guess of the build an ISO installs, for resuming a Setup the lab
+    did not start itself (the default fleet's interrupted EX19E)."""
+    lowered = name.lower()
+    match = re.search(r"cu(\d+)", lowered)
+    product = "Exchange SE" if "se-" in lowered or "subscription" in lowered else \
+        "Exchange 2019" if "2019" in lowered else "Exchange 2016" if "2016" in lowered else None
+    for row in builds._rows():
+        if row["product"] != product or row["kind"] not in ("CU", "RTM"):
+            continue
+        if match is None and row["kind"] == "RTM":
+            return row["build"]
+        if match is not None and row["cu_level"] == "CU%s" % match.group(1):
+            return row["build"]
+    return None
