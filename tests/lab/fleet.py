@@ -12,6 +12,8 @@ import os
 
 import yaml
 
+from . import iis
+
 FLEET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fleets")
 DEFAULT_FLEET = os.path.join(FLEET_DIR, "default.yml")
 
@@ -62,6 +64,8 @@ EEMS_DEFAULTS = {
 FAULT_KEYS = {
     "latency_ms", "http500_next", "drop_next_commands", "installer_exit_code", "hash_mismatch",
     "disk_full", "services_fail_start", "iis_config_locked", "slow_reboot_seconds",
+    "queue_stuck",  # transport queues never drain (maintenance_mode's bounded wait)
+    "malformed_answer",  # non_json | truncated | huge | wrong_types: a broken host answer
 }
 
 
@@ -149,6 +153,8 @@ def normalise_fleet(raw, source="<fleet>"):
         server.setdefault("events", [])
         server.setdefault("installed_packages", [])
         server.setdefault("boot_count", 1)
+        # Flat fleet rules become the server's structured IIS configuration.
+        iis.normalise_server(server)
 
     databases = fleet.setdefault("databases", [])
     server_names = {s["name"] for s in servers}

@@ -149,6 +149,19 @@ class LabHostBackend:
         return CommandResult(b"", message.encode("utf-8"), 1)
 
     @staticmethod
+    def _malformed(kind):
+        """A host answer that is broken in the way ``kind`` names (fault injection)."""
+        if kind == "non_json":
+            return CommandResult(b"WARNING: profile loaded\r\nThe operation completed.\r\n", b"", 0)
+        if kind == "truncated":
+            return CommandResult(b'{"ok": true, "changed": false, "data": {"computer_na', b"", 0)
+        if kind == "huge":
+            return CommandResult(b'{"ok": true, "data": {"junk": "' + b"x" * (17 * 1024 * 1024) + b'"}}', b"", 0)
+        if kind == "wrong_types":
+            return CommandResult(b'{"ok": "yes", "changed": "no", "data": [1, 2, 3], "steps": {}}', b"", 0)
+        raise ValueError("unknown malformed_answer kind %r" % kind)
+
+    @staticmethod
     def _result_json(result):
         return CommandResult(json.dumps(result, default=str).encode("utf-8"), b"", 0)
 
@@ -185,6 +198,9 @@ class LabHostBackend:
                 "type": "LabModelError", "line": 0}})
         if outcome.get("changed"):
             self.lab.state_changed()
+        broken = ctx.server["faults"].get("malformed_answer")
+        if broken:
+            return self._malformed(broken)
         return self._result_json({
             "ok": True,
             "changed": bool(outcome.get("changed")),
