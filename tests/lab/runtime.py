@@ -18,6 +18,7 @@ import time
 import yaml
 
 from . import eems
+from . import iis
 from . import installer
 from .clock import LabClock
 from .host import LabHostBackend
@@ -200,8 +201,18 @@ class Lab:
 
     def run_eems_check(self, name):
         with self.state.lock:
-            event = eems.run_check(self, self.state.server(name))
+            event = self._eems_check(self.state.server(name))
         self.state_changed()
+        return event
+
+    def _eems_check(self, server):
+        """One Mitigation Service check; after a successful one, the service
+        writes back any rewrite rule of an applied, unblocked mitigation that
+        was deleted (why removing an EEMS rule needs blocking first)."""
+        before = server["eems"].get("last_success")
+        event = eems.run_check(self, server)
+        if server["eems"].get("last_success") != before:
+            iis.eems_reapply(server)
         return event
 
     def _tick_loop(self):
@@ -235,7 +246,7 @@ class Lab:
         # OCS calls are real HTTP requests: make them outside the lock.
         for server in due:
             with self.state.lock:
-                event = eems.run_check(self, server)
+                event = self._eems_check(server)
             if event is not None:
                 self.state_changed()
 

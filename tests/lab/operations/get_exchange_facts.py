@@ -1,7 +1,7 @@
 """Model of Get-ExchangeFacts.ps1: one read of everything about a server."""
 from __future__ import annotations
 
-from .. import builds
+from .. import builds, iis
 from ..ems import open_exchange_session
 from . import HostOpError, operation
 
@@ -15,15 +15,7 @@ def _installed_updates(server):
 
 
 def _rewrite_rules(server):
-    rules = []
-    for rule in server["rewrite_rules"]:
-        rules.append({
-            "name": rule.get("name", ""), "site": rule.get("site", "Default Web Site"), "path": rule.get("path", ""),
-            "direction": rule.get("direction", "inbound"), "enabled": bool(rule.get("enabled", True)),
-            "match_url": rule.get("match_url", ""), "input": rule.get("input", ""),
-            "pattern": rule.get("pattern", ""), "action": rule.get("action", ""),
-        })
-    return rules
+    return iis.flat_rules(server)
 
 
 def _exchange_facts(ctx):

@@ -1,0 +1,218 @@
+# Reads the IIS URL Rewrite configuration that Exchange mitigations live in:
+# inbound rules, outbound rules and their preconditions on Default Web Site
+# and every application under it, in file order and including the <remove>
+# and <clear/> entries that cancel inherited rules (the merged view IIS
+# offers hides those). Also the URL Rewrite module's version, the ExSetup
+# build and the rewrite backups kept on this server. Changes nothing.
+# The files are read as XML, so a rule IIS would refuse is still reported.
+param($HostArgs)
+
+$siteName = 'Default Web Site'
+$backupRoot = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\config\onprem.exchange\rewrite-backups'
+
+function ConvertFrom-ConditionList {
+    param($Node)
+    if ($null -eq $Node) {
+        return
+    }
+    foreach ($add in $Node.SelectNodes('add')) {
+        [ordered]@{
+            input = [string]$add.GetAttribute('input')
+            pattern = [string]$add.GetAttribute('pattern')
+            ignore_case = ($add.GetAttribute('ignoreCase') -ne 'false')
+            negate = ($add.GetAttribute('negate') -eq 'true')
+        }
+    }
+}
+
+function Get-AttributeOrDefault {
+    param($Node, [string]$Name, [string]$Default)
+    if ($null -ne $Node -and $Node.HasAttribute($Name)) {
+        return [string]$Node.GetAttribute($Name)
+    }
+    $Default
+}
+
+function ConvertFrom-RuleElement {
+    param($Node, [string]$Direction, [string]$Source)
+    $match = $Node.SelectSingleNode('match')
+    $conditions = $Node.SelectSingleNode('conditions')
+    $action = $Node.SelectSingleNode('action')
+    $matchData = [ordered]@{ ignore_case = $true; negate = $false }
+    if ($null -ne $match) {
+        if ($Direction -eq 'outbound') {
+            $matchData.server_variable = [string]$match.GetAttribute('serverVariable')
+            $matchData.pattern = [string]$match.GetAttribute('pattern')
+        }
+        else {
+            $matchData.url = [string]$match.GetAttribute('url')
+        }
+        $matchData.ignore_case = ($match.GetAttribute('ignoreCase') -ne 'false')
+        $matchData.negate = ($match.GetAttribute('negate') -eq 'true')
+    }
+    [ordered]@{
+        entry = 'rule'
+        source = $Source
+        name = [string]$Node.GetAttribute('name')
+        enabled = ($Node.GetAttribute('enabled') -ne 'false')
+        pattern_syntax = Get-AttributeOrDefault -Node $Node -Name 'patternSyntax' -Default 'ECMAScript'
+        stop_processing = ($Node.GetAttribute('stopProcessing') -eq 'true')
+        match = $matchData
+        logical_grouping = Get-AttributeOrDefault -Node $conditions -Name 'logicalGrouping' -Default 'MatchAll'
+        conditions = @(ConvertFrom-ConditionList -Node $conditions)
+        action = [ordered]@{
+            type = Get-AttributeOrDefault -Node $action -Name 'type' -Default 'None'
+            value = Get-AttributeOrDefault -Node $action -Name 'value' -Default ''
+        }
+        precondition = [string]$Node.GetAttribute('preCondition')
+    }
+}
+
+function ConvertFrom-PreconditionElement {
+    param($Node, [string]$Source)
+    [ordered]@{
+        entry = 'precondition'
+        source = $Source
+        name = [string]$Node.GetAttribute('name')
+        logical_grouping = Get-AttributeOrDefault -Node $Node -Name 'logicalGrouping' -Default 'MatchAll'
+        pattern_syntax = Get-AttributeOrDefault -Node $Node -Name 'patternSyntax' -Default 'ECMAScript'
+        conditions = @(ConvertFrom-ConditionList -Node $Node)
+    }
+}
+
+function ConvertFrom-Collection {
+    param($Node, [string]$Kind, [string]$Source)
+    if ($null -eq $Node) {
+        return
+    }
+    foreach ($child in $Node.ChildNodes) {
+        if ($child.NodeType -ne [System.Xml.XmlNodeType]::Element) {
+            continue
+        }
+        if ($child.LocalName -eq 'clear') {
+            [ordered]@{ entry = 'clear'; source = $Source }
+        }
+        elseif ($child.LocalName -eq 'remove') {
+            [ordered]@{ entry = 'remove'; source = $Source; name = [string]$child.GetAttribute('name') }
+        }
+        elseif ($Kind -eq 'preconditions' -and $child.LocalName -eq 'preCondition') {
+            ConvertFrom-PreconditionElement -Node $child -Source $Source
+        }
+        elseif ($Kind -ne 'preconditions' -and $child.LocalName -eq 'rule') {
+            ConvertFrom-RuleElement -Node $child -Direction $Kind -Source $Source
+        }
+    }
+}
+
+function Read-RewriteSection {
+    param($Parent, [string]$Source, $Into)
+    if ($null -eq $Parent) {
+        return
+    }
+    $rewrite = $Parent.SelectSingleNode('system.webServer/rewrite')
+    if ($null -eq $rewrite) {
+        return
+    }
+    $Into.inbound += @(ConvertFrom-Collection -Node $rewrite.SelectSingleNode('rules') -Kind 'inbound' -Source $Source)
+    $Into.outbound += @(ConvertFrom-Collection -Node $rewrite.SelectSingleNode('outboundRules') -Kind 'outbound' -Source $Source)
+    $Into.preconditions += @(ConvertFrom-Collection -Node $rewrite.SelectSingleNode('outboundRules/preConditions') -Kind 'preconditions' -Source $Source)
+}
+
+function Read-XmlFile {
+    param([string]$Path)
+    $document = New-Object -TypeName System.Xml.XmlDocument
+    $document.PreserveWhitespace = $true
+    $document.Load($Path)
+    $document
+}
+
+function Get-UrlRewriteState {
+    $module = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\rewrite.dll'
+    if (-not (Test-Path -LiteralPath $module)) {
+        return [ordered]@{ installed = $false; version = $null }
+    }
+    $info = (Get-Item -LiteralPath $module).VersionInfo
+    [ordered]@{ installed = $true; version = '{0}.{1}.{2}' -f $info.FileMajorPart, $info.FileMinorPart, $info.FileBuildPart }
+}
+
+function Get-ExSetupVersion {
+    $installPath = (Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15\Setup' -ErrorAction SilentlyContinue).MsiInstallPath
+    if ($installPath) {
+        $exSetup = Join-Path -Path $installPath -ChildPath 'Bin\ExSetup.exe'
+        if (Test-Path -LiteralPath $exSetup) {
+            return (Get-Item -LiteralPath $exSetup).VersionInfo.FileVersion
+        }
+    }
+    $null
+}
+
+Import-Module -Name WebAdministration -ErrorAction Stop
+$site = Get-Website -Name $siteName
+if ($null -eq $site) {
+    throw ('IIS has no site named {0} on this server.' -f $siteName)
+}
+$places = @([ordered]@{ path = ''; physical = [Environment]::ExpandEnvironmentVariables([string]$site.PhysicalPath) })
+foreach ($application in Get-WebApplication -Site $siteName) {
+    $places += [ordered]@{ path = [string]$application.Path; physical = [Environment]::ExpandEnvironmentVariables([string]$application.PhysicalPath) }
+}
+
+# <location path="Default Web Site/owa"> entries in applicationHost.config
+# apply before that folder's own web.config.
+$appHostPath = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\config\applicationHost.config'
+$appHost = Read-XmlFile -Path $appHostPath
+$appHostLocations = @($appHost.DocumentElement.SelectNodes('location'))
+
+$locations = @()
+foreach ($place in $places) {
+    $location = [ordered]@{ path = $place.path; file = Join-Path -Path $place.physical -ChildPath 'web.config'; sha256 = $null; inbound = @(); outbound = @(); preconditions = @() }
+    $wanted = ($siteName + $place.path).TrimEnd('/')
+    foreach ($node in $appHostLocations) {
+        if (([string]$node.GetAttribute('path')).TrimEnd('/') -eq $wanted) {
+            Read-RewriteSection -Parent $node -Source 'apphost' -Into $location
+        }
+    }
+    if (Test-Path -LiteralPath $location.file) {
+        $location.sha256 = (Get-FileHash -LiteralPath $location.file -Algorithm SHA256).Hash.ToLowerInvariant()
+        $document = Read-XmlFile -Path $location.file
+        Read-RewriteSection -Parent $document.DocumentElement -Source 'web.config' -Into $location
+    }
+    $locations += $location
+}
+
+$backups = @()
+if (Test-Path -LiteralPath $backupRoot) {
+    foreach ($folder in Get-ChildItem -LiteralPath $backupRoot -Directory | Sort-Object -Property Name) {
+        $manifestPath = Join-Path -Path $folder.FullName -ChildPath 'backup.json'
+        if (Test-Path -LiteralPath $manifestPath) {
+            $manifest = Get-Content -LiteralPath $manifestPath -Raw | ConvertFrom-Json
+            # Whether restoring this backup would change nothing, so check
+            # mode can predict a restore from this read alone.
+            $unchanged = $true
+            foreach ($record in @($manifest.files)) {
+                $current = $locations | Where-Object { $_.file -eq [string]$record.file } | Select-Object -First 1
+                $currentHash = $null
+                if ($null -ne $current) {
+                    $currentHash = $current.sha256
+                }
+                if ([bool]$record.existed -and $currentHash -ne [string]$record.sha256) {
+                    $unchanged = $false
+                }
+                elseif (-not [bool]$record.existed -and $null -ne $currentHash) {
+                    $unchanged = $false
+                }
+            }
+            $backups += [ordered]@{ id = [string]$manifest.id; time = [string]$manifest.time; reason = [string]$manifest.reason; files = @($manifest.files).Count; matches_current = $unchanged }
+        }
+    }
+}
+
+$data = [ordered]@{
+    computer_name = $env:COMPUTERNAME
+    site = $siteName
+    applications = @($places | Where-Object { $_.path } | ForEach-Object { $_.path })
+    locations = $locations
+    url_rewrite = Get-UrlRewriteState
+    exsetup_version = Get-ExSetupVersion
+    backups = $backups
+}
+@{ changed = $false; data = $data }

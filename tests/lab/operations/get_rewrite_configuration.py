@@ -1,0 +1,18 @@
+"""Model of Get-RewriteConfiguration.ps1: the rewrite sections of Default Web
+Site and its applications (with remove/clear entries), the URL Rewrite
+module, the ExSetup build and the backups kept on the server. Reads only."""
+from __future__ import annotations
+
+from .. import builds, iis
+from . import operation
+
+
+@operation("Get-RewriteConfiguration")
+def get_rewrite_configuration(ctx, args):
+    server = ctx.server
+    data = iis.read(server)
+    version = server.get("url_rewrite_version")
+    data["url_rewrite"] = {"installed": bool(version), "version": version or None}
+    data["exsetup_version"] = builds.long_form(server["build"])
+    data["computer_name"] = server["name"].upper()
+    return {"changed": False, "data": data}

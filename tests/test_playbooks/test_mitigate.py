@@ -1,0 +1,397 @@
+"""onprem.exchange.mitigation and playbooks/mitigate.yml against the lab.
+
+Most tests run the action plugin directly over real WinRM to one lab server
+(the plugin's connection is the pywinrm stand-in), which is quick; the
+playbook tests run the real ansible-playbook.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible.playbook.task import Task
+
+from conftest import run_playbook, write_inventory
+from lab import iis
+from lab.client import WinRMClient
+
+from ansible_collections.onprem.exchange.plugins.action.mitigation import ActionModule
+
+UNFIXED = "15.2.1118.7"      # 2019 CU12 RTM: before the ProxyNotShell and OWA CSP fixes
+PROXYLOGON_ERA = "15.2.792.3"  # 2019 CU8 RTM: before the ProxyLogon fix
+FIXED_41040 = "15.2.1118.26"  # 2019 CU12 Mar23SU
+
+PROXYNOTSHELL = {"name": "PowerShell - inbound", "input": "{UrlDecode:{REQUEST_URI}}",
+                 "pattern": "(?=.*autodiscover)(?=.*powershell)", "match_url": ".*", "action": "AbortRequest"}
+
+
+def _fleet(build=UNFIXED, rules=None, **server):
+    entry = {"name": "EXM1", "build": build, "rewrite_rules": rules or []}
+    entry.update(server)
+    return {"servers": [entry], "repository": {"packages": [
+        {"name": "rewrite_amd64_en-US.msi", "size_kb": 64, "product_version": "7.2.1993"}]}}
+
+
+def _run(lab, args, *, check=False, diff=False, name="EXM1"):
+    task = MagicMock(Task)
+    task.args = dict(args)
+    task.check_mode = check
+    task.diff = diff
+    task.async_val = 0
+    client = WinRMClient.for_lab(lab, name)
+    # The plugin's only seam to the host is exec_command; the rest of an
+    # Ansible connection is not needed here, and no connection credential
+    # is offered as the EMS default.
+    connection = MagicMock()
+    connection.exec_command.side_effect = client.exec_command
+    connection.get_option.side_effect = KeyError
+    plugin = ActionModule(task=task, connection=connection, play_context=MagicMock(), loader=None, templar=None,
+                          shared_loader_obj=None)
+    try:
+        return plugin.run(task_vars={"inventory_hostname": name})
+    finally:
+        client.close()
+
+
+def _credentials(lab):
+    credential = lab.state.data["lab"]["credential"]
+    return {"ems_username": credential["username"], "ems_password": credential["password"]}
+
+
+def _config(lab, name="EXM1"):
+    with lab.state.lock:
+        return copy.deepcopy(lab.state.server(name)["iis"]["locations"])
+
+
+def _files(lab, name="EXM1"):
+    """Every location's file bytes, as a byte-for-byte comparison needs them."""
+    return {path: iis.file_bytes(location) for path, location in _config(lab, name).items()}
+
+
+def _writes(lab, name="EXM1"):
+    return {op: n for op, n in lab.stats(name)["operations"].items()
+            if not op.startswith("Get-") and op != "<generic>"}
+
+
+def _mitigation(result, cve):
+    return next(m for m in result["mitigations"] if m["cve"] == cve)
+
+
+# --- apply, idempotence, recognition -------------------------------------------
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("cve, build", [("CVE-2022-41040", UNFIXED), ("CVE-2021-26855", PROXYLOGON_ERA),
+                                        ("CVE-2026-42897", UNFIXED)])
+def test_auto_applies_each_mitigation_on_a_fresh_server_and_a_rerun_changes_nothing(lab_factory, cve, build):
+    lab = lab_factory(_fleet(build))
+    first = _run(lab, {"name": cve, "state": "auto"})
+    entry = _mitigation(first, cve)
+    assert first["changed"] and entry["state"] == "present" and entry["code_fix"] is False
+    assert entry["present"] and not entry["present_before"] and entry["protected_by"] == "mitigation"
+    assert entry["providers"] and all(p["owner"] == "onprem.exchange" for p in entry["providers"])
+    assert first["backup"]["id"]
+    second = _run(lab, {"name": cve, "state": "auto"})
+    assert not second["changed"] and second["changes"] == [] and _mitigation(second, cve)["present"]
+
+
+def test_the_written_rules_are_the_exact_documented_configuration(lab_factory):
+    lab = lab_factory(_fleet())
+    _run(lab, {"name": "all", "state": "present"})
+    site = _config(lab)[""]["inbound"]
+    rule = next(r for r in site if "41040" in r["name"])
+    assert rule["match"]["url"] == ".*" and rule["action"]["type"] == "AbortRequest" and rule["stop_processing"]
+    assert rule["conditions"] == [{"input": "{UrlDecode:{REQUEST_URI}}", "pattern": "(?=.*autodiscover)(?=.*powershell)",
+                                   "ignore_case": True, "negate": False}]
+    owa = _config(lab)["/owa"]
+    csp = owa["outbound"][0]
+    assert csp["match"]["server_variable"] == "RESPONSE_Content_Security_Policy"
+    assert csp["action"] == {"type": "Rewrite", "value": "{R:1}; script-src-attr 'none'"}
+    pre = next(p for p in owa["preconditions"] if p["name"] == csp["precondition"])
+    assert {c["input"] for c in pre["conditions"]} == {"{RESPONSE_CONTENT_TYPE}", "{REQUEST_URI}"}
+    assert {r["name"] for r in site} >= {"onprem.exchange CVE-2021-26855 AnonResource - inbound",
+                                         "onprem.exchange CVE-2021-26855 BEResource - inbound"}
+
+
+EOMT_CSP = [
+    {"entry": "precondition", "name": "EOMT OWA SPA HTML shell - precondition", "path": "/owa",
+     "conditions": [{"input": "{RESPONSE_CONTENT_TYPE}", "pattern": "^text/html"},
+                    {"input": "{REQUEST_URI}",
+                     "pattern": "^/owa/?($|\\?|default\\.aspx|projection\\.aspx|readingPane\\.aspx|popout\\.aspx)"}]},
+    {"name": "EOMT OWA CSP - outbound", "path": "/owa", "direction": "outbound",
+     "server_variable": "RESPONSE_Content_Security_Policy", "match_pattern": "(.*)", "action": "Rewrite",
+     "action_value": "{R:1}; script-src-attr 'none'", "precondition": "EOMT OWA SPA HTML shell - precondition",
+     "stop_processing": False},
+]
+EOMT_PROXYLOGON = [
+    {"name": "X-AnonResource-Backend Abort - inbound", "input": "{HTTP_COOKIE}",
+     "pattern": "(.*)X-AnonResource-Backend(.*)", "stop_processing": False},
+    {"name": "X-BEResource Abort - inbound", "input": "{HTTP_COOKIE}", "pattern": "(.*)X-BEResource=(.+)/(.+)~(.+)"},
+]
+
+
+@pytest.mark.parametrize("cve, rules, owner", [
+    ("CVE-2022-41040", [dict(PROXYNOTSHELL, name="EEMS M1.1 PowerShell - inbound")], "eems"),
+    ("CVE-2022-41040", [PROXYNOTSHELL], "eomt"),
+    ("CVE-2022-41040", [dict(PROXYNOTSHELL, name="Block ProxyNotShell (change 4711)")], "manual"),
+    ("CVE-2021-26855", EOMT_PROXYLOGON, "eomt"),
+    ("CVE-2026-42897", EOMT_CSP, "eomt"),
+], ids=["eems-m1", "eomtv2", "by-hand", "eomt-proxylogon", "eomt-owa-csp"])
+def test_equivalent_rules_made_by_other_tools_count_as_present(lab_factory, cve, rules, owner):
+    lab = lab_factory(_fleet(PROXYLOGON_ERA, rules))
+    before = _files(lab)
+    result = _run(lab, {"name": cve, "state": "present", "repair": True})
+    assert not result["changed"], result["changes"]
+    entry = _mitigation(result, cve)
+    assert entry["present_before"] and {p["owner"] for p in entry["providers"]} == {owner}
+    assert entry["findings"] == []
+    assert _files(lab) == before and _writes(lab) == {}
+
+
+# --- dangerous and stale variants --------------------------------------------------
+
+VARIANTS = {
+    "match_url_star": [dict(PROXYNOTSHELL, name="ZeroDay_Mitigation", match_url="*")],
+    "input_superseded": [dict(PROXYNOTSHELL, input="{REQUEST_URI}")],
+    "pattern_superseded": [dict(PROXYNOTSHELL, name="RequestBlockingRule1", input="{REQUEST_URI}",
+                                pattern=".*autodiscover\\.json.*\\@.*Powershell.*")],
+    "disabled": [dict(PROXYNOTSHELL, enabled=False)],
+    "duplicate": [PROXYNOTSHELL, dict(PROXYNOTSHELL, name="Block ProxyNotShell copy")],
+    "removed_below_site": [PROXYNOTSHELL, {"entry": "remove", "name": "PowerShell - inbound", "path": "/Autodiscover"}],
+    "cleared_below_site": [PROXYNOTSHELL, {"entry": "clear", "path": "/PowerShell"}],
+}
+FINDING = {"cleared_below_site": "removed_below_site"}
+MESSAGE = {
+    "match_url_star": "every request below it fails with HTTP 500",
+    "input_superseded": "reads {REQUEST_URI}: the raw URI can be percent-encoded",
+    "pattern_superseded": "uses the superseded pattern",
+    "disabled": "is disabled, so it protects nothing",
+    "duplicate": "duplicates another rule",
+    "removed_below_site": "so /Autodiscover is unprotected",
+    "cleared_below_site": "so /PowerShell is unprotected",
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_each_dangerous_or_stale_variant_is_reported_and_repaired(lab_factory, variant):
+    lab = lab_factory(_fleet(UNFIXED, VARIANTS[variant]))
+    check = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True}, check=True)
+    before = _mitigation(check, "CVE-2022-41040")["findings_before"]
+    found = [f for f in before if f["id"] == FINDING.get(variant, variant)]
+    assert found and MESSAGE[variant] in found[0]["message"], before
+    repaired = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    entry = _mitigation(repaired, "CVE-2022-41040")
+    assert repaired["changed"] and entry["present"] and entry["findings"] == []
+    assert not any(f["rule"] for f in repaired["findings"] if f["id"] == "match_url_star")
+    assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
+
+
+def test_without_repair_a_stale_rule_is_reported_and_the_mitigation_added_beside_it(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, VARIANTS["input_superseded"]))
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+    entry = _mitigation(result, "CVE-2022-41040")
+    assert result["changed"] and entry["present"]
+    assert [f["id"] for f in entry["findings"]] == ["input_superseded"]
+    assert [r["name"] for r in _config(lab)[""]["inbound"]] == ["onprem.exchange CVE-2022-41040 - inbound",
+                                                                "PowerShell - inbound"]
+
+
+# --- auto after patching, EEMS ownership ---------------------------------------------
+
+def test_auto_removes_the_rule_once_the_build_has_the_fix_and_blocks_the_eems_rule_first(lab_factory):
+    eems_rule = dict(PROXYNOTSHELL, name="EEMS M1.1 PowerShell - inbound")
+    lab = lab_factory(_fleet(UNFIXED, [eems_rule], eems={"applied": ["M1.1"]}))
+    kept = _run(lab, {"name": "CVE-2022-41040", "state": "auto"})
+    assert not kept["changed"] and _mitigation(kept, "CVE-2022-41040")["protected_by"] == "mitigation"
+    with lab.state.lock:
+        lab.state.server("EXM1")["build"] = FIXED_41040  # the November 2022 SU (and more) installed
+    removed = _run(lab, dict(_credentials(lab), name="CVE-2022-41040", state="auto"))
+    entry = _mitigation(removed, "CVE-2022-41040")
+    assert removed["changed"] and entry["state"] == "absent" and entry["protected_by"] == "code_fix"
+    assert removed["eems_blocked"] == ["M1.1"]
+    assert any("M1.1 is added to the server's MitigationsBlocked before the rule is removed" in w
+               for w in removed["warnings"])
+    assert lab.state.server("EXM1")["eems"]["blocked"] == ["M1.1"]
+    assert _config(lab)[""]["inbound"] == []
+    lab.run_eems_check("EXM1")  # the hourly check: a blocked mitigation stays gone
+    assert _config(lab)[""]["inbound"] == []
+    assert not _run(lab, dict(_credentials(lab), name="CVE-2022-41040", state="auto"))["changed"]
+
+
+def test_the_lab_mitigation_service_restores_an_eems_rule_deleted_without_blocking(lab_factory):
+    # Why the module blocks first: this is what happens otherwise.
+    # A build the Mitigation Service can fetch definitions with (March 2023 SU or later).
+    lab = lab_factory(_fleet(FIXED_41040, [dict(PROXYNOTSHELL, name="EEMS M1.1 PowerShell - inbound")],
+                             eems={"applied": ["M1.1"]}))
+    with lab.state.lock:
+        iis.apply_one(lab.state.server("EXM1"), {"op": "remove_rule", "path": "", "collection": "inbound",
+                                                 "name": "EEMS M1.1 PowerShell - inbound"})
+    lab.run_eems_check("EXM1")
+    assert [r["name"] for r in _config(lab)[""]["inbound"]] == ["EEMS M1.1 PowerShell - inbound"]
+
+
+def test_blocking_an_eems_rule_without_exchange_cmdlets_fails_before_any_write(lab_factory):
+    lab = lab_factory(_fleet(FIXED_41040, [dict(PROXYNOTSHELL, name="EEMS M1.1 PowerShell - inbound")],
+                             eems={"applied": ["M1.1"]}))
+    before = _files(lab)
+    with pytest.raises(AnsibleActionFail) as caught:
+        _run(lab, {"name": "CVE-2022-41040", "state": "absent"})
+    message = str(caught.value)
+    assert message.startswith("EXM1: EEMS mitigation(s) M1.1 must be blocked before their rules are removed")
+    assert "Set ems_username/ems_password. Nothing was changed." in message
+    assert _files(lab) == before and lab.state.server("EXM1")["eems"]["blocked"] == []
+
+
+# --- backup, failure half-way, rollback -----------------------------------------------
+
+def test_a_write_failing_half_way_leaves_the_exact_prior_configuration(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, VARIANTS["input_superseded"]))
+    before = _files(lab)
+    lab.set_faults("EXM1", {"iis_config_locked": True})
+    with pytest.raises(AnsibleActionFail) as caught:
+        _run(lab, {"name": "all", "state": "present", "repair": True})
+    message = str(caught.value)
+    assert message.startswith("EXM1: host operation Set-RewriteRules failed: Change 2 of ")
+    assert "because it is being used by another process" in message
+    assert "The configuration was restored from backup 2026" in message
+    assert _files(lab) == before
+    lab.set_faults("EXM1", {"iis_config_locked": False})
+    assert _run(lab, {"name": "all", "state": "present", "repair": True})["changed"]
+
+
+def test_rollback_restores_the_prior_configuration_byte_for_byte(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, VARIANTS["removed_below_site"] + VARIANTS["match_url_star"]))
+    before = _files(lab)
+    applied = _run(lab, {"name": "all", "state": "present", "repair": True})
+    assert applied["changed"] and _files(lab) != before
+    check = _run(lab, {"state": "restored", "backup": applied["backup"]["id"]}, check=True)
+    assert check["changed"] and _files(lab) != before
+    restored = _run(lab, {"state": "restored", "backup": applied["backup"]["id"]})
+    assert restored["changed"] and restored["restored_files"]
+    assert _files(lab) == before
+    assert not _run(lab, {"state": "restored", "backup": applied["backup"]["id"]})["changed"]
+
+
+def test_restoring_a_backup_that_does_not_exist_names_the_ones_that_do(lab_factory):
+    lab = lab_factory(_fleet())
+    with pytest.raises(AnsibleActionFail, match="there is no rewrite configuration backup on this server"):
+        _run(lab, {"state": "restored"})
+    applied = _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+    with pytest.raises(AnsibleActionFail) as caught:
+        _run(lab, {"state": "restored", "backup": "19990101T000000Z-001"})
+    assert str(caught.value) == "EXM1: backup 19990101T000000Z-001 does not exist; backups on this server: %s" \
+        % applied["backup"]["id"]
+
+
+# --- check mode and diff -----------------------------------------------------------------
+
+def test_check_mode_predicts_the_real_run_and_writes_nothing(lab_factory):
+    rules = VARIANTS["cleared_below_site"] + VARIANTS["match_url_star"]
+    lab = lab_factory(_fleet(UNFIXED, rules))
+    before = _files(lab)
+    check = _run(lab, {"name": "all", "state": "auto", "repair": True}, check=True, diff=True)
+    assert check["changed"] and _files(lab) == before and _writes(lab) == {}
+    assert check["backup"] is None
+    diff_text = "".join(d["after"] for d in check["diff"])
+    assert 'name="onprem.exchange CVE-2022-41040 - inbound"' in diff_text
+    assert 'url="*"' in "".join(d["before"] for d in check["diff"]) and 'url="*"' not in diff_text
+    real = _run(lab, {"name": "all", "state": "auto", "repair": True}, diff=True)
+    assert real["changes"] == check["changes"] and real["diff"] == check["diff"]
+    assert [(m["cve"], m["present"], m["protected_by"]) for m in real["mitigations"]] == \
+        [(m["cve"], m["present"], m["protected_by"]) for m in check["mitigations"]]
+
+
+# --- URL Rewrite prerequisite ----------------------------------------------------------------
+
+def test_missing_url_rewrite_is_a_clear_error_when_installing_is_not_allowed(lab_factory):
+    lab = lab_factory(_fleet(url_rewrite_version=None))
+    with pytest.raises(AnsibleActionFail) as caught:
+        _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+    assert str(caught.value) == (
+        "EXM1: the IIS URL Rewrite module is not installed; the mitigation needs version 7.2.1993 or later. Set "
+        "install_url_rewrite=true (with repository_url) to install rewrite_amd64_en-US.msi from the internal "
+        "repository, or install it yourself. Nothing was changed.")
+    assert _writes(lab) == {}
+
+
+def test_missing_url_rewrite_is_installed_from_the_repository_then_the_rule_applied(lab_factory):
+    lab = lab_factory(_fleet(url_rewrite_version=None))
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "install_url_rewrite": True,
+                        "repository_url": lab.repo_url})
+    assert result["changed"] and result["url_rewrite"]["install"] and result["url_rewrite"]["version"] == "7.2.1993"
+    assert _mitigation(result, "CVE-2022-41040")["present"]
+    assert lab.stats("EXM1")["operations"]["Install-UrlRewriteModule"] == 1
+
+
+def test_old_url_rewrite_counts_as_missing(lab_factory):
+    lab = lab_factory(_fleet(url_rewrite_version="7.2.1952"))
+    with pytest.raises(AnsibleActionFail, match="the IIS URL Rewrite module is at version 7.2.1952"):
+        _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+
+
+def test_installer_that_does_not_match_the_manifest_is_not_run(lab_factory):
+    lab = lab_factory(_fleet(url_rewrite_version=None, faults={"hash_mismatch": True}))
+    with pytest.raises(AnsibleActionFail) as caught:
+        _run(lab, {"name": "CVE-2022-41040", "state": "present", "install_url_rewrite": True,
+                   "repository_url": lab.repo_url})
+    assert "Verification failed for rewrite_amd64_en-US.msi" in str(caught.value)
+    assert "The file was deleted and nothing was installed." in str(caught.value)
+    assert lab.state.server("EXM1")["url_rewrite_version"] is None and _config(lab)[""]["inbound"] == []
+
+
+def test_installing_without_a_repository_is_refused(lab_factory):
+    lab = lab_factory(_fleet(url_rewrite_version=None))
+    with pytest.raises(AnsibleActionFail, match="install_url_rewrite=true needs repository_url"):
+        _run(lab, {"name": "CVE-2022-41040", "state": "present", "install_url_rewrite": True})
+
+
+def test_unknown_mitigation_names_the_known_ones(lab_factory):
+    lab = lab_factory(_fleet())
+    with pytest.raises(AnsibleActionFail) as caught:
+        _run(lab, {"name": "CVE-1999-0001"})
+    assert "unknown mitigation 'CVE-1999-0001'; known: proxynotshell (CVE-2022-41040)" in str(caught.value)
+
+
+# --- the playbook --------------------------------------------------------------------------
+
+def _recap(stdout):
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", stdout, re.M)}
+
+
+def test_mitigate_playbook_reports_what_protects_each_server_and_reruns_quietly(lab_factory, tmp_path):
+    lab = lab_factory()
+    inventory = write_inventory(lab, tmp_path / "inventory.yml")
+    reports = tmp_path / "reports"
+    limit = ("--limit", "EX16A,EX16B,EX19A,EXSE1,localhost")
+    first = run_playbook(inventory, "playbooks/mitigate.yml", "-e", "exchange_report_dir=%s" % reports, *limit)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+    report = json.loads((reports / "exchange-protection.json").read_text(encoding="utf-8"))
+    rows = {s["name"]: {c["cve"]: c["protected_by"] for c in s["cves"]} for s in report["servers"]}
+    # EX16B's EOMTv2 rule and EX19A's EEMS M1.1 rule are no longer needed once the fix is in: removed.
+    assert rows["EX16B"]["CVE-2022-41040"] == "code_fix" and rows["EX19A"]["CVE-2022-41040"] == "code_fix"
+    assert rows["EX16A"]["CVE-2026-42897"] == "mitigation" and rows["EXSE1"]["CVE-2026-42897"] == "code_fix"
+    assert lab.state.server("EX19A")["eems"]["blocked"] == ["M1.1"]
+    assert lab.state.server("EX16B")["iis"]["locations"][""]["inbound"] == []
+    for extension in ("html", "csv", "md"):
+        assert (reports / ("exchange-protection." + extension)).stat().st_size > 0
+    second = run_playbook(inventory, "playbooks/mitigate.yml", "-e", "exchange_report_dir=%s" % reports, *limit)
+    assert second.returncode == 0
+    assert all(changed == 0 for changed in _recap(second.stdout).values()), second.stdout[-2000:]
+
+
+def test_mitigate_playbook_in_check_mode_at_high_verbosity_writes_nothing_and_shows_no_secret(lab_factory, tmp_path):
+    lab = lab_factory()
+    password = lab.state.data["lab"]["credential"]["password"]
+    inventory = write_inventory(lab, tmp_path / "inventory.yml")
+    result = run_playbook(inventory, "playbooks/mitigate.yml", "--check", "--diff", "-vvvv",
+                          "-e", "exchange_report_dir=%s" % (tmp_path / "reports"), "--limit", "EX19A,EX16A,localhost")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert password not in result.stdout + result.stderr
+    assert "onprem.exchange CVE-2026-42897 OWA CSP - outbound" in result.stdout
+    for name in ("EX19A", "EX16A"):
+        assert _writes(lab, name) == {}
+    assert lab.state.server("EX19A")["eems"]["blocked"] == []
