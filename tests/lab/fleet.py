@@ -14,8 +14,6 @@ import yaml
 
 from . import iis
 
-from . import iis
-
 FLEET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fleets")
 DEFAULT_FLEET = os.path.join(FLEET_DIR, "default.yml")
 
@@ -155,8 +153,6 @@ def normalise_fleet(raw, source="<fleet>"):
         server.setdefault("events", [])
         server.setdefault("installed_packages", [])
         server.setdefault("boot_count", 1)
-        # Flat fleet rules become the server's structured IIS configuration.
-        iis.normalise_server(server)
         # Flat fleet rules become the server's structured IIS configuration.
         iis.normalise_server(server)
 
