@@ -20,6 +20,7 @@ import yaml
 from . import eems
 from . import iis
 from . import installer
+from . import maintenance
 from .clock import LabClock
 from .host import LabHostBackend
 from .http_services import LabHTTPServices, write_repository
@@ -176,6 +177,7 @@ class Lab:
             server["rebooting_until"] = (self.clock.now() + _dt.timedelta(seconds=seconds)).isoformat()
             server["last_reboot_reason"] = reason
             self._begin_downtime(server)
+            maintenance.record(self, server, "reboot_start", reason)
         self.state_changed()
         return server["rebooting_until"]
 
@@ -198,6 +200,7 @@ class Lab:
         # The Mitigation Service checks right after it starts.
         server["eems"]["next_check"] = now.isoformat()
         self.wsman.set_down(server["name"], False)
+        maintenance.record(self, server, "reboot_end")
 
     def run_eems_check(self, name):
         with self.state.lock:
@@ -214,6 +217,16 @@ class Lab:
         if server["eems"].get("last_success") != before:
             iis.eems_reapply(server)
         return event
+
+    @property
+    def maintenance_log(self):
+        """Every maintenance transition and reboot, in order (see maintenance.py)."""
+        with self.state.lock:
+            return [dict(entry) for entry in self.state.data.get("maintenance_log", [])]
+
+    def dag_violations(self):
+        """Moments two members of one DAG were out of service together; [] is the goal."""
+        return maintenance.dag_violations(self.maintenance_log)
 
     def _tick_loop(self):
         last_save = time.monotonic()
@@ -279,6 +292,8 @@ class Lab:
             return 200, {"now": self.clock.iso()}
         if method == "POST" and action == "eems-check":
             return 200, {"event": self.run_eems_check(body["server"])}
+        if method == "GET" and action == "maintenance-log":
+            return 200, {"log": self.maintenance_log, "dag_violations": self.dag_violations()}
         if method == "POST" and action == "ocs":
             with self.state.lock:
                 self.state.data["ocs"]["reachable"] = bool(body.get("reachable", True))

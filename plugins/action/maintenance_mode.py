@@ -1,0 +1,222 @@
+# Copyright: onprem.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for onprem.exchange.maintenance_mode: take an Exchange server
+out of service, or put it back, step by step, behind a DAG gate that reads
+the real state of the DAG (see _dag_gate for the claim-then-verify design).
+"""
+from __future__ import annotations
+
+import time
+
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _dag_gate as gate_logic
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
+
+ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
+    "state": {"type": "str", "choices": ["present", "absent"], "required": True},
+    "min_healthy_copies": {"type": "int", "default": 2},
+    "gate_timeout": {"type": "int", "default": 0},
+    "queue_timeout": {"type": "int", "default": 600},
+    "move_timeout": {"type": "int", "default": 600},
+    "redirect_to": {"type": "str"},
+    "activation_policy": {"type": "str", "choices": ["Unrestricted", "IntrasiteOnly"], "default": "Unrestricted"},
+    "poll_interval": {"type": "float", "default": 5.0},
+})
+
+# Contention between two fresh claims resolves within a read or two; the
+# lowest-named claimant waits this long for the others to withdraw even when
+# gate_timeout is 0, so simultaneous starts do not all refuse.
+CONTENTION_GRACE = 15.0
+
+
+class _Refused(Exception):
+    pass
+
+
+class ActionModule(HostActionBase):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = self._ex_validate()
+        self._ex_task_vars = task_vars
+        self._ex_args = args
+        self._ex_steps = []
+        host = (task_vars or {}).get("inventory_hostname", "host")
+        for name in ("gate_timeout", "queue_timeout", "move_timeout", "min_healthy_copies"):
+            if args[name] < 0:
+                raise AnsibleActionFail("%s: %s=%d must not be negative" % (host, name, args[name]))
+        if args["poll_interval"] <= 0:
+            raise AnsibleActionFail("%s: poll_interval must be more than 0 seconds" % host)
+        state = self._ex_read()
+        desired = args["state"]
+        todo = gate_logic.pending_steps(state, desired)
+        gate = gate_logic.judge_gate(state, args["min_healthy_copies"]) if desired == "present" else None
+        result.update(changed=False, steps=[], state=gate_logic.summary(state), gate=gate)
+        if not todo:
+            return result
+        if self._task.diff:
+            result["diff"] = {"before": gate_logic.summary(state), "after": {"phase": (
+                "in_maintenance" if desired == "present" else "in_service")}}
+        if self._task.check_mode:
+            result.update(changed=True, steps=[{"name": s, "changed": True, "detail": "would run"} for s in todo])
+            if desired == "present" and state.get("dag") and gate_logic.phase(state) == "in_service" \
+                    and not gate["open"]:
+                if args["gate_timeout"] == 0:
+                    raise AnsibleActionFail(self._ex_refusal(gate, waited=0))
+                result["warnings"] = ["%s: the DAG gate is closed now (%s); the real run would wait up to %d s"
+                                      % (host, gate["reason"], args["gate_timeout"])]
+            return result
+        try:
+            if desired == "present":
+                state, gate = self._ex_enter(state)
+                result["gate"] = gate
+            else:
+                state = self._ex_leave(state)
+        except _Refused as refusal:
+            raise AnsibleActionFail(str(refusal)) from None
+        result.update(changed=any(s["changed"] for s in self._ex_steps), steps=self._ex_steps,
+                      state=gate_logic.summary(state))
+        return result
+
+    # -- host calls ---------------------------------------------------------
+    def _ex_read(self):
+        return self._ex_host_call("Get-MaintenanceState", {"ems": self._ex_ems_args(self._ex_args)},
+                                  self._ex_task_vars)["data"]
+
+    def _ex_apply(self, operation, step, **extra):
+        op_args = dict(extra, step=step, ems=self._ex_ems_args(self._ex_args))
+        answer = self._ex_host_call(operation, op_args, self._ex_task_vars)
+        self._ex_steps.append({"name": step, "changed": answer["changed"], "detail": answer["data"].get("detail")})
+        return answer
+
+    @property
+    def _ex_host(self):
+        return (self._ex_task_vars or {}).get("inventory_hostname", "host")
+
+    def _ex_fail(self, message, state):
+        left = gate_logic.summary(state)
+        raise _Refused("%s: %s Left as it is now: phase %s, components %s, cluster node %s, active databases %s. "
+                       "Run onprem.exchange.maintenance_mode with state=absent to put it back in service."
+                       % (self._ex_host, message, left["phase"], left["components"], left["cluster_node"],
+                          ", ".join(left["active_copies"]) or "none"))
+
+    def _ex_refusal(self, gate, waited):
+        return ("%s: the DAG gate of %s is closed: %s.%s Nothing was changed on %s." % (
+            self._ex_host, gate["dag"], gate["reason"],
+            " Waited %d s (gate_timeout)." % waited if waited else " gate_timeout is 0, so it did not wait.",
+            self._ex_host))
+
+    # -- entering -----------------------------------------------------------
+    def _ex_enter(self, state):
+        args = self._ex_args
+        gate = gate_logic.judge_gate(state, args["min_healthy_copies"])
+        if state.get("dag"):
+            state, gate = self._ex_pass_gate(state)
+        for step in gate_logic.enter_steps(state):
+            state = self._ex_enter_step(step, state)
+        final = self._ex_read()
+        left = gate_logic.enter_steps(final)
+        if left:
+            self._ex_fail("did not reach maintenance; still to do: %s." % ", ".join(left), final)
+        return final, gate
+
+    def _ex_pass_gate(self, state):
+        """Claim and verify (see _dag_gate); returns the state read after a
+        successful verification."""
+        args = self._ex_args
+        me = state["server"]
+        started = time.monotonic()
+        while True:
+            gate = gate_logic.judge_gate(state, args["min_healthy_copies"])
+            my_phase = gate_logic.phase(state)
+            if my_phase == "in_maintenance":
+                # A run that stopped part-way: carry on, unless someone else is out too.
+                if gate["blockers"] or gate["contenders"]:
+                    self._ex_fail("is partly in maintenance while the DAG gate is closed (%s); not going further."
+                                  % gate["reason"], state)
+                return state, gate
+            if my_phase == "in_service":
+                if not gate["open"]:
+                    waited = time.monotonic() - started
+                    if waited >= args["gate_timeout"]:
+                        raise _Refused(self._ex_refusal(gate, int(waited)))
+                    time.sleep(args["poll_interval"])
+                    state = self._ex_read()
+                    continue
+                self._ex_apply("Enter-MaintenanceStep", "drain_transport")
+            # Verify on a read made after the claim.
+            held_since = time.monotonic()
+            while True:
+                state = self._ex_read()
+                gate = gate_logic.judge_gate(state, args["min_healthy_copies"])
+                decision = gate_logic.after_claim(gate, me)
+                if decision == "proceed":
+                    return state, gate
+                if decision == "hold" and time.monotonic() - held_since < max(args["gate_timeout"], CONTENTION_GRACE):
+                    time.sleep(args["poll_interval"])
+                    continue
+                break
+            self._ex_apply("Exit-MaintenanceStep", "resume_transport", activation_policy=args["activation_policy"])
+            waited = time.monotonic() - started
+            if waited >= args["gate_timeout"]:
+                raise _Refused("%s: the DAG gate of %s closed after the claim: %s. The claim was withdrawn "
+                               "(HubTransport Active again); nothing else was changed." % (
+                                   self._ex_host, gate["dag"], gate["reason"]))
+            time.sleep(args["poll_interval"])
+            state = self._ex_read()
+
+    def _ex_enter_step(self, step, state):
+        args = self._ex_args
+        if step == "redirect_messages":
+            target = gate_logic.redirect_target(state, args.get("redirect_to"))
+            if target is None:
+                self._ex_steps.append({"name": step, "changed": False,
+                                       "detail": "no other transport server in service; queued mail waits here"})
+                return state
+            self._ex_apply("Enter-MaintenanceStep", step, target=target)
+            return self._ex_read()
+        if step == "wait_queues":
+            return self._ex_wait(step, lambda s: (s.get("queue_messages") or 0) == 0, args["queue_timeout"],
+                                 lambda s: "%d messages still queued after %d s (queue_timeout)" % (
+                                     s.get("queue_messages") or 0, args["queue_timeout"]))
+        if step == "wait_moves":
+            return self._ex_wait(step, lambda s: not s.get("active_copies"), args["move_timeout"],
+                                 lambda s: "%s still active here after %d s (move_timeout): no healthy copy on a "
+                                 "member that allows activation took over" % (
+                                     ", ".join(s.get("active_copies") or []), args["move_timeout"]))
+        self._ex_apply("Enter-MaintenanceStep", step)
+        state = self._ex_read()
+        if step in gate_logic.enter_steps(state):
+            self._ex_fail("step %s did not take effect." % step, state)
+        return state
+
+    def _ex_wait(self, step, done, timeout, why):
+        started = time.monotonic()
+        state = self._ex_read()
+        while not done(state):
+            if time.monotonic() - started >= timeout:
+                self._ex_fail("%s." % why(state), state)
+            time.sleep(self._ex_args["poll_interval"])
+            state = self._ex_read()
+        self._ex_steps.append({"name": step, "changed": False, "detail": "done after %d s" % (time.monotonic() - started)})
+        return state
+
+    # -- leaving ------------------------------------------------------------
+    def _ex_leave(self, state):
+        errors = []
+        for step in gate_logic.exit_steps(state):
+            # Every exit step is tried even if one fails, so as much service
+            # as possible comes back; the failures are reported together.
+            try:
+                self._ex_apply("Exit-MaintenanceStep", step, activation_policy=self._ex_args["activation_policy"])
+            except AnsibleActionFail as error:
+                errors.append(str(error))
+        final = self._ex_read()
+        left = gate_logic.exit_steps(final)
+        if errors or left:
+            self._ex_fail("could not leave maintenance completely (%s)." % "; ".join(
+                errors + (["still to do: %s" % ", ".join(left)] if left else [])), final)
+        return final

@@ -1,0 +1,88 @@
+# Applies one step of putting this Exchange server back in service, the
+# reverse of Enter-MaintenanceStep. The controller sends the steps one at a
+# time, in order, and reads the state back after each; a step already in
+# place changes nothing.
+# server_online         ServerWideOffline Active
+# resume_cluster_node   resume this node in the DAG's cluster
+# allow_activation      allow database activation here again (policy given)
+# resume_transport      HubTransport Active (the last step: it releases the
+#                       claim other DAG members see)
+param($HostArgs)
+
+function Open-ExchangeSession {
+    param($Ems, [string]$Fqdn)
+    $commands = 'Get-ServerComponentState', 'Set-ServerComponentState', 'Get-MailboxServer', 'Set-MailboxServer'
+    if ($Ems.mode -eq 'snapin') {
+        Add-PSSnapin -Name Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop
+        return $null
+    }
+    $sessionParameters = @{ ConfigurationName = 'Microsoft.Exchange'; ConnectionUri = ('http://{0}/PowerShell/' -f $Fqdn); Authentication = 'Kerberos'; ErrorAction = 'Stop' }
+    if ($Ems.username -and $Ems.password) {
+        $password = ConvertTo-SecureString -String ([string]$Ems.password) -AsPlainText -Force
+        $sessionParameters.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Ems.username), $password
+    }
+    $session = New-PSSession @sessionParameters
+    Import-PSSession -Session $session -CommandName $commands -DisableNameChecking -AllowClobber | Out-Null
+    $session
+}
+
+function Get-ComponentValue {
+    param([string]$Identity, [string]$Component)
+    [string](Get-ServerComponentState -Identity $Identity -Component $Component).State
+}
+
+$step = [string]$HostArgs.step
+if (@('server_online', 'resume_cluster_node', 'allow_activation', 'resume_transport') -notcontains $step) {
+    throw ('Unknown maintenance step {0}.' -f $step)
+}
+$policy = [string]$HostArgs.activation_policy
+if (@('Unrestricted', 'IntrasiteOnly') -notcontains $policy) {
+    $policy = 'Unrestricted'
+}
+$computer = Get-CimInstance -ClassName Win32_ComputerSystem
+$fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
+$name = $env:COMPUTERNAME
+$changed = $false
+$detail = $null
+$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn
+try {
+    switch ($step) {
+        'server_online' {
+            if ((Get-ComponentValue -Identity $name -Component 'ServerWideOffline') -ne 'Active') {
+                Set-ServerComponentState -Identity $name -Component ServerWideOffline -State Active -Requester Maintenance
+                $changed = $true
+            }
+            $detail = Get-ComponentValue -Identity $name -Component 'ServerWideOffline'
+        }
+        'resume_cluster_node' {
+            Import-Module -Name FailoverClusters -ErrorAction Stop
+            if ([string](Get-ClusterNode -Name $name).State -eq 'Paused') {
+                Resume-ClusterNode -Name $name | Out-Null
+                $changed = $true
+            }
+            $detail = [string](Get-ClusterNode -Name $name).State
+        }
+        'allow_activation' {
+            $mailbox = Get-MailboxServer -Identity $name
+            if ($mailbox.DatabaseCopyActivationDisabledAndMoveNow -or [string]$mailbox.DatabaseCopyAutoActivationPolicy -eq 'Blocked') {
+                Set-MailboxServer -Identity $name -DatabaseCopyActivationDisabledAndMoveNow $false -DatabaseCopyAutoActivationPolicy $policy
+                $changed = $true
+            }
+            $detail = [string](Get-MailboxServer -Identity $name).DatabaseCopyAutoActivationPolicy
+        }
+        'resume_transport' {
+            if ((Get-ComponentValue -Identity $name -Component 'HubTransport') -ne 'Active') {
+                Set-ServerComponentState -Identity $name -Component HubTransport -State Active -Requester Maintenance
+                Restart-Service -Name MSExchangeTransport, MSExchangeFrontEndTransport -Force
+                $changed = $true
+            }
+            $detail = Get-ComponentValue -Identity $name -Component 'HubTransport'
+        }
+    }
+}
+finally {
+    if ($null -ne $session) {
+        Remove-PSSession -Session $session
+    }
+}
+@{ changed = $changed; data = [ordered]@{ step = $step; detail = $detail }; steps = @([ordered]@{ name = $step; changed = $changed; detail = $detail }) }

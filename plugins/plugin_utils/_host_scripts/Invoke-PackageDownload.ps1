@@ -1,0 +1,131 @@
+# The server fetches one installer from the package repository itself (HTTP(S)
+# or a UNC share): nothing large crosses WinRM. The file lands under a
+# .partial name and gets its staged name only when size, SHA256 and the
+# Authenticode signer all match; otherwise it is deleted, so nothing can ever
+# be installed from it.
+param($HostArgs)
+
+function Get-InstallerSignature {
+    param([string]$Path)
+    $target = $Path
+    $image = $null
+    if ($Path -like '*.iso' -or $Path -like '*.iso.partial') {
+        # A disk image carries no signature of its own; Setup.exe inside it does.
+        $image = Mount-DiskImage -ImagePath $Path -Access ReadOnly -StorageType ISO -PassThru -ErrorAction Stop
+    }
+    try {
+        if ($null -ne $image) {
+            $letter = ($image | Get-Volume).DriveLetter
+            $target = '{0}:\Setup.exe' -f $letter
+        }
+        $signature = Get-AuthenticodeSignature -FilePath $target
+        $signer = $null
+        if ($null -ne $signature.SignerCertificate) {
+            $signer = $signature.SignerCertificate.GetNameInfo([System.Security.Cryptography.X509Certificates.X509NameType]::SimpleName, $false)
+        }
+        [ordered]@{ status = [string]$signature.Status; signer = $signer }
+    }
+    finally {
+        if ($null -ne $image) {
+            Dismount-DiskImage -ImagePath $Path | Out-Null
+        }
+    }
+}
+
+$repository = $HostArgs.repository
+$url = [string]$repository.url
+$name = [string]$HostArgs.name
+$stagingDir = [string]$HostArgs.staging_dir
+$final = Join-Path -Path $stagingDir -ChildPath ([string]$HostArgs.staged_name)
+$partial = $final + '.partial'
+$credential = $null
+if ($repository.username -and $repository.password) {
+    $password = ConvertTo-SecureString -String ([string]$repository.password) -AsPlainText -Force
+    $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$repository.username), $password
+}
+$steps = @()
+
+if (-not (Test-Path -LiteralPath $stagingDir -PathType Container)) {
+    New-Item -Path $stagingDir -ItemType Directory -Force | Out-Null
+    $steps += [ordered]@{ name = 'create_staging_dir'; changed = $true; detail = $stagingDir }
+}
+foreach ($stale in $final, $partial) {
+    # The controller found this file wrong (or half-downloaded): replace it.
+    if (Test-Path -LiteralPath $stale) {
+        Remove-Item -LiteralPath $stale -Force
+        $steps += [ordered]@{ name = 'remove_stale'; changed = $true; detail = $stale }
+    }
+}
+
+if ($url -match '^https?://') {
+    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
+    # The progress bar slows Invoke-WebRequest down by orders of magnitude.
+    $ProgressPreference = 'SilentlyContinue'
+    $request = @{ Uri = ($url.TrimEnd('/') + '/' + [uri]::EscapeDataString($name)); OutFile = $partial; UseBasicParsing = $true; ErrorAction = 'Stop' }
+    if ($null -ne $credential) {
+        $request.Credential = $credential
+    }
+    Invoke-WebRequest @request
+}
+elseif ($url -match '^\\\\[^\\]+\\[^\\]+') {
+    $root = $url.TrimEnd('\')
+    $drive = $null
+    if ($null -ne $credential) {
+        $drive = New-PSDrive -Name ('ExRepo{0}' -f $PID) -PSProvider FileSystem -Root $root -Credential $credential -ErrorAction Stop
+    }
+    try {
+        Copy-Item -LiteralPath (Join-Path -Path $root -ChildPath $name) -Destination $partial -ErrorAction Stop
+    }
+    finally {
+        if ($null -ne $drive) {
+            Remove-PSDrive -Name $drive.Name -Force
+        }
+    }
+}
+else {
+    throw ('The repository {0} is neither an http(s):// URL nor a \\server\share path.' -f $url)
+}
+$steps += [ordered]@{ name = 'download'; changed = $true; detail = $name }
+
+$size = (Get-Item -LiteralPath $partial).Length
+$sha256 = (Get-FileHash -LiteralPath $partial -Algorithm SHA256).Hash.ToLowerInvariant()
+$signature = Get-InstallerSignature -Path $partial
+$allowed = @($HostArgs.allowed_signers | ForEach-Object { ([string]$_).ToLowerInvariant() })
+$reason = $null
+if ($size -ne [long]$HostArgs.size) {
+    $reason = 'size'
+}
+elseif ($sha256 -ne ([string]$HostArgs.sha256).ToLowerInvariant()) {
+    $reason = 'sha256'
+}
+elseif ($signature.status -ne 'Valid') {
+    $reason = 'signature'
+}
+elseif ($allowed -notcontains ([string]$signature.signer).ToLowerInvariant()) {
+    $reason = 'signer'
+}
+
+if ($null -eq $reason) {
+    Move-Item -LiteralPath $partial -Destination $final -Force
+    $steps += [ordered]@{ name = 'verify'; changed = $true; detail = 'verified' }
+}
+else {
+    Remove-Item -LiteralPath $partial -Force
+    $steps += [ordered]@{ name = 'verify'; changed = $true; detail = ('{0} mismatch: removed' -f $reason) }
+}
+
+@{
+    changed = $true
+    data = [ordered]@{
+        staged_name = [string]$HostArgs.staged_name
+        path = $final
+        exists = ($null -eq $reason)
+        removed = ($null -ne $reason)
+        mismatch = $reason
+        size = $size
+        sha256 = $sha256
+        signature_status = $signature.status
+        signer = $signature.signer
+    }
+    steps = $steps
+}

@@ -1,0 +1,114 @@
+"""The lab's model of Exchange maintenance mode, and its transition log.
+
+Per server (created on first use, so fleets need not mention them):
+``component_states`` (HubTransport, ServerWideOffline...), ``cluster_node``
+(Up/Paused; Down while rebooting), ``auto_activation`` (Unrestricted,
+IntrasiteOnly, Blocked), ``activation_move_now`` and ``queue`` (messages
+waiting; a fleet may set ``queue_messages`` to start with some).  Queues
+drain over lab time once transport is draining, faster after a redirect;
+the ``queue_stuck`` fault keeps them full.
+
+Every change of a server's maintenance markers, and every reboot, is
+appended to ``state["maintenance_log"]`` with whether the server was out of
+service afterwards.  Out of service means the DAG has lost it: cluster node
+paused, activation blocked, ServerWideOffline inactive, or rebooting.
+Transport draining alone is the gate's claim, not an outage.
+``dag_violations`` replays the log and names every moment two members of
+one DAG were out together.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+
+HEALTHY_COPY = ("Healthy", "Mounted")
+# Messages per lab second once transport drains (the server still delivers
+# what it holds) and once the queue was redirected to another server.
+DRAIN_RATE = 0.5
+REDIRECT_RATE = 4.0
+
+
+def component(server, name):
+    return server["component_states"].get(name, "Active")
+
+
+def cluster_node(server):
+    if not server["dag"]:
+        return None
+    if server.get("rebooting_until"):
+        return "Down"
+    return server.setdefault("cluster_node", "Up")
+
+
+def auto_activation(server):
+    return server.setdefault("auto_activation", "Unrestricted")
+
+
+def move_now(server):
+    return bool(server.setdefault("activation_move_now", False))
+
+
+def out_of_service(server):
+    return bool(server.get("rebooting_until")) or component(server, "ServerWideOffline") != "Active" \
+        or server.get("cluster_node") == "Paused" or auto_activation(server) == "Blocked" or move_now(server)
+
+
+def _queue(server, now):
+    queue = server.get("queue")
+    if queue is None:
+        queue = server["queue"] = {"messages": int(server.get("queue_messages") or 0), "since": now.isoformat(),
+                                   "rate": 0.0}
+    return queue
+
+
+def queue_messages(server, now):
+    queue = _queue(server, now)
+    if server["faults"].get("queue_stuck") or not queue["rate"]:
+        return queue["messages"]
+    elapsed = (now - _dt.datetime.fromisoformat(queue["since"])).total_seconds()
+    return max(0, int(round(queue["messages"] - elapsed * queue["rate"])))
+
+
+def set_queue_rate(server, now, rate):
+    remaining = queue_messages(server, now)
+    server["queue"] = {"messages": remaining, "since": now.isoformat(), "rate": rate}
+
+
+def record(lab, server, event, detail=None):
+    """Append one transition; the caller holds the state lock."""
+    log = lab.state.data.setdefault("maintenance_log", [])
+    log.append({"seq": len(log) + 1, "time": lab.clock.iso(), "server": server["name"], "dag": server["dag"],
+                "event": event, "detail": detail, "out_of_service": out_of_service(server)})
+    lab.state_changed()
+
+
+def dag_violations(log):
+    """Moments when two or more members of one DAG were out of service at once."""
+    out = {}
+    violations = []
+    for entry in log:
+        if not entry.get("dag"):
+            continue
+        members = out.setdefault(entry["dag"], set())
+        was_out = entry["server"] in members
+        if entry["out_of_service"]:
+            members.add(entry["server"])
+        else:
+            members.discard(entry["server"])
+        if entry["out_of_service"] and not was_out and len(members) > 1:
+            violations.append({"dag": entry["dag"], "servers": sorted(members), "time": entry["time"],
+                               "seq": entry["seq"], "event": entry["event"]})
+    return violations
+
+
+def best_activation_target(state, database, leaving):
+    """Where Active Manager would move ``database`` from ``leaving``."""
+    candidates = []
+    for name, copy in database["copies"].items():
+        if name.upper() == leaving.upper() or copy["status"] not in HEALTHY_COPY:
+            continue
+        other = state.server(name)
+        if other.get("rebooting_until") or auto_activation(other) == "Blocked" or move_now(other) \
+                or component(other, "ServerWideOffline") != "Active" or cluster_node(other) not in ("Up", None):
+            continue
+        candidates.append((copy["activation_preference"], name))
+    return min(candidates)[1] if candidates else None

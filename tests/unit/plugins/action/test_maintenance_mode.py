@@ -1,0 +1,142 @@
+"""maintenance_mode action plugin with the host-call seam replaced: order of
+operations, check mode sends no write, spec matches the doc stub."""
+from __future__ import annotations
+
+import copy
+from unittest.mock import MagicMock
+
+import pytest
+import yaml
+from ansible.errors import AnsibleActionFail
+from ansible.playbook.task import Task
+
+from ansible_collections.onprem.exchange.plugins.action import maintenance_mode as plugin_module
+from ansible_collections.onprem.exchange.plugins.modules import maintenance_mode as doc_stub
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _host_action
+
+MEMBER = {"components": {"HubTransport": "Active", "ServerWideOffline": "Active"}, "cluster_node": "Up",
+          "auto_activation": "Unrestricted", "move_now": False}
+STATE = dict(copy.deepcopy(MEMBER), server="EX19B", fqdn="EX19B.lab", dag="DAG01", queue_messages=0, active_copies=[],
+             databases=[{"name": "DB01", "active_server": "EX19C", "copies": [
+                 {"server": "EX19B", "status": "Healthy"}, {"server": "EX19C", "status": "Mounted"},
+                 {"server": "EX19D", "status": "Healthy"}]}],
+             members=[dict(copy.deepcopy(MEMBER), name="EX19C"), dict(copy.deepcopy(MEMBER), name="EX19D")],
+             transport_servers=[])
+
+
+class FakeHost:
+    """Applies Enter/Exit steps to a state dict, as the lab would."""
+
+    def __init__(self, state):
+        self.state = copy.deepcopy(state)
+        self.calls = []
+
+    def __call__(self, connection, operation, args):
+        self.calls.append((operation, args.get("step")))
+        s = self.state
+        if operation == "Get-MaintenanceState":
+            return {"changed": False, "data": copy.deepcopy(s), "steps": []}
+        effect = {"drain_transport": ("components", "HubTransport", "Draining"),
+                  "server_offline": ("components", "ServerWideOffline", "Inactive"),
+                  "server_online": ("components", "ServerWideOffline", "Active"),
+                  "resume_transport": ("components", "HubTransport", "Active")}.get(args["step"])
+        if effect:
+            s["components"][effect[1]] = effect[2]
+        elif args["step"] == "suspend_cluster_node":
+            s["cluster_node"] = "Paused"
+        elif args["step"] == "resume_cluster_node":
+            s["cluster_node"] = "Up"
+        elif args["step"] == "block_activation":
+            s.update(auto_activation="Blocked", move_now=True, active_copies=[])
+        elif args["step"] == "allow_activation":
+            s.update(auto_activation="Unrestricted", move_now=False)
+        return {"changed": True, "data": {"detail": "done"}, "steps": []}
+
+
+def _run(monkeypatch, state, args, check_mode=False):
+    host = FakeHost(state)
+    monkeypatch.setattr(_host_action, "run_host_operation", host)
+    task = MagicMock(Task)
+    task.args = dict({"poll_interval": 0.01}, **args)
+    task.check_mode = check_mode
+    task.diff = False
+    task.async_val = 0
+    connection = MagicMock()
+    connection.get_option.side_effect = lambda name: {"remote_user": "LAB\\ansible", "remote_password": "pw"}[name]
+    plugin = plugin_module.ActionModule(task=task, connection=connection, play_context=MagicMock(), loader=None,
+                                        templar=None, shared_loader_obj=None)
+    return plugin.run(task_vars={"inventory_hostname": "EX19B"}), host
+
+
+def test_enter_runs_the_procedure_in_order_each_step_read_back(monkeypatch):
+    result, host = _run(monkeypatch, STATE, {"state": "present"})
+    writes = [step for op, step in host.calls if op != "Get-MaintenanceState"]
+    assert writes == ["drain_transport", "suspend_cluster_node", "block_activation", "server_offline"]
+    assert result["changed"] is True and result["state"]["in_maintenance"] is True
+    assert result["gate"]["open"] is True
+    # Every write is followed by a read.
+    for index, (op, _) in enumerate(host.calls):
+        if op != "Get-MaintenanceState":
+            assert host.calls[index + 1][0] == "Get-MaintenanceState"
+
+
+def test_check_mode_sends_only_reads(monkeypatch):
+    result, host = _run(monkeypatch, STATE, {"state": "present"}, check_mode=True)
+    assert {op for op, _ in host.calls} == {"Get-MaintenanceState"}
+    assert result["changed"] is True
+    assert [s["name"] for s in result["steps"]] == ["drain_transport", "suspend_cluster_node", "block_activation",
+                                                    "server_offline"]
+
+
+def test_leave_is_the_reverse_and_a_second_leave_changes_nothing(monkeypatch):
+    entered, host = _run(monkeypatch, STATE, {"state": "present"})
+    left, host = _run(monkeypatch, host.state, {"state": "absent"})
+    assert [s["name"] for s in left["steps"]] == ["server_online", "resume_cluster_node", "allow_activation",
+                                                  "resume_transport"]
+    again, host = _run(monkeypatch, host.state, {"state": "absent"})
+    assert again["changed"] is False and host.calls == [("Get-MaintenanceState", None)]
+
+
+def test_a_closed_gate_refuses_at_once_and_writes_nothing(monkeypatch):
+    state = copy.deepcopy(STATE)
+    state["members"][0]["cluster_node"] = "Paused"
+    with pytest.raises(AnsibleActionFail, match="EX19B: the DAG gate of DAG01 is closed: EX19C is in maintenance"):
+        _run(monkeypatch, state, {"state": "present"})
+
+
+def test_losing_the_tie_break_withdraws_the_claim(monkeypatch):
+    class Racing(FakeHost):
+        # EX19A claims at the same moment as EX19B: EX19A's lower name wins.
+        def __call__(self, connection, operation, args):
+            answer = super().__call__(connection, operation, args)
+            if operation == "Enter-MaintenanceStep" and args["step"] == "drain_transport":
+                self.state["members"].append(dict(copy.deepcopy(MEMBER), name="EX19A",
+                                                  components={"HubTransport": "Draining",
+                                                              "ServerWideOffline": "Active"}))
+            return answer
+
+    host = Racing(STATE)
+    monkeypatch.setattr(_host_action, "run_host_operation", host)
+    task = MagicMock(Task)
+    task.args = {"state": "present", "poll_interval": 0.01}
+    task.check_mode = False
+    task.diff = False
+    task.async_val = 0
+    plugin = plugin_module.ActionModule(task=task, connection=MagicMock(), play_context=MagicMock(), loader=None,
+                                        templar=None, shared_loader_obj=None)
+    with pytest.raises(AnsibleActionFail, match="closed after the claim: claimed by EX19A. The claim was withdrawn"):
+        plugin.run(task_vars={"inventory_hostname": "EX19B"})
+    assert [s for op, s in host.calls if op != "Get-MaintenanceState"] == ["drain_transport", "resume_transport"]
+
+
+@pytest.mark.parametrize("module, stub", [
+    ("maintenance_mode", doc_stub),
+])
+def test_spec_matches_doc_stub(module, stub):
+    options = yaml.safe_load(stub.DOCUMENTATION)["options"]
+    spec = {k: v for k, v in plugin_module.ARGUMENT_SPEC.items() if k not in _host_action.EMS_ARGUMENT_SPEC}
+    assert set(options) == set(spec)
+    for name, entry in spec.items():
+        for key in ("type", "required", "choices", "default", "elements"):
+            assert options[name].get(key, False if key == "required" else None) == entry.get(
+                key, False if key == "required" else None), (name, key)

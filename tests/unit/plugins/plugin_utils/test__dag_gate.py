@@ -1,0 +1,128 @@
+"""_dag_gate: the gate, the claim tie-break and the step plan, from real-state snapshots."""
+from __future__ import annotations
+
+import copy
+import itertools
+
+import pytest
+
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _dag_gate as gate
+
+IN_SERVICE = {"components": {"HubTransport": "Active", "ServerWideOffline": "Active"}, "cluster_node": "Up",
+              "auto_activation": "Unrestricted", "move_now": False}
+
+
+def _member(name, **changes):
+    member = dict(copy.deepcopy(IN_SERVICE), name=name)
+    components = changes.pop("components", {})
+    member["components"].update(components)
+    member.update(changes)
+    return member
+
+
+def _state(me="EX19B", members=None, copies=None, **changes):
+    databases = [{"name": db, "active_server": "EX19B",
+                  "copies": [{"server": s, "status": st} for s, st in (copies or {}).get(db, [
+                      ("EX19B", "Mounted"), ("EX19C", "Healthy"), ("EX19D", "Healthy")])]}
+                 for db in ("DB01", "DB02")]
+    state = dict(_member(me), server=me, dag="DAG01", queue_messages=0, active_copies=["DB01"],
+                 databases=databases, members=members if members is not None else [_member("EX19C"), _member("EX19D")],
+                 transport_servers=[])
+    state.pop("name")
+    state.update(changes)
+    return state
+
+
+@pytest.mark.parametrize("members, copies, min_copies, is_open, reason", [
+    (None, None, 2, True, "no other member is out of service"),
+    ([_member("EX19C", cluster_node="Paused"), _member("EX19D")], None, 1, False,
+     "EX19C is in maintenance (cluster node Paused)"),
+    ([_member("EX19C", components={"ServerWideOffline": "Inactive"}), _member("EX19D")], None, 1, False,
+     "EX19C is in maintenance (ServerWideOffline Inactive)"),
+    ([_member("EX19C", auto_activation="Blocked"), _member("EX19D")], None, 1, False, "EX19C is in maintenance"),
+    ([_member("EX19C", cluster_node="Down"), _member("EX19D")], None, 1, False, "EX19C's cluster node is Down"),
+    ([_member("EX19C", components={"HubTransport": "Draining"}), _member("EX19D")], None, 1, False,
+     "claimed by EX19C"),
+    (None, {"DB02": [("EX19B", "Healthy"), ("EX19C", "Mounted"), ("EX19D", "FailedAndSuspended")]}, 1, False,
+     "the copy of DB02 on EX19D is FailedAndSuspended"),
+    (None, None, 3, False, "DB01 would keep 2 healthy copies (EX19C, EX19D) without EX19B, fewer than "
+                           "min_healthy_copies=3"),
+    # Our own copy being unhealthy does not close the gate: we are the one leaving.
+    (None, {"DB01": [("EX19B", "Failed"), ("EX19C", "Mounted"), ("EX19D", "Healthy")]}, 2, True, "no other"),
+])
+def test_gate(members, copies, min_copies, is_open, reason):
+    verdict = gate.judge_gate(_state(members=members, copies=copies), min_copies)
+    assert verdict["open"] is is_open
+    assert reason in verdict["reason"]
+
+
+def test_a_member_away_does_not_count_as_a_healthy_copy():
+    members = [_member("EX19C", cluster_node="Paused"), _member("EX19D")]
+    verdict = gate.judge_gate(_state(members=members), 2)
+    assert "DB01 would keep 1 healthy copy (EX19D)" in verdict["reason"]
+
+
+def test_a_standalone_server_has_an_open_gate():
+    assert gate.judge_gate(_state(dag=None, members=[]), 2)["open"] is True
+
+
+@pytest.mark.parametrize("me, blockers, contenders, decision", [
+    ("EX19B", [], [], "proceed"),
+    ("EX19B", [], ["EX19C"], "hold"),
+    ("EX19C", [], ["EX19B"], "withdraw"),
+    ("EX19C", [], ["EX19B", "EX19D"], "withdraw"),
+    ("EX19B", ["EX19D is in maintenance"], [], "withdraw"),
+    ("EX19B", ["x"], ["EX19C"], "withdraw"),
+])
+def test_after_claim(me, blockers, contenders, decision):
+    assert gate.after_claim({"blockers": blockers, "contenders": contenders}, me) == decision
+
+
+def test_any_interleaving_of_two_claims_lets_at_most_one_through():
+    """Two members claim and read in every possible order: never both proceed."""
+    events = [("B", "claim"), ("B", "read"), ("C", "claim"), ("C", "read")]
+    for order in itertools.permutations(events):
+        if order.index(("B", "claim")) > order.index(("B", "read")) or \
+                order.index(("C", "claim")) > order.index(("C", "read")):
+            continue
+        claimed, decisions = set(), {}
+        for who, what in order:
+            if what == "claim":
+                claimed.add(who)
+            else:
+                other = "C" if who == "B" else "B"
+                members = [_member("EX19" + other, components={"HubTransport": "Draining"} if other in claimed else {})]
+                verdict = gate.judge_gate(_state(me="EX19" + who, members=members), 1)
+                decisions[who] = gate.after_claim(verdict, "EX19" + who)
+        assert list(decisions.values()).count("proceed") <= 1, order
+        assert "proceed" in decisions.values() or "hold" in decisions.values(), order
+
+
+@pytest.mark.parametrize("changes, desired, steps", [
+    ({"queue_messages": 5}, "present", ["drain_transport", "redirect_messages", "wait_queues", "suspend_cluster_node",
+                                        "block_activation", "wait_moves", "server_offline"]),
+    ({}, "present", ["drain_transport", "suspend_cluster_node", "block_activation", "wait_moves", "server_offline"]),
+    ({"components": {"HubTransport": "Draining", "ServerWideOffline": "Active"}, "cluster_node": "Paused",
+      "active_copies": []}, "present", ["block_activation", "server_offline"]),
+    ({"components": {"HubTransport": "Inactive", "ServerWideOffline": "Inactive"}, "cluster_node": "Paused",
+      "auto_activation": "Blocked", "move_now": True, "active_copies": []}, "present", []),
+    ({"dag": None, "active_copies": ["MBX"]}, "present", ["drain_transport", "server_offline"]),
+    ({"components": {"HubTransport": "Inactive", "ServerWideOffline": "Inactive"}, "cluster_node": "Paused",
+      "auto_activation": "Blocked", "move_now": True}, "absent",
+     ["server_online", "resume_cluster_node", "allow_activation", "resume_transport"]),
+    ({}, "absent", []),
+    # An admin's IntrasiteOnly policy is not ours to undo.
+    ({"auto_activation": "IntrasiteOnly"}, "absent", []),
+])
+def test_pending_steps(changes, desired, steps):
+    assert gate.pending_steps(_state(**changes), desired) == steps
+
+
+def test_redirect_goes_to_a_dag_member_in_service_first():
+    state = _state(members=[_member("EX19C", components={"HubTransport": "Draining"}), _member("EX19D")],
+                   transport_servers=[{"name": "EX19A", "fqdn": "EX19A.lab", "components": {}},
+                                      {"name": "EX19C", "fqdn": "EX19C.lab", "components": {}},
+                                      {"name": "EX19D", "fqdn": "EX19D.lab", "components": {}}])
+    assert gate.redirect_target(state) == "EX19D.lab"
+    assert gate.redirect_target(state, "EX01.contoso.com") == "EX01.contoso.com"
+    assert gate.redirect_target(_state(members=[], transport_servers=[])) is None
