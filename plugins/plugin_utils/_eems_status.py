@@ -38,6 +38,14 @@ REMEDIES = {
     "exchange_cmdlets_unavailable": "Give the module an Exchange Management Shell credential (ems_username and "
                                     "ems_password, or the connection's own).",
     "no_evidence": "Wait for the hourly check or restart MSExchangeMitigation, then gather facts again.",
+    "service_will_not_start": "MSExchangeMitigation will not start: read the System log (Service Control Manager "
+                              "events 7000, 7009, 7023) for the reason, check that MSExchangeADTopology runs and "
+                              "that the service account can log on, then run onprem.exchange.eems again.",
+    "setup_incomplete": "Exchange Setup did not finish and left the services disabled: reboot, finish Setup "
+                        "(the plan's resume_setup step), then run onprem.exchange.eems again.",
+    "no_evidence_after_check": "The forced check wrote no Mitigation Service event in time: read the Application "
+                               "log (source MSExchange Mitigation Service) and <ExchangeInstall>\\Logging\\"
+                               "MitigationService, or raise verify_timeout.",
 }
 
 
@@ -93,3 +101,79 @@ def judge_eems(facts, classification=None):
     if latest and latest.get("id") in (1005, 1006):
         return verdict("working", None, "event %s at %s" % (latest.get("id"), latest.get("time")))
     return verdict("unknown", "no_evidence", "no Mitigation Service event yet")
+
+
+# Causes the build is to blame for: an update fixes them, so their remedy
+# names the update the planner picks.
+BUILD_CAUSES = ("build_before_march_2023", "build_before_june_2026")
+_STEP_WORDS = {"install_cu": "{update}", "upgrade_to_se": "Exchange SE {update}", "install_su": "{update}",
+               "install_dotnet": "{update}", "resume_setup": "finish the interrupted Setup",
+               "free_disk": "free disk space"}
+
+
+def remedy_with_plan(cause, plan):
+    """The remedy for ``cause``; for build causes it names the planner's steps.
+
+    ``plan`` is ``_update_planner.plan_update(..., policy={"target": "eems"})``
+    output (or None).  Reboots are left out: every install step implies one.
+    """
+    base = REMEDIES.get(cause)
+    if cause not in BUILD_CAUSES or not plan:
+        return base
+    words = [_STEP_WORDS[s["action"]].format(update=s.get("update") or s["action"])
+             for s in plan.get("steps") or [] if s.get("action") in _STEP_WORDS]
+    reason = base.split(": ", 1)[-1]
+    parts = []
+    if words:
+        final = (plan.get("steps") or [{}])[-1].get("to_build")
+        parts.append("Install %s (to %s): %s" % (" then ".join(words), final, reason))
+    if not plan.get("reachable"):
+        unreachable = next((f for f in plan.get("findings") or [] if f.get("id") == "eems_target_unreachable"), None)
+        if unreachable:
+            parts.append(unreachable["message"] + " " + (unreachable.get("remedy") or ""))
+        elif not words:
+            parts.append(base)
+    return " ".join(p.strip() for p in parts) or base
+
+
+def _is_disabled_notice(event):
+    return "disabled by configuration" in (event.get("message") or "").lower()
+
+
+def judge_check(events, applied_before=None, applied_after=None, checked_from=None, finished=False):
+    """Judge the evidence a forced check left, or return None to keep waiting.
+
+    ``events`` are Mitigation Service events written since ``checked_from``
+    (the restart), newest first.  An error event decides at once; a 1005
+    ends a successful check; 1006 alone (a mitigation applied, the check
+    maybe still running) or a grown applied list counts only once
+    ``finished`` (the wait is over).  With ``finished`` and nothing at all,
+    the verdict is ``unknown``/``no_evidence_after_check``.
+    """
+
+    def verdict(status, cause, evidence):
+        return {"status": status, "cause": cause, "remedy": REMEDIES.get(cause), "evidence": evidence}
+
+    oldest_first = list(reversed(events or []))
+    for event in oldest_first:
+        if event.get("id") == 1008:
+            return verdict("not_working", cause_from_event(event.get("message")),
+                           "event 1008 at %s after the forced check: %s"
+                           % (event.get("time"), (event.get("message") or "")[:300]))
+    for event in oldest_first:
+        if event.get("id") == 1005 and _is_disabled_notice(event):
+            return verdict("disabled", "disabled_at_organization" if "organization: false" in
+                           event["message"].lower() else "disabled_at_server",
+                           "event 1005 at %s: %s" % (event.get("time"), event.get("message")))
+        if event.get("id") == 1005:
+            return verdict("working", None, "event 1005 at %s after the forced check" % event.get("time"))
+    if not finished:
+        return None
+    applied = next((e for e in oldest_first if e.get("id") == 1006), None)
+    if applied:
+        return verdict("working", None, "event 1006 at %s after the forced check" % applied.get("time"))
+    grown = sorted(set(applied_after or []) - set(applied_before or []))
+    if grown:
+        return verdict("working", None, "MitigationsApplied gained %s after the forced check" % ", ".join(grown))
+    return verdict("unknown", "no_evidence_after_check",
+                   "no Mitigation Service event since the forced check at %s" % (checked_from or "?"))

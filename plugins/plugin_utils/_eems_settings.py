@@ -1,0 +1,295 @@
+# Copyright: onprem.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Desired versus current EEMS settings: validation, the difference, the diff.
+
+For internal collection use only; the interface may change in any release.
+
+Pure Python, no Ansible imports.  ``onprem.exchange.eems`` reads a server's
+state (Get-EemsState), asks this module what differs from what the task
+wants, applies only that, and asks again after applying to prove it
+converged.
+
+Conventions
+-----------
+Every desired setting is optional; ``None`` means "not managed by this task"
+and is never touched.
+
+The blocked list (``MitigationsBlocked``) is a set of mitigation IDs.
+``Set-ExchangeServer -MitigationsBlocked`` replaces the whole list, so the
+module never sends the task's list as it is: it computes the new list from
+the current one with ``mitigations_blocked_mode``:
+
+``add``     (default) the given IDs are blocked as well; others stay blocked;
+``remove``  the given IDs are unblocked; others stay blocked;
+``exact``   the list becomes exactly the given IDs (``[]`` clears it).
+
+IDs compare case-insensitively (Exchange stores them as typed); an ID
+already present keeps its spelling, and order never counts as a change.
+
+Current state (the ``data`` of Get-EemsState) has the shape ``judge_eems``
+reads: ``setup.exsetup_version``, ``setup_watermark``, ``services`` (the
+Mitigation Service only), ``mitigation_events`` (newest first), ``ems`` and
+``exchange`` (``organization_name``, ``organization_mitigations_enabled``,
+``server_mitigations_enabled``, ``mitigations_blocked``,
+``mitigations_applied``, ``data_collection_enabled``, ``internet_web_proxy``).
+"""
+from __future__ import annotations
+
+import re
+
+SERVICE_NAME = "MSExchangeMitigation"
+BLOCKED_MODES = ("add", "remove", "exact")
+
+# Mitigation IDs seen in the field: PING1, M1.1, M2.1.0.  Anything else is a
+# typo, and blocking a typo silently protects nothing.
+_MITIGATION_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:\.[0-9A-Za-z]+)*$")
+# Set-ExchangeServer -InternetWebProxy takes an absolute http(s) URI.
+_PROXY_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(?::[0-9]{1,5})?/?$")
+
+# The settings of the server object: desired option -> current key, and the
+# Set-EemsServerConfig argument each one becomes.
+SERVER_SETTINGS = (
+    ("mitigations_enabled", "server_mitigations_enabled"),
+    ("mitigations_blocked", "mitigations_blocked"),
+    ("data_collection_enabled", "data_collection_enabled"),
+    ("internet_web_proxy", "internet_web_proxy"),
+)
+
+
+class EemsSettingsError(ValueError):
+    """Desired settings that cannot be applied as given; the message says how to fix them."""
+
+
+def desired_settings(args):
+    """Validate the task's options and return the desired settings.
+
+    ``args`` holds the module's options (validated for type already).  Raises
+    ``EemsSettingsError`` with a message a person can act on.
+    """
+    desired = {
+        "organization_mitigations_enabled": args.get("organization_mitigations_enabled"),
+        "mitigations_enabled": args.get("mitigations_enabled"),
+        "mitigations_blocked": None,
+        "mitigations_blocked_mode": args.get("mitigations_blocked_mode") or "add",
+        "data_collection_enabled": args.get("data_collection_enabled"),
+        "internet_web_proxy": None,
+        "service_running": args.get("service_running"),
+    }
+    if desired["mitigations_blocked_mode"] not in BLOCKED_MODES:
+        raise EemsSettingsError("mitigations_blocked_mode must be one of %s, got %r"
+                                % (", ".join(BLOCKED_MODES), desired["mitigations_blocked_mode"]))
+    blocked = args.get("mitigations_blocked")
+    if blocked is not None:
+        wrong = [item for item in blocked if not isinstance(item, str) or not _MITIGATION_ID.match(item.strip())]
+        if wrong:
+            raise EemsSettingsError(
+                "mitigations_blocked holds %s, which %s not look like mitigation IDs (for example M1.1, M2.1.0, "
+                "PING1); fix the list" % (", ".join(repr(w) for w in wrong), "does" if len(wrong) == 1 else "do"))
+        desired["mitigations_blocked"] = _unique([item.strip() for item in blocked])
+    elif args.get("mitigations_blocked_mode") == "exact":
+        raise EemsSettingsError("mitigations_blocked_mode=exact needs mitigations_blocked (use [] to clear the list)")
+    proxy = args.get("internet_web_proxy")
+    if proxy is not None:
+        proxy = proxy.strip()
+        if proxy and not _PROXY_URL.match(proxy):
+            raise EemsSettingsError(
+                "internet_web_proxy %r is not an http(s) URL such as http://proxy.contoso.com:8080/ "
+                "(an empty string clears it)" % proxy)
+        desired["internet_web_proxy"] = proxy
+    if desired["service_running"] is False:
+        raise EemsSettingsError(
+            "service_running=false is not supported: stopping the Mitigation Service switches off emergency "
+            "mitigations; leave service_running unset to leave the service alone")
+    return desired
+
+
+def _unique(items):
+    seen, result = set(), []
+    for item in items:
+        if item.lower() not in seen:
+            seen.add(item.lower())
+            result.append(item)
+    return result
+
+
+def blocked_after(current, wanted, mode):
+    """The blocked list after applying ``wanted`` with ``mode`` to ``current``.
+
+    Existing entries keep their place and spelling; additions are appended
+    in the order given.
+    """
+    current = _unique(list(current or []))
+    wanted = _unique(list(wanted or []))
+    wanted_keys = {item.lower() for item in wanted}
+    if mode == "add":
+        present = {item.lower() for item in current}
+        return current + [item for item in wanted if item.lower() not in present]
+    if mode == "remove":
+        return [item for item in current if item.lower() not in wanted_keys]
+    if mode == "exact":
+        kept = [item for item in current if item.lower() in wanted_keys]
+        present = {item.lower() for item in kept}
+        return kept + [item for item in wanted if item.lower() not in present]
+    raise EemsSettingsError("unknown mitigations_blocked_mode %r" % (mode,))
+
+
+def same_blocked(first, second):
+    return {item.lower() for item in first or []} == {item.lower() for item in second or []}
+
+
+def _proxy_key(value):
+    # Exchange shows the URI it stored; a trailing slash is not a difference.
+    return (value or "").strip().rstrip("/").lower()
+
+
+def mitigation_service(current):
+    """The Mitigation Service's entry in ``current`` (None when it is not installed)."""
+    return next((s for s in current.get("services") or [] if s.get("name") == SERVICE_NAME), None)
+
+
+def eems_installed(current):
+    """EEMS exists on this server: its service is installed (not on 2013, Edge
+    or builds before 2016 CU22 / 2019 CU11)."""
+    return mitigation_service(current) is not None
+
+
+def plan_changes(current, desired):
+    """What must change on this server to reach ``desired``.
+
+    Returns ``{"organization": {...} or None, "server": {...}, "service":
+    {...} or None, "changes": [...], "left_alone": [...]}`` where
+    ``organization`` and ``server`` hold the arguments for the writing host
+    operations, ``service`` the wanted service state, ``changes`` one entry
+    per setting that differs (``scope``, ``setting``, ``before``, ``after``)
+    and ``left_alone`` the managed settings left alone, each with its reason.
+    Raises ``EemsSettingsError`` when a managed setting cannot be read.
+    """
+    plan = {"organization": None, "server": {}, "service": None, "changes": [], "left_alone": []}
+    exchange_wanted = [name for name in ("organization_mitigations_enabled", "mitigations_enabled",
+                                         "mitigations_blocked", "data_collection_enabled", "internet_web_proxy")
+                       if desired.get(name) is not None]
+    wanted_anything = bool(exchange_wanted) or desired.get("service_running") is not None
+    if not eems_installed(current):
+        if wanted_anything:
+            plan["left_alone"].append({"setting": "all", "reason": "the Emergency Mitigation Service is not installed "
+                                    "on this server (Exchange 2013, Edge, or a build before 2016 CU22 / 2019 CU11)"})
+        return plan
+    exchange = current.get("exchange")
+    if exchange_wanted and not exchange:
+        raise EemsSettingsError(
+            "cannot read the EEMS settings (%s) because the Exchange cmdlets could not be used: %s. Give the module an "
+            "Exchange Management Shell credential (ems_username/ems_password, or the connection's own)"
+            % (", ".join(exchange_wanted), (current.get("ems") or {}).get("error") or "no reason given"))
+
+    org_wanted = desired.get("organization_mitigations_enabled")
+    if org_wanted is not None and bool(exchange.get("organization_mitigations_enabled")) != org_wanted:
+        plan["organization"] = {"mitigations_enabled": org_wanted}
+        plan["changes"].append({"scope": "organization", "setting": "MitigationsEnabled",
+                                "before": bool(exchange.get("organization_mitigations_enabled")), "after": org_wanted})
+
+    for option, key in SERVER_SETTINGS:
+        wanted = desired.get(option)
+        if wanted is None:
+            continue
+        before = exchange.get(key)
+        if option == "mitigations_blocked":
+            before = list(before or [])
+            after = blocked_after(before, wanted, desired.get("mitigations_blocked_mode") or "add")
+            differs = not same_blocked(before, after)
+        elif option == "internet_web_proxy":
+            before = before or ""
+            after = wanted
+            differs = _proxy_key(before) != _proxy_key(after)
+        else:
+            before = bool(before)
+            after = wanted
+            differs = before != after
+        if differs:
+            plan["server"][option] = after
+            plan["changes"].append({"scope": "server", "setting": _CMDLET_NAMES[option], "before": before,
+                                    "after": after})
+
+    if desired.get("service_running"):
+        service = mitigation_service(current)
+        if current.get("setup_watermark"):
+            # Setup stops and disables Exchange services while it runs; starting
+            # one under an unfinished Setup fights it.
+            plan["left_alone"].append({"setting": "service", "reason": "Exchange Setup did not finish (watermark %s); "
+                                    "finish Setup before starting %s" % (current["setup_watermark"], SERVICE_NAME)})
+        else:
+            wanted_service = {}
+            if service.get("start_mode") != "Automatic":
+                wanted_service["start_mode"] = "Automatic"
+                plan["changes"].append({"scope": "service", "setting": "StartType",
+                                        "before": service.get("start_mode"), "after": "Automatic"})
+            if service.get("state") != "Running":
+                wanted_service["start"] = True
+                plan["changes"].append({"scope": "service", "setting": "Status", "before": service.get("state"),
+                                        "after": "Running"})
+            if wanted_service:
+                plan["service"] = wanted_service
+    return plan
+
+
+_CMDLET_NAMES = {
+    "mitigations_enabled": "MitigationsEnabled",
+    "mitigations_blocked": "MitigationsBlocked",
+    "data_collection_enabled": "DataCollectionEnabled",
+    "internet_web_proxy": "InternetWebProxy",
+}
+
+
+def settings_view(current):
+    """The managed settings as one flat dict: the body of the diff and of the result."""
+    exchange = current.get("exchange") or {}
+    service = mitigation_service(current) or {}
+    return {
+        "organization": {"name": exchange.get("organization_name"),
+                         "MitigationsEnabled": exchange.get("organization_mitigations_enabled")},
+        "server": {"MitigationsEnabled": exchange.get("server_mitigations_enabled"),
+                   "MitigationsBlocked": list(exchange.get("mitigations_blocked") or []),
+                   "DataCollectionEnabled": exchange.get("data_collection_enabled"),
+                   "InternetWebProxy": exchange.get("internet_web_proxy") or ""},
+        "service": {"name": SERVICE_NAME, "StartType": service.get("start_mode"), "Status": service.get("state")},
+    }
+
+
+def diff_for(current, changes):
+    """Ansible's ``diff`` (before/after) built from the same changes that decide."""
+    before = settings_view(current)
+    after = settings_view(current)
+    for change in changes:
+        after[change["scope"]][change["setting"]] = change["after"]
+    return {"before": before, "after": after,
+            "before_header": "EEMS settings (current)", "after_header": "EEMS settings (wanted)"}
+
+
+def stale_disabled_notice(current):
+    """The newest event says EEMS is "disabled by configuration" although both
+    flags are on now: evidence from before EEMS was switched on, not proof
+    that it works."""
+    events = current.get("mitigation_events") or []
+    exchange = current.get("exchange") or {}
+    if not events or not exchange:
+        return False
+    newest = events[0]
+    return (newest.get("id") == 1005 and "disabled by configuration" in (newest.get("message") or "").lower()
+            and bool(exchange.get("organization_mitigations_enabled"))
+            and bool(exchange.get("server_mitigations_enabled")))
+
+
+def check_is_due(current, verdict, classification):
+    """Whether the newest evidence is stale, so a forced check should replace it.
+
+    Stale means: the newest event blames a cut-off the installed build now
+    meets (after a patch window raised the build, the last event still says
+    "untrusted endpoint" until the next hourly check), or it reports EEMS
+    disabled by configuration while both flags are on now.
+    """
+    classification = classification or {}
+    cause = (verdict or {}).get("cause")
+    if cause == "build_before_march_2023" and classification.get("eems_fetch_ok") is True:
+        return True
+    if cause == "build_before_june_2026" and classification.get("eems_2026_ok") is True:
+        return True
+    return stale_disabled_notice(current)
