@@ -16,7 +16,7 @@ import textwrap
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from labtools import REPO_ROOT
 
 CONTROLLER = os.path.join(REPO_ROOT, "awx", "controller.yml")
 

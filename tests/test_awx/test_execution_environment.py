@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from labtools import REPO_ROOT
 
 
 def _names(lines):

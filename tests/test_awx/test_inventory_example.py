@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT
+from labtools import REPO_ROOT
 
 EXAMPLE = os.path.join(REPO_ROOT, "inventory", "example")
 

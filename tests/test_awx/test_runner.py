@@ -15,7 +15,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from labtools import REPO_ROOT
 
 ansible_runner = pytest.importorskip("ansible_runner")
 

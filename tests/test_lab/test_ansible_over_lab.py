@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from conftest import run_playbook, write_inventory
+from labtools import run_playbook, write_inventory
 
 PLAYBOOK = "playbooks/connection_check.yml"
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import run_host_operation
-from conftest import TESTS_DIR
+from labtools import TESTS_DIR
 from lab.client import WinRMClient
 from lab.fleet import generate_fleet
 

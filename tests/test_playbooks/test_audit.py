@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import run_playbook, start_lab, write_inventory
+from labtools import run_playbook, start_lab, write_inventory
 from lab.fleet import load_fleet
 
 PLAYBOOK = "playbooks/audit.yml"

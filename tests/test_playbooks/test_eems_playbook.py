@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from conftest import run_playbook
+from labtools import run_playbook
 
 PLAYBOOK = "playbooks/eems.yml"
 # Lab time runs 60x: a real second of waiting is a lab minute.
@@ -77,7 +77,7 @@ def _writes(lab):
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
-    from conftest import start_lab
+    from labtools import start_lab
     lab = start_lab(tmp_path_factory.mktemp("eems-default-lab"))
     for name in lab.endpoints:
         lab.run_eems_check(name)  # the hourly check has run once everywhere

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import run_playbook, write_inventory
+from labtools import run_playbook, write_inventory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import run_playbook, write_inventory
+from labtools import run_playbook, write_inventory
 
 CASES = {
     "EX16B": ("non_json", "did not return JSON"),

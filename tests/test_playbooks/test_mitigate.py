@@ -15,7 +15,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 from ansible.playbook.task import Task
 
-from conftest import run_playbook, write_inventory
+from labtools import run_playbook, write_inventory
 from lab import iis
 from lab.client import WinRMClient
 

@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from conftest import run_playbook, write_inventory
+from labtools import run_playbook, write_inventory
 from lab.fleet import load_fleet
 
 HERE = os.path.dirname(os.path.abspath(__file__))

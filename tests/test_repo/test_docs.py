@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT
+from labtools import REPO_ROOT
 
 NAMESPACE = "onprem.exchange"
 
