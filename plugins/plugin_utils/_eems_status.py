@@ -83,6 +83,12 @@ def judge_eems(facts, classification=None):
         if not exchange.get("server_mitigations_enabled"):
             return verdict("disabled", "disabled_at_server", "MitigationsEnabled is False on the server")
     service = next((s for s in facts.get("services") or [] if s.get("name") == "MSExchangeMitigation"), None)
+    if service is not None and service.get("state") != "Running" and facts.get("setup_watermark"):
+        # Setup disables the Exchange services while it runs; an interrupted
+        # Setup leaves them so, and starting the service alone is no cure.
+        return verdict("not_working", "setup_incomplete",
+                       "MSExchangeMitigation is %s and Setup left a watermark (%s)"
+                       % (service.get("state"), (facts.get("setup_watermark") or {}).get("watermark")))
     if service is not None and service.get("state") != "Running":
         return verdict("not_working", "service_not_running",
                        "MSExchangeMitigation is %s (%s)" % (service.get("state"), service.get("start_mode")))

@@ -23,7 +23,7 @@ EXPECTED = {
     "EX19B": ("audited", "Exchange 2019", "Feb26SU", "not_working", "build_before_june_2026"),
     "EX19C": ("audited", "Exchange 2019", "Jun26SU", "working", None),
     "EX19D": ("audited", "Exchange 2019", "Sep26SUv2", "working", None),
-    "EX19E": ("audited", "Exchange 2019", "Nov24SUv2", "not_working", "service_not_running"),
+    "EX19E": ("audited", "Exchange 2019", "Nov24SUv2", "not_working", "setup_incomplete"),
     "EX19P": ("audited", "Exchange 2019", "Oct25SU", "not_working", "tls_inspecting_proxy"),
     "EXSE1": ("audited", "Exchange SE", "Sep26SUv2", "working", None),
     "FBEX01": ("audited", "Exchange SE", "Aug26SU", "disabled", "disabled_at_organization"),

@@ -57,7 +57,7 @@ def test_outdated_2016_is_classified_judged_and_planned():
 
 @pytest.mark.parametrize("fixture, status, cause", [
     ("ex19c", "working", None),
-    ("ex19e", "not_working", "service_not_running"),
+    ("ex19e", "not_working", "setup_incomplete"),
     ("fbex01", "disabled", "disabled_at_organization"),
     ("ex19p", "not_working", "tls_inspecting_proxy"),
 ])

@@ -42,6 +42,9 @@ def _facts(**overrides):
      "disabled", "disabled_at_server"),
     (_facts(services=[{"name": "MSExchangeMitigation", "state": "Stopped", "start_mode": "Disabled"}]), {},
      "not_working", "service_not_running"),
+    (_facts(services=[{"name": "MSExchangeMitigation", "state": "Stopped", "start_mode": "Disabled"}],
+            setup_watermark={"watermark": "MailboxRole: ServiceControlTask"}), {},
+     "not_working", "setup_incomplete"),
     # Flags on, service running, a success event long ago - but the build cannot fetch any more.
     (_facts(), {"eems_fetch_ok": False, "build": "15.1.2375.37"}, "not_working", "build_before_march_2023"),
     (_facts(), {"eems_fetch_ok": True, "eems_2026_ok": False}, "not_working", "build_before_june_2026"),
