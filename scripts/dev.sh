@@ -55,9 +55,10 @@ case "${1:-}" in
     main_venv
     lab start
     export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
-    ansible-playbook -i .lab/inventory.yml playbooks/audit.yml -e exchange_report_dir="$ROOT/reports"
+    ansible-playbook -i .lab/inventory.yml playbooks/remediate.yml -e exchange_report_dir="$ROOT/reports"
     echo
-    echo "Fleet report: $ROOT/reports/exchange-audit.html (also .json, .csv, .md)"
+    echo "Before/after report: $ROOT/reports/exchange-remediation.html (also .json, .csv, .md);"
+    echo "the audits are in reports/before/ and reports/after/, the patch and protection reports beside it."
     echo "The lab keeps running; stop it with: scripts/dev.sh lab-stop"
     ;;
   lab-stop)
