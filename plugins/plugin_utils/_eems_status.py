@@ -49,6 +49,11 @@ REMEDIES = {
 }
 
 
+def _watermark_text(watermark):
+    # build_facts reports {role, watermark, action}; other readers the bare string.
+    return watermark.get("watermark") if isinstance(watermark, dict) else str(watermark)
+
+
 def cause_from_event(message):
     text = (message or "").lower()
     for marker, cause in _EVENT_CAUSES:
@@ -88,7 +93,7 @@ def judge_eems(facts, classification=None):
         # Setup leaves them so, and starting the service alone is no cure.
         return verdict("not_working", "setup_incomplete",
                        "MSExchangeMitigation is %s and Setup left a watermark (%s)"
-                       % (service.get("state"), (facts.get("setup_watermark") or {}).get("watermark")))
+                       % (service.get("state"), _watermark_text(facts.get("setup_watermark"))))
     if service is not None and service.get("state") != "Running":
         return verdict("not_working", "service_not_running",
                        "MSExchangeMitigation is %s (%s)" % (service.get("state"), service.get("start_mode")))

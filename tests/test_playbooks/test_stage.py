@@ -105,7 +105,10 @@ def test_a_full_disk_fails_before_any_download(lab_factory, tmp_path):
 
 
 def test_an_installer_missing_from_the_repository_is_named(lab_factory, tmp_path):
-    lab = lab_factory()  # the default repository has no SE security update
+    fleet = load_fleet()
+    # A repository that lacks the SE security update the plan names.
+    fleet["repository"]["packages"] = [p for p in fleet["repository"]["packages"] if p["name"] != SU]
+    lab = lab_factory(fleet)
     result = _stage(lab, tmp_path)
     assert result.returncode != 0
     assert "has no %s in its manifest.json" % SU in result.stdout
