@@ -244,5 +244,3 @@ class ActionModule(HostActionBase):
         if result.get("changes"):
             text += "; %d setting(s) %s" % (len(result["changes"]), "would change" if check_mode else "changed")
         return text
-
-

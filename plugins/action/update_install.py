@@ -188,8 +188,8 @@ class ActionModule(HostActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
-                                              required_one_of=REQUIRED_ONE_OF)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
+                                           required_one_of=REQUIRED_ONE_OF)[1]
         self._ex_vars = task_vars or {}
         host = self._ex_vars.get("inventory_hostname", "host")
         steps = (args["plan"] or {}).get("steps") if args["plan"] is not None else [args["step"]]
@@ -260,7 +260,7 @@ class ActionModule(HostActionBase):
                 done.append(entry)
                 if verdict["result"] != "succeeded":
                     raise _InstallFailed("%s %s failed: %s" % (action["action"], action.get("update") or "",
-                                                                verdict["message"]),
+                                                               verdict["message"]),
                                          installer_started=True, log_excerpt=verdict["log_excerpt"])
                 # Every Exchange installer leaves files in use to replace at
                 # the next start, whatever its exit code says.

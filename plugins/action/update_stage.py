@@ -58,9 +58,9 @@ class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def _ex_validate(self):
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[["plan", "installers"]],
-                                              required_one_of=[["plan", "installers"]],
-                                              required_together=[["repository_username", "repository_password"]])
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[["plan", "installers"]],
+                                           required_one_of=[["plan", "installers"]],
+                                           required_together=[["repository_username", "repository_password"]])[1]
         return args
 
     def run(self, tmp=None, task_vars=None):

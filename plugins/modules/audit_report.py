@@ -85,7 +85,7 @@ seealso:
   - module: onprem.exchange.build_facts
   - module: ansible.builtin.set_stats
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""

@@ -72,7 +72,7 @@ seealso:
   - plugin: onprem.exchange.exchange_plan
     plugin_type: filter
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""

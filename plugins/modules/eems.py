@@ -133,7 +133,7 @@ seealso:
     description: Microsoft's description of the service, its settings and its events.
     link: https://learn.microsoft.com/exchange/exchange-emergency-mitigation-service
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""

@@ -32,7 +32,7 @@ notes:
 seealso:
   - module: ansible.builtin.raw
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""

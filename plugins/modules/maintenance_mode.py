@@ -91,7 +91,7 @@ seealso:
   - module: onprem.exchange.update_install
   - module: onprem.exchange.build_facts
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""

@@ -93,7 +93,7 @@ seealso:
   - module: onprem.exchange.build_facts
   - module: onprem.exchange.mitigation_report
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""
@@ -166,7 +166,8 @@ mitigations:
       providers: [{name: EEMS M1.1 PowerShell - inbound, owner: eems}]
       findings: []
 findings:
-  description: Every finding, each with C(id), C(severity), C(cve), C(rule), C(path) and C(message); also rules matching C(url="*") that belong to no mitigation.
+  description: Every finding, each with C(id), C(severity), C(cve), C(rule), C(path) and C(message);
+    also rules matching C(url="*") that belong to no mitigation.
   returned: unless O(state=restored)
   type: list
   elements: dict
@@ -195,10 +196,12 @@ eems_blocked:
   elements: str
   sample: [M1.1]
 backup:
-  description: The backup taken on the server before the change (C(id), C(time), C(path)), or with O(state=restored) the backup restored. Null when nothing was written.
+  description: The backup taken on the server before the change (C(id), C(time), C(path)), or with O(state=restored)
+    the backup restored. Null when nothing was written.
   returned: always
   type: dict
-  sample: {id: 20261126T080010Z-001, time: "2026-11-26T08:00:10+00:00", path: 'C:\Windows\System32\inetsrv\config\onprem.exchange\rewrite-backups\20261126T080010Z-001'}
+  sample: {id: 20261126T080010Z-001, time: "2026-11-26T08:00:10+00:00",
+           path: 'C:\Windows\System32\inetsrv\config\onprem.exchange\rewrite-backups\20261126T080010Z-001'}
 restored_files:
   description: The files put back by O(state=restored).
   returned: when O(state=restored)

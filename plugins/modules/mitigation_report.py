@@ -50,7 +50,7 @@ attributes:
 seealso:
   - module: onprem.exchange.mitigation
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""
@@ -67,12 +67,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 summary:
-  description: C(total), C(by_state) (checked, unreachable, failed, not_run), C(by_protection) (server/CVE pairs by code_fix, mitigation, nothing) and C(hosts) (unprotected, failed, unreachable).
+  description: C(total), C(by_state) (checked, unreachable, failed, not_run),
+    C(by_protection) (server/CVE pairs by code_fix, mitigation, nothing) and C(hosts) (unprotected, failed, unreachable).
   returned: success
   type: dict
   sample: {total: 2, by_protection: {code_fix: 4, mitigation: 1, nothing: 1}, hosts: {unprotected: [EX16A]}}
 servers:
-  description: One entry per server with C(name), C(status), C(error) and C(cves) (each with C(cve), C(mitigation), C(protected_by), C(code_fix), C(mitigation_present), C(findings)).
+  description: One entry per server with C(name), C(status), C(error) and C(cves)
+    (each with C(cve), C(mitigation), C(protected_by), C(code_fix), C(mitigation_present), C(findings)).
   returned: success
   type: list
   elements: dict

@@ -53,7 +53,7 @@ seealso:
   - module: onprem.exchange.update_install
   - module: onprem.exchange.audit_report
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""

@@ -56,7 +56,7 @@ seealso:
   - module: onprem.exchange.audit_report
   - module: onprem.exchange.build_facts
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""

@@ -120,7 +120,7 @@ seealso:
   - module: onprem.exchange.update_stage
   - module: onprem.exchange.maintenance_mode
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""

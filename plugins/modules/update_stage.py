@@ -83,7 +83,7 @@ seealso:
   - module: onprem.exchange.build_facts
   - module: onprem.exchange.update_install
 author:
-  - onprem.exchange contributors
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""

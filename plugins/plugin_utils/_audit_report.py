@@ -124,7 +124,7 @@ def _steps(raw):
     for item in raw if isinstance(raw, list) else []:
         if isinstance(item, Mapping):
             steps.append({key: _text(item.get(key)) for key in ("action", "update", "from_build", "to_build", "kb",
-                                                                 "reason")})
+                                                                "reason")})
     return steps
 
 
@@ -547,7 +547,7 @@ def render_html(report):
         "<title>%s</title><style>%s</style></head><body>" % (_h(report["title"]), _CSS),
         "<h1>%s</h1>" % _h(report["title"]),
         '<p class="meta">Generated on %s &middot; %d servers</p>' % (_h(report["generated_on"]),
-                                                                    report["summary"]["total"]),
+                                                                     report["summary"]["total"]),
         _html_summary(report["summary"]),
         _html_overview(servers),
         "<section><h2>Details</h2>%s</section>" % "".join(

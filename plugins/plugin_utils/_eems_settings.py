@@ -172,7 +172,7 @@ def plan_changes(current, desired):
     if not eems_installed(current):
         if wanted_anything:
             plan["left_alone"].append({"setting": "all", "reason": "the Emergency Mitigation Service is not installed "
-                                    "on this server (Exchange 2013, Edge, or a build before 2016 CU22 / 2019 CU11)"})
+                                       "on this server (Exchange 2013, Edge, or a build before 2016 CU22 / 2019 CU11)"})
         return plan
     exchange = current.get("exchange")
     if exchange_wanted and not exchange:
@@ -215,7 +215,7 @@ def plan_changes(current, desired):
             # Setup stops and disables Exchange services while it runs; starting
             # one under an unfinished Setup fights it.
             plan["left_alone"].append({"setting": "service", "reason": "Exchange Setup did not finish (watermark %s); "
-                                    "finish Setup before starting %s" % (current["setup_watermark"], SERVICE_NAME)})
+                                       "finish Setup before starting %s" % (current["setup_watermark"], SERVICE_NAME)})
         else:
             wanted_service = {}
             if service.get("start_mode") != "Automatic":

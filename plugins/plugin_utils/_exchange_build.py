@@ -26,7 +26,12 @@ from __future__ import annotations
 import functools
 import re
 
-from packaging.version import Version
+try:
+    from packaging.version import Version
+except ImportError:  # pragma: no cover - ansible-core itself requires packaging
+    # Importing must not fail (ansible-test's import sanity test loads plugins
+    # without third-party libraries); the first build compared says what is missing.
+    Version = None
 
 __all__ = ["ExchangeBuild", "ExchangeBuildError", "parse_build"]
 
@@ -77,6 +82,12 @@ class ExchangeBuild:
         object.__setattr__(self, "build", build)
         object.__setattr__(self, "revision", revision)
         object.__setattr__(self, "source_form", source_form)
+        if Version is None:
+            raise ImportError(
+                "onprem.exchange needs the Python library 'packaging' on the Ansible controller "
+                "to compare Exchange builds; install the collection's requirements.txt "
+                "(pip install 'packaging>=23.0')."
+            )
         object.__setattr__(self, "_version", Version("%d.%d.%d.%d" % self.parts))
 
     def __setattr__(self, name, value):

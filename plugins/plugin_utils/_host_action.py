@@ -33,7 +33,7 @@ class HostActionBase(ActionBase):
 
     def _ex_validate(self):
         """Validated, defaulted arguments; raises on bad input."""
-        _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]
         return args
 
     def _ex_connection_option(self, name):

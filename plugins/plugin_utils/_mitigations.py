@@ -185,7 +185,7 @@ def code_fix_status(definition, build, catalog=None):
         return None if minimum is None else parsed >= ExchangeBuild.parse(minimum)
     if catalog is None:
         return None
-    fixed, still_open, _ = catalog.cve_status(parsed)
+    fixed, still_open = catalog.cve_status(parsed)[:2]
     if definition["cve"] in fixed:
         return True
     if definition["cve"] in still_open:
@@ -247,7 +247,7 @@ def effective(config, path, collection):
 
 
 def _applications(config):
-    return [a for a in config.get("applications") or []]
+    return list(config.get("applications") or [])
 
 
 def _has_application(config, path):
@@ -319,7 +319,7 @@ def _precondition_problems(config, path, spec, rule):
     name = rule.get("precondition") or ""
     if not name:
         return ["precondition_differs"]
-    found = [p for p, _ in effective(config, path, "preconditions") if p.get("name", "").lower() == name.lower()]
+    found = [p for p, _where in effective(config, path, "preconditions") if p.get("name", "").lower() == name.lower()]
     if not found:
         return ["precondition_differs"]
     pre = found[-1]
@@ -466,7 +466,7 @@ def dangerous_rules(config):
                 found.append({"id": "match_url_star", "severity": "critical", "cve": None, "rule": entry["name"],
                               "path": location or "/", "owner": None,
                               "message": "rule %s %s" % (_rule_label(location, entry["name"]),
-                                                          _REASON_TEXT["match_url_star"])})
+                                                         _REASON_TEXT["match_url_star"])})
     return found
 
 
@@ -592,7 +592,7 @@ def _plan_present(data, definition, config, repair, changes, blocks):
         for child in spec["protects_paths"]:
             if not _has_application(config, child):
                 continue
-            for _ in range(8):
+            for _attempt in range(8):
                 if _protects(config, spec, child):
                     break
                 step(_unblock(config, spec, path, child, kept[0]["name"]))
@@ -634,7 +634,7 @@ def _plan_absent(data, definition, config, changes, blocks):
                 changes.append(change)
         if collection == "outbound":
             names = {spec["precondition"]["name"].lower()} | {n.lower() for n in spec["precondition"]["equivalent_names"]}
-            still_used = {(e.get("precondition") or "").lower() for _, e in _all_rules(config, "outbound")}
+            still_used = {(e.get("precondition") or "").lower() for _where, e in _all_rules(config, "outbound")}
             for location in list(_locations(config)):
                 for entry in list(_entries(config, location, "preconditions")):
                     name = entry.get("name", "")

@@ -180,7 +180,7 @@ def render_markdown(report):
     lines += ["| Outcome | Servers |", "|---|---|"]
     lines += ["| %s | %d |" % (status, count) for status, count in summary["by_status"].items() if count]
     lines += ["", "Window: %s to %s (%s s)." % (_md(summary["window_started"]), _md(summary["window_finished"]),
-                                               _md(summary["makespan_seconds"])), "",
+                                                _md(summary["makespan_seconds"])), "",
               "| Server | Outcome | Before | After | Steps done | Time (s) | Left undone |", "|---|---|---|---|---|---|---|"]
     for server in report["servers"]:
         lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (

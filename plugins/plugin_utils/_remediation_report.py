@@ -62,7 +62,7 @@ def build_remediation_report(before, after, *, generated_on, title="Exchange rem
         raise AuditReportError("generated_on=%r is not an ISO date (YYYY-MM-DD)" % (generated_on,)) from None
     servers = []
     for name in sorted(set(map(str, before)) | set(map(str, after)), key=lambda n: (n.casefold(), n)):
-        before_side, _ = _side(name, before.get(name))
+        before_side = _side(name, before.get(name))[0]
         after_side, after_server = _side(name, after.get(name))
         verdict, reason, remedy = _verdict(after_side, after_server)
         servers.append({

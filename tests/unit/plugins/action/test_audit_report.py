@@ -59,8 +59,8 @@ def test_writes_every_format_and_returns_the_summary(tmp_path, check_mode):
 
 
 def test_formats_and_title(tmp_path):
-    plugin, _ = _plugin({"results": _results(), "dest": str(tmp_path / "out"), "formats": ["markdown", "json"],
-                         "title": "Contoso audit", "generated_on": TODAY})
+    plugin = _plugin({"results": _results(), "dest": str(tmp_path / "out"), "formats": ["markdown", "json"],
+                      "title": "Contoso audit", "generated_on": TODAY})[0]
     result = plugin.run(task_vars={})
     assert sorted(result["files"]) == ["json", "markdown"]
     assert sorted(os.listdir(tmp_path / "out")) == ["exchange-audit.json", "exchange-audit.md"]
@@ -70,7 +70,7 @@ def test_formats_and_title(tmp_path):
 
 
 def test_generated_on_defaults_to_today(tmp_path):
-    plugin, _ = _plugin({"results": {}, "dest": str(tmp_path), "formats": ["json"]})
+    plugin = _plugin({"results": {}, "dest": str(tmp_path), "formats": ["json"]})[0]
     before = datetime.date.today().isoformat()
     result = plugin.run(task_vars={})
     with open(result["files"]["json"], encoding="utf-8") as handle:
@@ -100,7 +100,7 @@ def test_bad_arguments_fail_clearly(tmp_path, args, message):
     task_args.update(args)
     if task_args["dest"] is None:
         del task_args["dest"]
-    plugin, _ = _plugin(task_args)
+    plugin = _plugin(task_args)[0]
     with pytest.raises(AnsibleActionFail, match=message):
         plugin.run(task_vars={})
     assert os.listdir(tmp_path) == []
@@ -110,7 +110,7 @@ def test_bad_arguments_fail_clearly(tmp_path, args, message):
 def test_non_dict_result_names_the_host(tmp_path, entry, kind):
     results = _results()
     results["EX19B"] = entry
-    plugin, _ = _plugin({"results": results, "dest": str(tmp_path), "generated_on": TODAY})
+    plugin = _plugin({"results": results, "dest": str(tmp_path), "generated_on": TODAY})[0]
     with pytest.raises(AnsibleActionFail, match=r"results\['EX19B'\] is a %s" % kind):
         plugin.run(task_vars={})
     assert os.listdir(tmp_path) == []
@@ -119,7 +119,7 @@ def test_non_dict_result_names_the_host(tmp_path, entry, kind):
 def test_dest_that_is_a_file_fails(tmp_path):
     blocker = tmp_path / "report.html"
     blocker.write_text("x")
-    plugin, _ = _plugin({"results": {}, "dest": str(blocker), "generated_on": TODAY})
+    plugin = _plugin({"results": {}, "dest": str(blocker), "generated_on": TODAY})[0]
     with pytest.raises(AnsibleActionFail, match="exists and is not a directory"):
         plugin.run(task_vars={})
 

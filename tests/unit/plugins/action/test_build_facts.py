@@ -62,13 +62,13 @@ def test_outdated_2016_is_classified_judged_and_planned():
     ("ex19p", "not_working", "tls_inspecting_proxy"),
 ])
 def test_eems_verdict_per_server(fixture, status, cause):
-    plugin, _ = _plugin({"today": TODAY}, _fixture(fixture))
+    plugin = _plugin({"today": TODAY}, _fixture(fixture))[0]
     eems = plugin.run(task_vars={"inventory_hostname": fixture})["ansible_facts"]["exchange"]["eems_status"]
     assert (eems["status"], eems["cause"]) == (status, cause)
 
 
 def test_interrupted_setup_is_reported_with_disabled_services():
-    plugin, _ = _plugin({"today": TODAY}, _fixture("ex19e"))
+    plugin = _plugin({"today": TODAY}, _fixture("ex19e"))[0]
     result = plugin.run(task_vars={"inventory_hostname": "EX19E"})
     ids = {f["id"] for f in result["findings"]}
     assert "exchange_services_disabled" in ids
@@ -76,7 +76,7 @@ def test_interrupted_setup_is_reported_with_disabled_services():
 
 
 def test_without_exchange_cmdlets_the_result_says_why():
-    plugin, _ = _plugin({"today": TODAY}, _fixture("ex19b_no_credential"))
+    plugin = _plugin({"today": TODAY}, _fixture("ex19b_no_credential"))[0]
     result = plugin.run(task_vars={"inventory_hostname": "EX19B"})
     finding = next(f for f in result["findings"] if f["id"] == "exchange_cmdlets_unavailable")
     assert "0x80090311" in finding["message"] and "ems_username" in finding["remedy"]
@@ -110,7 +110,7 @@ def test_check_mode_makes_the_same_single_read():
 
 
 def test_policy_reaches_the_planner():
-    plugin, _ = _plugin({"today": TODAY, "target": "eems"}, _fixture("ex16a"))
+    plugin = _plugin({"today": TODAY, "target": "eems"}, _fixture("ex16a"))[0]
     plan = plugin.run(task_vars={"inventory_hostname": "EX16A"})["plan"]
     assert plan["target"]["policy"] == "eems"
 
@@ -118,7 +118,7 @@ def test_policy_reaches_the_planner():
 def test_garbage_build_fails_naming_host_and_value():
     answer = _fixture("ex16a")
     answer["data"]["setup"]["exsetup_version"] = "15.x.garbage"
-    plugin, _ = _plugin({"today": TODAY}, answer)
+    plugin = _plugin({"today": TODAY}, answer)[0]
     with pytest.raises(AnsibleActionFail) as caught:
         plugin.run(task_vars={"inventory_hostname": "EX16A"})
     assert "EX16A" in str(caught.value) and "15.x.garbage" in str(caught.value)
@@ -127,7 +127,7 @@ def test_garbage_build_fails_naming_host_and_value():
 def test_host_without_exchange_fails_plainly():
     answer = _fixture("ex16a")
     answer["data"]["setup"]["exsetup_version"] = None
-    plugin, _ = _plugin({"today": TODAY}, answer)
+    plugin = _plugin({"today": TODAY}, answer)[0]
     with pytest.raises(AnsibleActionFail, match="EX16A: Exchange is not installed"):
         plugin.run(task_vars={"inventory_hostname": "EX16A"})
 
@@ -135,7 +135,7 @@ def test_host_without_exchange_fails_plainly():
 def test_host_operation_failure_names_the_host():
     answer = {"ok": False, "changed": False, "data": None, "steps": [],
               "error": {"message": "Access is denied", "type": "System.UnauthorizedAccessException", "line": 3}}
-    plugin, _ = _plugin({"today": TODAY}, answer)
+    plugin = _plugin({"today": TODAY}, answer)[0]
     with pytest.raises(AnsibleActionFail, match="EX16A: host operation Get-ExchangeFacts failed: Access is denied"):
         plugin.run(task_vars={"inventory_hostname": "EX16A"})
 

@@ -100,7 +100,7 @@ ALL_ON = {"organization_mitigations_enabled": True, "mitigations_enabled": True,
 def test_check_mode_predicts_and_sends_nothing_that_writes():
     host = FakeHost(_state())
     result = _run(ALL_ON, host, check_mode=True, diff=True)
-    assert {name for name, _ in host.sent} == {"Get-EemsState"}
+    assert {name for name, _args in host.sent} == {"Get-EemsState"}
     assert result["changed"] is True
     assert [(c["scope"], c["setting"]) for c in result["changes"]] == [
         ("organization", "MitigationsEnabled"), ("server", "MitigationsEnabled"), ("server", "MitigationsBlocked"),
@@ -113,9 +113,9 @@ def test_check_mode_predicts_and_sends_nothing_that_writes():
 def test_real_run_applies_the_difference_reads_again_and_verifies():
     host = FakeHost(_state())
     result = _run(ALL_ON, host)
-    assert [name for name, _ in host.sent] == ["Get-EemsState", "Set-EemsOrganizationConfig", "Set-EemsServerConfig",
-                                               "Set-MitigationServiceState", "Get-EemsState",
-                                               "Get-MitigationServiceEvent"]
+    assert [name for name, _args in host.sent] == ["Get-EemsState", "Set-EemsOrganizationConfig", "Set-EemsServerConfig",
+                                                   "Set-MitigationServiceState", "Get-EemsState",
+                                                   "Get-MitigationServiceEvent"]
     server_args = host.sent[2][1]
     assert server_args["settings"] == {"mitigations_enabled": True, "mitigations_blocked": ["M2.1.0", "M1.1"]}
     assert server_args["expected_blocked"] == ["M2.1.0"]
@@ -130,7 +130,7 @@ def test_second_run_changes_nothing_and_sends_no_write():
     host.sent.clear()
     result = _run(ALL_ON, host)
     assert result["changed"] is False and result["changes"] == []
-    assert not WRITES & {name for name, _ in host.sent}
+    assert not WRITES & {name for name, _args in host.sent}
     assert "already has MitigationsEnabled=True" in result["organization"]["message"]
 
 

@@ -75,14 +75,14 @@ def test_enter_runs_the_procedure_in_order_each_step_read_back(monkeypatch):
     assert result["changed"] is True and result["state"]["in_maintenance"] is True
     assert result["gate"]["open"] is True
     # Every write is followed by a read.
-    for index, (op, _) in enumerate(host.calls):
+    for index, (op, _args) in enumerate(host.calls):
         if op != "Get-MaintenanceState":
             assert host.calls[index + 1][0] == "Get-MaintenanceState"
 
 
 def test_check_mode_sends_only_reads(monkeypatch):
     result, host = _run(monkeypatch, STATE, {"state": "present"}, check_mode=True)
-    assert {op for op, _ in host.calls} == {"Get-MaintenanceState"}
+    assert {op for op, _args in host.calls} == {"Get-MaintenanceState"}
     assert result["changed"] is True
     assert [s["name"] for s in result["steps"]] == ["drain_transport", "suspend_cluster_node", "block_activation",
                                                     "server_offline"]

@@ -20,7 +20,7 @@ def test_spec_matches_doc_stub(spec, stub):
     if "onprem.exchange.ems" in doc.get("extends_documentation_fragment", []):
         options.update({name: {"type": "str", "choices": ["remote", "snapin"], "default": "remote"}
                         if name == "ems_mode" else {"type": "str"} for name in ("ems_mode", "ems_username",
-                                                                                 "ems_password")})
+                                                                                "ems_password")})
     assert set(options) == set(spec)
     for name, item in spec.items():
         for key in ("type", "required", "choices", "default", "elements", "aliases"):

@@ -106,7 +106,7 @@ def test_diff_comes_from_the_changes():
 
 
 _DISABLED_NOTICE = {"id": 1005, "time": "t", "message": "Mitigation Service is disabled by configuration "
-                                                         "(organization: False, server: True)."}
+                                                        "(organization: False, server: True)."}
 
 
 @pytest.mark.parametrize("state, verdict, classification, due", [
