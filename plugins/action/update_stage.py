@@ -30,7 +30,8 @@ ARGUMENT_SPEC = {
     "allowed_signers": {"type": "list", "elements": "str", "default": list(DEFAULT_SIGNERS)},
 }
 
-_STAGING_DIR = re.compile(r'^[A-Za-z]:\\[^"%*?<>|\x00-\x1f]*$')
+# A colon after the drive would name an NTFS alternate data stream, not a folder.
+_STAGING_DIR = re.compile(r'^[A-Za-z]:\\[^"%*?<>|:\x00-\x1f]*$')
 _REPOSITORY = re.compile(r"^(https?://[^\s/]+(/[^\s]*)?|\\\\[^\\/\s]+\\[^\\/]+(\\.*)?)$")
 
 
@@ -70,7 +71,11 @@ class ActionModule(HostActionBase):
         host = (task_vars or {}).get("inventory_hostname", "host")
         if not _STAGING_DIR.match(args["staging_dir"]):
             raise AnsibleActionFail("%s: staging_dir %r must be an absolute local folder such as C:\\ExchangeUpdates "
-                                    "(no quotes, %% or wildcards)" % (host, args["staging_dir"]))
+                                    "(no quotes, colons, %% or wildcards)" % (host, args["staging_dir"]))
+        # C:\ExchangeUpdates\..\Windows passes the pattern but resolves outside the folder it names.
+        if ".." in args["staging_dir"].replace("/", "\\").split("\\"):
+            raise AnsibleActionFail("%s: staging_dir %r must not contain '..': name the folder itself, such as "
+                                    "C:\\ExchangeUpdates" % (host, args["staging_dir"]))
         if not _REPOSITORY.match(args["repository_url"]):
             raise AnsibleActionFail("%s: repository_url %r must be http(s)://server/path/ or \\\\server\\share\\path"
                                     % (host, args["repository_url"]))
