@@ -35,7 +35,7 @@ REPORT_VERSION = 1
 FORMATS = {"html": ".html", "json": ".json", "csv": ".csv", "markdown": ".md"}
 # Outcomes, in the order a person should read them.
 STATUSES = ("failed_in_maintenance", "failed", "unreachable", "no_result", "not_started_window_closed",
-            "patched", "up_to_date")
+            "patched", "returned_to_service", "up_to_date")
 PROBLEM_STATUSES = ("failed_in_maintenance", "failed", "unreachable", "no_result")
 SERVER_KEYS = ("name", "status", "message", "build_before", "build_after", "target_build", "steps_done",
                "seconds", "started", "finished", "in_maintenance", "left_undone", "verified")
@@ -190,7 +190,8 @@ def render_markdown(report):
 
 
 _TONES = {"failed_in_maintenance": "#b00020", "failed": "#b00020", "unreachable": "#b00020", "no_result": "#b00020",
-          "not_started_window_closed": "#a15c00", "patched": "#1b6e20", "up_to_date": "#1b6e20"}
+          "not_started_window_closed": "#a15c00", "patched": "#1b6e20", "returned_to_service": "#1b6e20",
+          "up_to_date": "#1b6e20"}
 
 
 def render_html(report):
