@@ -600,9 +600,11 @@ def _write_atomically(path, data):
         raise
 
 
-def write_report(report, dest_dir, formats, basename="exchange-audit"):
+def write_report(report, dest_dir, formats, basename="exchange-audit", renderers=None):
     """Write the report in each format to ``dest_dir/basename.<ext>``.
 
+    ``renderers`` ({format: function(report) -> str}) lets another report
+    (the before/after one) reuse this writer; default: the audit's own.
     Returns ``{format: absolute path}``.  File names are fixed; nothing in
     them comes from host data.  Raises AuditReportError for an unknown
     format, a bad basename or a destination that is not a usable directory.
@@ -621,7 +623,7 @@ def write_report(report, dest_dir, formats, basename="exchange-audit"):
             continue
         path = os.path.join(dest_dir, basename + FORMATS[fmt])
         try:
-            _write_atomically(path, RENDERERS[fmt](report).encode("utf-8"))
+            _write_atomically(path, (renderers or RENDERERS)[fmt](report).encode("utf-8"))
         except OSError as error:
             raise AuditReportError("cannot write %s: %s" % (path, error.strerror or error)) from None
         written[fmt] = path

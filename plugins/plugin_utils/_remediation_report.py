@@ -17,12 +17,10 @@ import datetime
 import html
 import io
 import json
-import os
 from collections.abc import Mapping
 
-from ._audit_report import AuditReportError, _prepare_dir, _server, _write_atomically
+from ._audit_report import FORMATS, AuditReportError, _server, write_report  # noqa: F401 (FORMATS re-exported)
 
-FORMATS = {"html": ".html", "json": ".json", "csv": ".csv", "markdown": ".md"}
 _SIDE_KEYS = ("status", "build", "product", "update", "lifecycle", "eems_status", "eems_cause", "error")
 
 
@@ -164,18 +162,5 @@ RENDERERS = {"html": render_html, "json": render_json, "csv": render_csv, "markd
 
 
 def write_remediation_report(report, dest_dir, formats, basename="exchange-remediation"):
-    unknown = [fmt for fmt in formats if fmt not in FORMATS]
-    if unknown:
-        raise AuditReportError("unknown report format(s) %s; choose from %s"
-                               % (", ".join(map(str, unknown)), ", ".join(FORMATS)))
-    dest_dir = _prepare_dir(dest_dir)
-    written = {}
-    for fmt in FORMATS:
-        if fmt in formats:
-            path = os.path.join(dest_dir, basename + FORMATS[fmt])
-            try:
-                _write_atomically(path, RENDERERS[fmt](report).encode("utf-8"))
-            except OSError as error:
-                raise AuditReportError("cannot write %s: %s" % (path, error.strerror or error)) from None
-            written[fmt] = path
-    return written
+    """Write through the audit report's writer (fixed names, atomic, unchanged files left alone)."""
+    return write_report(report, dest_dir, formats, basename=basename, renderers=RENDERERS)
