@@ -8,6 +8,19 @@ from labtools import (  # noqa: F401  (re-exported for older imports)
 )
 
 
+# Folders whose tests start a lab or run real playbooks: marked "lab" so
+# `pytest -m "not lab"` is a fast loop of unit and repository tests.
+_LAB_FOLDERS = ("test_lab", "test_playbooks", "test_faults", "test_awx")
+_LAB_FIXTURES = {"lab_factory", "default_lab"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = item.path.parts
+        if any(folder in parts for folder in _LAB_FOLDERS) or _LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.lab)
+
+
 @pytest.fixture
 def lab_factory(tmp_path):
     """Start labs on demand; every lab started is stopped at teardown."""

@@ -22,9 +22,19 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 
 SCRIPT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_host_scripts")
+# Shared host functions, one per file, named after the function.
+FUNCTION_DIR = os.path.join(SCRIPT_DIR, "_functions")
 BOOTSTRAP_NAME = "Invoke-HostOperation"
+
+# A script (or a shared function) declares the shared functions it calls in
+# a header line "# Uses: Name, Name".  Declared, not discovered: what is sent
+# stays a constant per operation that a reviewer can see in the file.
+_USES_LINE = re.compile(r"^#\s*Uses:\s*(?P<names>.*)$")
+_FUNCTION_NAME = re.compile(r"^[A-Z][A-Za-z]+-[A-Z][A-Za-z]+$")
+_PARAM_LINE = re.compile(r"^param\s*\(", re.IGNORECASE)
 
 # The exact prefix ansible-core's winrm plugin recognises as "already an
 # encoded PowerShell command" on both 2.19 and 2.21, so it is passed through
@@ -55,13 +65,58 @@ def normalise_script(text):
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-def load_script(name):
-    """Return the normalised text of host script ``name`` (without .ps1)."""
+def _read_ps1(directory, name):
     if not name or os.sep in name or "/" in name or name.startswith("."):
         raise ValueError("invalid host script name %r" % (name,))
-    path = os.path.join(SCRIPT_DIR, name + ".ps1")
-    with open(path, encoding="utf-8") as handle:
+    with open(os.path.join(directory, name + ".ps1"), encoding="utf-8") as handle:
         return normalise_script(handle.read())
+
+
+def declared_functions(text):
+    """The shared function names a script's ``# Uses:`` lines declare."""
+    names = []
+    for line in text.splitlines():
+        match = _USES_LINE.match(line)
+        if match:
+            names.extend(part.strip() for part in match.group("names").split(",") if part.strip())
+    for name in names:
+        if not _FUNCTION_NAME.match(name):
+            raise ValueError("invalid shared function name %r in a '# Uses:' line" % (name,))
+    return names
+
+
+def required_functions(text):
+    """Every shared function ``text`` needs, with their own needs, sorted."""
+    wanted, seen = list(declared_functions(text)), {}
+    while wanted:
+        name = wanted.pop()
+        if name in seen:
+            continue
+        try:
+            seen[name] = _read_ps1(FUNCTION_DIR, name)
+        except FileNotFoundError:
+            raise ValueError("shared host function %s is declared but %s/%s.ps1 does not exist"
+                             % (name, os.path.basename(FUNCTION_DIR), name)) from None
+        wanted.extend(declared_functions(seen[name]))
+    return [(name, seen[name]) for name in sorted(seen)]
+
+
+def compose_script(text):
+    """The operation's text with its shared functions placed right after its
+    ``param(...)`` line (PowerShell requires param first), or at the top when
+    it has none."""
+    functions = [body for _name, body in required_functions(text)]
+    if not functions:
+        return text
+    lines = text.splitlines()
+    at = next((i + 1 for i, line in enumerate(lines) if _PARAM_LINE.match(line)), 0)
+    return "\n".join(lines[:at] + functions + lines[at:])
+
+
+def load_script(name):
+    """Return the text sent for host script ``name`` (without .ps1):
+    normalised, with the shared functions it declares composed in."""
+    return compose_script(_read_ps1(SCRIPT_DIR, name))
 
 
 def bootstrap_command():

@@ -31,6 +31,7 @@ LOG = logging.getLogger("lab.host")
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT_DIR = os.path.join(COLLECTION_ROOT, "plugins", "plugin_utils", "_host_scripts")
+FUNCTION_DIR = os.path.join(SCRIPT_DIR, "_functions")
 BOOTSTRAP = "Invoke-HostOperation"
 
 # Windows refuses a command line longer than this (cmd.exe's limit, which
@@ -48,12 +49,48 @@ def normalise_script(text):
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def _read_normalised(path):
+    with open(path, encoding="utf-8-sig") as handle:
+        return normalise_script(handle.read())
+
+
+def _uses(text):
+    names = []
+    for line in text.splitlines():
+        if line.startswith("#") and line[1:].strip().lower().startswith("uses:"):
+            names += [n.strip() for n in line.split(":", 1)[1].split(",") if n.strip()]
+    return names
+
+
+def compose_canonical(text, function_dir=FUNCTION_DIR):
+    """What a real host must receive for an operation: its text with every
+    shared function it declares ("# Uses:", followed through the functions'
+    own declarations) inserted after its param line, sorted by name.
+    Implemented here independently of the collection, so the lab checks the
+    controller's composition instead of repeating it."""
+    bodies, pending = {}, list(_uses(text))
+    while pending:
+        name = pending.pop(0)
+        if name not in bodies:
+            path = os.path.join(function_dir, name + ".ps1")
+            if not os.path.isfile(path):
+                raise RuntimeError("host script declares the shared function %s, which has no file" % name)
+            bodies[name] = _read_normalised(path)
+            pending += _uses(bodies[name])
+    lines = text.splitlines()
+    at = 0
+    for number, line in enumerate(lines):
+        if line.lower().replace(" ", "").startswith("param("):
+            at = number + 1
+            break
+    return "\n".join(lines[:at] + [bodies[name] for name in sorted(bodies)] + lines[at:])
+
+
 def load_canonical_scripts(directory=SCRIPT_DIR):
     scripts = {}
     for entry in sorted(os.listdir(directory)):
         if entry.endswith(".ps1"):
-            with open(os.path.join(directory, entry), encoding="utf-8-sig") as handle:
-                scripts[entry[:-4]] = normalise_script(handle.read())
+            scripts[entry[:-4]] = compose_canonical(_read_normalised(os.path.join(directory, entry)))
     return scripts
 
 

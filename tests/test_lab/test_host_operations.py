@@ -37,11 +37,23 @@ def test_every_host_script_has_a_lab_model_and_every_model_a_script():
 
 
 def test_collection_sends_exactly_the_canonical_script_text():
-    for name in load_canonical_scripts():
+    for name, canonical in load_canonical_scripts().items():
         with open(os.path.join(SCRIPT_DIR, name + ".ps1"), encoding="utf-8") as handle:
-            file_text = handle.read()
+            file_lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
         sent = json.loads(_host_call.build_request(name, {}))["script"]
-        assert [line.strip() for line in file_text.splitlines() if line.strip()] == sent.splitlines()
+        assert sent == canonical
+        # Every line of the operation's own file is sent, in order.
+        sent_lines = iter(sent.splitlines())
+        assert all(line in sent_lines for line in file_lines), name
+
+
+def test_a_script_sent_without_its_shared_functions_is_refused(client):
+    with open(os.path.join(SCRIPT_DIR, "Get-MaintenanceState.ps1"), encoding="utf-8") as handle:
+        bare = _host_call.normalise_script(handle.read())
+    assert "function Open-ExchangeSession" not in bare
+    rc, _, stderr = client.exec_command(_host_call.bootstrap_command(),
+                                        in_data=_raw_request("Get-MaintenanceState", bare))
+    assert rc == 1 and b"differs from the canonical Get-MaintenanceState.ps1" in stderr
 
 
 @pytest.mark.smoke

@@ -7,29 +7,8 @@
 # suspend_cluster_node  pause this node in the DAG's cluster
 # block_activation      move active databases away and block activation here
 # server_offline        ServerWideOffline Inactive
+# Uses: Get-ComponentValue, Open-ExchangeSession
 param($HostArgs)
-
-function Open-ExchangeSession {
-    param($Ems, [string]$Fqdn)
-    $commands = 'Get-ServerComponentState', 'Set-ServerComponentState', 'Get-MailboxServer', 'Set-MailboxServer', 'Redirect-Message'
-    if ($Ems.mode -eq 'snapin') {
-        Add-PSSnapin -Name Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop
-        return $null
-    }
-    $sessionParameters = @{ ConfigurationName = 'Microsoft.Exchange'; ConnectionUri = ('http://{0}/PowerShell/' -f $Fqdn); Authentication = 'Kerberos'; ErrorAction = 'Stop' }
-    if ($Ems.username -and $Ems.password) {
-        $password = ConvertTo-SecureString -String ([string]$Ems.password) -AsPlainText -Force
-        $sessionParameters.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Ems.username), $password
-    }
-    $session = New-PSSession @sessionParameters
-    Import-PSSession -Session $session -CommandName $commands -DisableNameChecking -AllowClobber | Out-Null
-    $session
-}
-
-function Get-ComponentValue {
-    param([string]$Identity, [string]$Component)
-    [string](Get-ServerComponentState -Identity $Identity -Component $Component).State
-}
 
 $step = [string]$HostArgs.step
 if (@('drain_transport', 'redirect_messages', 'suspend_cluster_node', 'block_activation', 'server_offline') -notcontains $step) {
@@ -40,7 +19,7 @@ $fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
 $name = $env:COMPUTERNAME
 $changed = $false
 $detail = $null
-$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn
+$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn -CommandName 'Get-ServerComponentState', 'Set-ServerComponentState', 'Get-MailboxServer', 'Set-MailboxServer', 'Redirect-Message'
 try {
     switch ($step) {
         'drain_transport' {

@@ -7,29 +7,8 @@
 # allow_activation      allow database activation here again (policy given)
 # resume_transport      HubTransport Active (the last step: it releases the
 #                       claim other DAG members see)
+# Uses: Get-ComponentValue, Open-ExchangeSession
 param($HostArgs)
-
-function Open-ExchangeSession {
-    param($Ems, [string]$Fqdn)
-    $commands = 'Get-ServerComponentState', 'Set-ServerComponentState', 'Get-MailboxServer', 'Set-MailboxServer'
-    if ($Ems.mode -eq 'snapin') {
-        Add-PSSnapin -Name Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop
-        return $null
-    }
-    $sessionParameters = @{ ConfigurationName = 'Microsoft.Exchange'; ConnectionUri = ('http://{0}/PowerShell/' -f $Fqdn); Authentication = 'Kerberos'; ErrorAction = 'Stop' }
-    if ($Ems.username -and $Ems.password) {
-        $password = ConvertTo-SecureString -String ([string]$Ems.password) -AsPlainText -Force
-        $sessionParameters.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Ems.username), $password
-    }
-    $session = New-PSSession @sessionParameters
-    Import-PSSession -Session $session -CommandName $commands -DisableNameChecking -AllowClobber | Out-Null
-    $session
-}
-
-function Get-ComponentValue {
-    param([string]$Identity, [string]$Component)
-    [string](Get-ServerComponentState -Identity $Identity -Component $Component).State
-}
 
 $step = [string]$HostArgs.step
 if (@('server_online', 'resume_cluster_node', 'allow_activation', 'resume_transport') -notcontains $step) {
@@ -44,7 +23,7 @@ $fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
 $name = $env:COMPUTERNAME
 $changed = $false
 $detail = $null
-$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn
+$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn -CommandName 'Get-ServerComponentState', 'Set-ServerComponentState', 'Get-MailboxServer', 'Set-MailboxServer'
 try {
     switch ($step) {
         'server_online' {

@@ -3,32 +3,11 @@
 # objectVersion and the build of every Exchange server in the organisation.
 # The first server of an organisation to take a new CU line prepares AD.
 # Reads only.
+# Uses: Open-ExchangeSession
 param($HostArgs)
 
-function Open-ExchangeSession {
-    param($Ems, [string]$Fqdn)
-    if ($Ems.mode -eq 'snapin') {
-        # Unsupported by Microsoft; only used when the inventory opts in.
-        Add-PSSnapin -Name Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop
-        return $null
-    }
-    $sessionParameters = @{
-        ConfigurationName = 'Microsoft.Exchange'
-        ConnectionUri = 'http://{0}/PowerShell/' -f $Fqdn
-        Authentication = 'Kerberos'
-        ErrorAction = 'Stop'
-    }
-    if ($Ems.username -and $Ems.password) {
-        $password = ConvertTo-SecureString -String ([string]$Ems.password) -AsPlainText -Force
-        $sessionParameters.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Ems.username), $password
-    }
-    $session = New-PSSession @sessionParameters
-    Import-PSSession -Session $session -CommandName 'Get-ExchangeServer', 'Get-OrganizationConfig' -DisableNameChecking -AllowClobber | Out-Null
-    $session
-}
-
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem
-$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn ('{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain)
+$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn ('{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain) -CommandName 'Get-ExchangeServer', 'Get-OrganizationConfig'
 try {
     $servers = @()
     foreach ($server in Get-ExchangeServer) {

@@ -4,23 +4,8 @@
 # Exchange cmdlets. Exchange facts come from an explicit session to the
 # server's own /PowerShell endpoint, opened with the credential sent as data,
 # because a WinRM network logon cannot pass its own credential on (second hop).
+# Uses: Get-ExSetupVersion, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent
 param($HostArgs)
-
-function Get-ExSetupVersion {
-    $setupKey = 'HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15\Setup'
-    $installPath = (Get-ItemProperty -Path $setupKey -ErrorAction SilentlyContinue).MsiInstallPath
-    $result = [ordered]@{ install_path = $installPath; exsetup_path = $null; exsetup_version = $null; msi_build = $null }
-    if ($installPath) {
-        $exSetup = Join-Path -Path $installPath -ChildPath 'Bin\ExSetup.exe'
-        if (Test-Path -LiteralPath $exSetup) {
-            $result.exsetup_path = $exSetup
-            $result.exsetup_version = (Get-Item -LiteralPath $exSetup).VersionInfo.FileVersion
-        }
-        $setup = Get-ItemProperty -Path $setupKey
-        $result.msi_build = '{0}.{1}.{2}.{3}' -f $setup.MsiProductMajor, $setup.MsiProductMinor, $setup.MsiBuildMajor, $setup.MsiBuildMinor
-    }
-    $result
-}
 
 function Get-InstalledExchangeUpdate {
     # Exchange SUs are MSP patches of the Exchange product; their display names
@@ -36,18 +21,6 @@ function Get-InstalledExchangeUpdate {
     $updates
 }
 
-function Get-SetupWatermark {
-    # An interrupted Setup leaves a Watermark value under the role's key.
-    $root = 'HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15'
-    foreach ($role in 'MailboxRole', 'ClientAccessRole', 'UnifiedMessagingRole', 'HubTransportRole', 'FrontendTransportRole', 'CafeRole', 'AdminToolsRole', 'GatewayRole') {
-        $values = Get-ItemProperty -Path (Join-Path -Path $root -ChildPath $role) -ErrorAction SilentlyContinue
-        if ($null -ne $values -and $values.PSObject.Properties.Name -contains 'Watermark') {
-            return [ordered]@{ role = $role; watermark = [string]$values.Watermark; action = [string]$values.Action }
-        }
-    }
-    $null
-}
-
 function Get-PendingRebootReason {
     $reasons = @()
     if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending') {
@@ -61,15 +34,6 @@ function Get-PendingRebootReason {
         $reasons += 'PendingFileRenameOperations'
     }
     $reasons
-}
-
-function Get-UrlRewriteState {
-    $module = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\rewrite.dll'
-    if (-not (Test-Path -LiteralPath $module)) {
-        return [ordered]@{ installed = $false; version = $null }
-    }
-    $info = (Get-Item -LiteralPath $module).VersionInfo
-    [ordered]@{ installed = $true; version = '{0}.{1}.{2}' -f $info.FileMajorPart, $info.FileMinorPart, $info.FileBuildPart }
 }
 
 function Get-RewriteRule {
@@ -102,45 +66,6 @@ function Get-RewriteRule {
         }
     }
     $rules
-}
-
-function Get-MitigationServiceEvent {
-    $filter = @{ LogName = 'Application'; ProviderName = 'MSExchange Mitigation Service'; Id = 1005, 1006, 1008 }
-    $events = @()
-    foreach ($entry in Get-WinEvent -FilterHashtable $filter -MaxEvents 20 -ErrorAction SilentlyContinue) {
-        $events += [ordered]@{
-            id = $entry.Id
-            level = [string]$entry.LevelDisplayName
-            time = $entry.TimeCreated.ToUniversalTime().ToString('o')
-            message = [string]$entry.Message
-        }
-    }
-    $events
-}
-
-function Open-ExchangeSession {
-    param($Ems, [string]$Fqdn)
-    if ($Ems.mode -eq 'snapin') {
-        # Unsupported by Microsoft; only used when the inventory opts in.
-        Add-PSSnapin -Name Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop
-        return $null
-    }
-    $sessionParameters = @{
-        ConfigurationName = 'Microsoft.Exchange'
-        ConnectionUri = 'http://{0}/PowerShell/' -f $Fqdn
-        Authentication = 'Kerberos'
-        ErrorAction = 'Stop'
-    }
-    if ($Ems.username -and $Ems.password) {
-        $password = ConvertTo-SecureString -String ([string]$Ems.password) -AsPlainText -Force
-        $sessionParameters.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Ems.username), $password
-    }
-    # Without a credential this fails with the second-hop error, which the
-    # result then carries so the controller can explain it.
-    $session = New-PSSession @sessionParameters
-    $commands = 'Get-ExchangeServer', 'Get-OrganizationConfig', 'Get-ServerComponentState', 'Get-MailboxDatabaseCopyStatus', 'Get-MailboxServer'
-    Import-PSSession -Session $session -CommandName $commands -DisableNameChecking -AllowClobber | Out-Null
-    $session
 }
 
 function Get-ExchangeOrganizationFact {
@@ -207,7 +132,7 @@ $facts = [ordered]@{
     services = $services
     url_rewrite = Get-UrlRewriteState
     rewrite_rules = @()
-    mitigation_events = @(Get-MitigationServiceEvent)
+    mitigation_events = @(Read-MitigationServiceEvent)
     ems = [ordered]@{ available = $false; mode = [string]$HostArgs.ems.mode; error = $null }
     exchange = $null
 }
@@ -220,7 +145,7 @@ catch {
 
 $session = $null
 try {
-    $session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn
+    $session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-OrganizationConfig', 'Get-ServerComponentState', 'Get-MailboxDatabaseCopyStatus', 'Get-MailboxServer'
     $facts.exchange = Get-ExchangeOrganizationFact -Server $env:COMPUTERNAME
     $facts.ems.available = $true
 }

@@ -6,24 +6,8 @@
 # Exchange cmdlets come from an explicit session to the server's own
 # /PowerShell endpoint opened with the credential sent as data (the second
 # hop); the cluster is read locally, which needs no delegation.
+# Uses: Open-ExchangeSession
 param($HostArgs)
-
-function Open-ExchangeSession {
-    param($Ems, [string]$Fqdn)
-    $commands = 'Get-ExchangeServer', 'Get-MailboxServer', 'Get-ServerComponentState', 'Get-MailboxDatabase', 'Get-MailboxDatabaseCopyStatus', 'Get-DatabaseAvailabilityGroup', 'Get-Queue'
-    if ($Ems.mode -eq 'snapin') {
-        Add-PSSnapin -Name Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop
-        return $null
-    }
-    $sessionParameters = @{ ConfigurationName = 'Microsoft.Exchange'; ConnectionUri = ('http://{0}/PowerShell/' -f $Fqdn); Authentication = 'Kerberos'; ErrorAction = 'Stop' }
-    if ($Ems.username -and $Ems.password) {
-        $password = ConvertTo-SecureString -String ([string]$Ems.password) -AsPlainText -Force
-        $sessionParameters.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Ems.username), $password
-    }
-    $session = New-PSSession @sessionParameters
-    Import-PSSession -Session $session -CommandName $commands -DisableNameChecking -AllowClobber | Out-Null
-    $session
-}
 
 function Get-ComponentMap {
     param([string]$Identity)
@@ -37,7 +21,7 @@ function Get-ComponentMap {
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem
 $fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
 $name = $env:COMPUTERNAME
-$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn
+$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-MailboxServer', 'Get-ServerComponentState', 'Get-MailboxDatabase', 'Get-MailboxDatabaseCopyStatus', 'Get-DatabaseAvailabilityGroup', 'Get-Queue'
 try {
     $exchangeServer = Get-ExchangeServer -Identity $name
     $mailboxServer = Get-MailboxServer -Identity $name

@@ -5,6 +5,7 @@
 # offers hides those). Also the URL Rewrite module's version, the ExSetup
 # build and the rewrite backups kept on this server. Changes nothing.
 # The files are read as XML, so a rule IIS would refuse is still reported.
+# Uses: Get-ExSetupVersion, Get-UrlRewriteState
 param($HostArgs)
 
 $siteName = 'Default Web Site'
@@ -126,26 +127,6 @@ function Read-XmlFile {
     $document
 }
 
-function Get-UrlRewriteState {
-    $module = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\rewrite.dll'
-    if (-not (Test-Path -LiteralPath $module)) {
-        return [ordered]@{ installed = $false; version = $null }
-    }
-    $info = (Get-Item -LiteralPath $module).VersionInfo
-    [ordered]@{ installed = $true; version = '{0}.{1}.{2}' -f $info.FileMajorPart, $info.FileMinorPart, $info.FileBuildPart }
-}
-
-function Get-ExSetupVersion {
-    $installPath = (Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15\Setup' -ErrorAction SilentlyContinue).MsiInstallPath
-    if ($installPath) {
-        $exSetup = Join-Path -Path $installPath -ChildPath 'Bin\ExSetup.exe'
-        if (Test-Path -LiteralPath $exSetup) {
-            return (Get-Item -LiteralPath $exSetup).VersionInfo.FileVersion
-        }
-    }
-    $null
-}
-
 Import-Module -Name WebAdministration -ErrorAction Stop
 $site = Get-Website -Name $siteName
 if ($null -eq $site) {
@@ -212,7 +193,7 @@ $data = [ordered]@{
     applications = @($places | Where-Object { $_.path } | ForEach-Object { $_.path })
     locations = $locations
     url_rewrite = Get-UrlRewriteState
-    exsetup_version = Get-ExSetupVersion
+    exsetup_version = (Get-ExSetupVersion).exsetup_version
     backups = $backups
 }
 @{ changed = $false; data = $data }

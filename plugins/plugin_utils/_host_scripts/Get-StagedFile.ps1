@@ -1,34 +1,8 @@
 # Reports what is in the staging folder: each wanted file's size, SHA256 and
 # Authenticode signature, and the free space of the folder's drive. Reads only;
 # the controller judges the files against the repository manifest.
+# Uses: Get-InstallerSignature
 param($HostArgs)
-
-function Get-InstallerSignature {
-    param([string]$Path)
-    $target = $Path
-    $image = $null
-    if ($Path -like '*.iso') {
-        # A disk image carries no signature of its own; Setup.exe inside it does.
-        $image = Mount-DiskImage -ImagePath $Path -Access ReadOnly -StorageType ISO -PassThru -ErrorAction Stop
-    }
-    try {
-        if ($null -ne $image) {
-            $letter = ($image | Get-Volume).DriveLetter
-            $target = '{0}:\Setup.exe' -f $letter
-        }
-        $signature = Get-AuthenticodeSignature -FilePath $target
-        $signer = $null
-        if ($null -ne $signature.SignerCertificate) {
-            $signer = $signature.SignerCertificate.GetNameInfo([System.Security.Cryptography.X509Certificates.X509NameType]::SimpleName, $false)
-        }
-        [ordered]@{ status = [string]$signature.Status; signer = $signer; signed_file = $target }
-    }
-    finally {
-        if ($null -ne $image) {
-            Dismount-DiskImage -ImagePath $Path | Out-Null
-        }
-    }
-}
 
 $stagingDir = [string]$HostArgs.staging_dir
 $root = [System.IO.Path]::GetPathRoot($stagingDir)

@@ -3,34 +3,8 @@
 # .partial name and gets its staged name only when size, SHA256 and the
 # Authenticode signer all match; otherwise it is deleted, so nothing can ever
 # be installed from it.
+# Uses: Get-InstallerSignature
 param($HostArgs)
-
-function Get-InstallerSignature {
-    param([string]$Path)
-    $target = $Path
-    $image = $null
-    if ($Path -like '*.iso' -or $Path -like '*.iso.partial') {
-        # A disk image carries no signature of its own; Setup.exe inside it does.
-        $image = Mount-DiskImage -ImagePath $Path -Access ReadOnly -StorageType ISO -PassThru -ErrorAction Stop
-    }
-    try {
-        if ($null -ne $image) {
-            $letter = ($image | Get-Volume).DriveLetter
-            $target = '{0}:\Setup.exe' -f $letter
-        }
-        $signature = Get-AuthenticodeSignature -FilePath $target
-        $signer = $null
-        if ($null -ne $signature.SignerCertificate) {
-            $signer = $signature.SignerCertificate.GetNameInfo([System.Security.Cryptography.X509Certificates.X509NameType]::SimpleName, $false)
-        }
-        [ordered]@{ status = [string]$signature.Status; signer = $signer }
-    }
-    finally {
-        if ($null -ne $image) {
-            Dismount-DiskImage -ImagePath $Path | Out-Null
-        }
-    }
-}
 
 $repository = $HostArgs.repository
 $url = [string]$repository.url

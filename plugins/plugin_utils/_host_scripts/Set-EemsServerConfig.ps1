@@ -4,29 +4,8 @@
 # the whole list, so the controller sends the complete new list together
 # with the list it read ('expected_blocked'); when the list changed in
 # between, this refuses rather than overwrite someone else's change.
+# Uses: Open-ExchangeSession
 param($HostArgs)
-
-function Open-ExchangeSession {
-    param($Ems, [string]$Fqdn, [string[]]$CommandName)
-    if ($Ems.mode -eq 'snapin') {
-        # Unsupported by Microsoft; only used when the inventory opts in.
-        Add-PSSnapin -Name Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop
-        return $null
-    }
-    $sessionParameters = @{
-        ConfigurationName = 'Microsoft.Exchange'
-        ConnectionUri = 'http://{0}/PowerShell/' -f $Fqdn
-        Authentication = 'Kerberos'
-        ErrorAction = 'Stop'
-    }
-    if ($Ems.username -and $Ems.password) {
-        $password = ConvertTo-SecureString -String ([string]$Ems.password) -AsPlainText -Force
-        $sessionParameters.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Ems.username), $password
-    }
-    $session = New-PSSession @sessionParameters
-    Import-PSSession -Session $session -CommandName $CommandName -DisableNameChecking -AllowClobber | Out-Null
-    $session
-}
 
 function ConvertTo-IdSet {
     param($Items)

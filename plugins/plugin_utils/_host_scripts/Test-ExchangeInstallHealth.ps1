@@ -2,29 +2,8 @@
 # files still holding the %ExchangeInstallDir% token (left when an SU ran
 # without elevation) and the server component states with who set them
 # inactive. Reads only.
+# Uses: Open-ExchangeSession
 param($HostArgs)
-
-function Open-ExchangeSession {
-    param($Ems, [string]$Fqdn)
-    if ($Ems.mode -eq 'snapin') {
-        # Unsupported by Microsoft; only used when the inventory opts in.
-        Add-PSSnapin -Name Microsoft.Exchange.Management.PowerShell.SnapIn -ErrorAction Stop
-        return $null
-    }
-    $sessionParameters = @{
-        ConfigurationName = 'Microsoft.Exchange'
-        ConnectionUri = 'http://{0}/PowerShell/' -f $Fqdn
-        Authentication = 'Kerberos'
-        ErrorAction = 'Stop'
-    }
-    if ($Ems.username -and $Ems.password) {
-        $password = ConvertTo-SecureString -String ([string]$Ems.password) -AsPlainText -Force
-        $sessionParameters.Credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$Ems.username), $password
-    }
-    $session = New-PSSession @sessionParameters
-    Import-PSSession -Session $session -CommandName 'Get-ServerComponentState' -DisableNameChecking -AllowClobber | Out-Null
-    $session
-}
 
 $setupKey = 'HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15\Setup'
 $installPath = (Get-ItemProperty -Path $setupKey -ErrorAction SilentlyContinue).MsiInstallPath
@@ -49,7 +28,7 @@ foreach ($service in Get-Service -Name 'MSExchange*', 'W3SVC', 'WinRM' -ErrorAct
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem
 $session = $null
 try {
-    $session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn ('{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain)
+    $session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn ('{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain) -CommandName 'Get-ServerComponentState'
     $components = @()
     foreach ($component in Get-ServerComponentState -Identity $env:COMPUTERNAME) {
         $requesters = @(@($component.LocalStates) + @($component.RemoteStates) | Where-Object { $_.State -eq 'Inactive' } | ForEach-Object { [string]$_.Requester } | Select-Object -Unique)
