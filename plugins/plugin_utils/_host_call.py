@@ -16,6 +16,10 @@ Errors are raised as ``HostCallError`` with ``kind`` set to one of:
 ``unreachable``  the connection could not be made or was lost;
 ``malformed``    the host answered, but not with one JSON result we can trust;
 ``operation``    the script ran and reported a failure of its own.
+
+An answer whose ``data`` breaks the operation's contract
+(``_data/host_contracts.yml``) is ``malformed`` too; its ``detail`` then holds
+``{"field": <path>}`` and the message names the operation and the field.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ import base64
 import json
 import os
 import re
+
+from ._contracts import check_answer
 
 SCRIPT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_host_scripts")
 # Shared host functions, one per file, named after the function.
@@ -176,9 +182,14 @@ def parse_result(operation, rc, stdout, stderr):
         raise HostCallError(
             "host operation %s returned data of type %s, expected an object" % (operation, type(data).__name__),
             "malformed", operation)
+    # Every answer is held to its operation's contract here, once, so no
+    # caller ever meets a missing key or a value of the wrong kind.
+    violation = check_answer(operation, data)
+    if violation is not None:
+        raise HostCallError(str(violation), "malformed", operation, detail={"field": violation.path})
     return {
         "changed": bool(result.get("changed", False)),
-        "data": data or {},
+        "data": data,
         "steps": result.get("steps") or [],
     }
 
