@@ -65,7 +65,7 @@ FAULT_KEYS = {
     "latency_ms", "http500_next", "drop_next_commands", "installer_exit_code", "hash_mismatch",
     "disk_full", "services_fail_start", "iis_config_locked", "slow_reboot_seconds",
     "queue_stuck",  # transport queues never drain (maintenance_mode's bounded wait)
-    "malformed_answer",  # non_json | truncated | huge | wrong_types: a broken host answer
+    "malformed_answer",  # non_json | truncated | huge | wrong_types | off_contract[:path]: a broken host answer
 }
 
 
