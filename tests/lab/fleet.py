@@ -52,6 +52,12 @@ SERVER_DEFAULTS = {
     "component_states": {},
     "faults": {},
     "reboot_seconds": 30,
+    # The Exchange role groups of the account this server is managed with
+    # (inventories may give each host its own ems_username); see data/rbac.yml.
+    "ems_role_groups": ["Organization Management"],
+    # URL prefixes this server cannot reach (a firewall or a proxy in the
+    # way): Test-ExchangePrerequisite's reachability checks fail for them.
+    "blocked_urls": [],
 }
 
 EEMS_DEFAULTS = {

@@ -62,6 +62,11 @@ def _read_calls(lab):
         ("Get-StagedFile", {"staging_dir": STAGING, "files": [{"staged_name": "ExchangeServerSE-x64.ISO",
                                                                  "size": 1}]}),
         ("Get-RepositoryManifest", {"repository": {"url": lab.repo_url}}),
+        ("Test-ExchangePrerequisite", {"ems": _ems(lab), "cmdlets": ["Get-ExchangeServer", "Set-OrganizationConfig"],
+                                       "endpoints": [{"name": "repository", "url": lab.repo_url + "manifest.json"},
+                                                     {"name": "ocs", "url": lab.ocs_url}],
+                                       "repository": {"url": lab.repo_url}}),
+        ("Test-ExchangePrerequisite", {"ems": _ems(lab, False), "cmdlets": [], "endpoints": []}),
     ]
 
 
