@@ -30,6 +30,8 @@ function Test-Endpoint {
         if ($url -match '^https?://') {
             # Windows PowerShell 5.1 still offers TLS 1.0 first.
             [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
+            # The progress bar slows Invoke-WebRequest down by orders of magnitude.
+            $ProgressPreference = 'SilentlyContinue'
             $request = @{ Uri = $url; UseBasicParsing = $true; TimeoutSec = 20; ErrorAction = 'Stop' }
             if ($null -ne $credential) {
                 $request.Credential = $credential
