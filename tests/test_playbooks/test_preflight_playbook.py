@@ -126,3 +126,13 @@ def test_preflight_names_the_missing_role_and_the_unreachable_repository_and_cha
         assert "Set-OrganizationConfig" in text and "Allow this server to reach 127.0.0.1" in text, ext
     assert result.returncode != 0
     assert "Not ready: EX16C, EX19C, EX19E; the report says what to fix." in output
+
+    # Check mode (an AWX "Check" job) runs the same reads and reaches the same verdicts.
+    checked = run_playbook(inventory, "playbooks/preflight.yml", "--check", "--limit", "EX16C,EX19C,localhost",
+                           "-e", "exchange_report_dir=%s" % (tmp_path / "check"),
+                           "-e", "exchange_repository_url=%s" % lab.repo_url)
+    with open(tmp_path / "check" / "exchange-preflight.json", encoding="utf-8") as handle:
+        again = {s["name"]: s for s in json.load(handle)["servers"]}
+    assert {name: s["findings"] for name, s in again.items()} == {
+        name: servers[name]["findings"] for name in ("EX16C", "EX19C")}
+    assert _differences(before, _snapshot(lab)) == [] and checked.returncode != 0
