@@ -132,13 +132,15 @@ class ActionModule(HostActionBase):
     def _ex_summary(facts, prereq):
         exchange = facts.get("exchange") or {}
         roles = (prereq or {}).get("roles") or {}
+        rewrite = facts.get("url_rewrite") or {}
         return {
             "computer_name": facts.get("computer_name"),
             "build": (facts.get("setup") or {}).get("exsetup_version"),
             "os": (facts.get("os") or {}).get("caption"),
             "dotnet_release": facts.get("dotnet_release"),
             "free_disk_gb": facts.get("free_disk_gb"),
-            "url_rewrite": (facts.get("url_rewrite") or {}).get("version"),
+            "url_rewrite": next((rewrite[key] for key in ("product_version", "version", "file_version")
+                                 if rewrite.get(key)), None),
             "pending_reboot": (facts.get("pending_reboot") or {}).get("pending"),
             "dag": exchange.get("dag"),
             "organization": exchange.get("organization_name"),
