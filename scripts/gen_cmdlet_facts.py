@@ -93,7 +93,7 @@ EXTRA = (
     "Start-BitsTransfer",
 )
 
-_VERB_NOUN = re.compile(r"\b[A-Z][a-z]+-[A-Z][A-Za-z0-9]+\b")
+_VERB_NOUN = re.compile(r"\b[A-Z][A-Za-z]+-[A-Z][A-Za-z0-9]+\b")
 _HEADING = re.compile(r"^###\s+-(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*$")
 _APPLICABLE = re.compile(r"^>?\s*applicable:\s*(?P<list>.*)$", re.IGNORECASE)
 _ALIASES = re.compile(r"^Aliases:\s*(?P<list>.*)$")

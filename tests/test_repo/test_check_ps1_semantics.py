@@ -1,0 +1,361 @@
+"""Tests for scripts/check_ps1_semantics.py, the checks that read the host
+scripts the way Windows would (issue 11).
+
+Each rule is proven able to fail: a real host script is copied, one line is
+mutated the way a person could get it wrong, and the check must refuse that
+line, while the unmutated script has no such finding there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO_ROOT / "scripts"
+HOST_SCRIPTS = REPO_ROOT / "plugins" / "plugin_utils" / "_host_scripts"
+
+pytest.importorskip("tree_sitter")
+pytest.importorskip("tree_sitter_pwsh")
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+sem = _load("check_ps1_semantics")
+gen = _load("gen_cmdlet_facts")
+FACTS = sem.Facts.load()
+
+
+def _findings(path, **kwargs):
+    return sem.check_files([path], FACTS, **kwargs)
+
+
+def _mutate(tmp_path, script, pattern, replacement, header=None):
+    """Copy host script ``script`` with the first line matching ``pattern``
+    rewritten; return (copy, 1-based line number, original findings)."""
+    original = HOST_SCRIPTS / (script + ".ps1")
+    lines = original.read_text(encoding="utf-8").split("\n")
+    regex = re.compile(pattern)
+    for index, line in enumerate(lines):
+        if regex.search(line):
+            lines[index] = regex.sub(replacement, line, count=1)
+            break
+    else:
+        pytest.fail(f"{script}.ps1 no longer has a line matching {pattern!r}; pick a new anchor")
+    if header:
+        lines.insert(0, header)
+        index += 1
+    copy = tmp_path / original.name
+    copy.write_text("\n".join(lines), encoding="utf-8")
+    return copy, index + 1, _findings(original)
+
+
+def _refused(findings, line, rule):
+    return [f for f in findings if f.line == line and f.rule == rule and not f.allowed]
+
+
+def _assert_mutation_refused(tmp_path, script, pattern, replacement, rule, text):
+    copy, line, before = _mutate(tmp_path, script, pattern, replacement)
+    assert not _refused(before, line, rule), f"{script}.ps1:{line} already has a {rule} finding"
+    hits = _refused(_findings(copy), line, rule)
+    assert hits, f"no {rule} refusal at {copy.name}:{line}"
+    assert any(text in f.message for f in hits), [f.message for f in hits]
+    assert all(f.hint for f in hits)
+    return hits
+
+
+# -- the fact table ---------------------------------------------------------
+
+
+def test_fact_table_loads_and_names_its_sources():
+    table = json.loads((SCRIPTS / "cmdlet_facts.json").read_text(encoding="utf-8"))
+    sources = table["sources"]
+    assert sources["exchange"]["repository"] == "MicrosoftDocs/office-docs-powershell"
+    assert sources["powershell"]["repository"] == "MicrosoftDocs/PowerShell-Docs"
+    assert sources["windows"]["repository"] == "MicrosoftDocs/windows-powershell-docs"
+    for source in sources.values():
+        assert re.fullmatch(r"[0-9a-f]{40}", source["commit"]), source
+    # Facts the checks rely on, as the reference states them.
+    cmdlets = table["cmdlets"]
+    assert cmdlets["Set-ExchangeServer"]["limited"]["MitigationsEnabled"] == "2016 2019 SE"
+    assert "Identity" in cmdlets["Get-ExchangeServer"]["parameters"]
+    assert cmdlets["Mount-DiskImage"]["module"] == "Storage"
+    assert cmdlets["Register-ScheduledTask"]["module"] == "ScheduledTasks"
+    assert cmdlets["Get-WebConfiguration"]["module"] == "WebAdministration"
+    assert table["command_aliases"]["%"] == "ForEach-Object"
+    assert table["common_parameters"]["ea"] == "ErrorAction"
+    # PowerShell 7.4 added ProgressAction; Windows PowerShell 5.1 lacks it.
+    assert "ProgressAction" not in table["common_parameters"]
+
+
+def test_fact_table_knows_every_cmdlet_the_host_scripts_call():
+    unknown = [f for f in _all_findings() if f.rule == "unknown-command"]
+    assert not unknown, [(f.path, f.line, f.message) for f in unknown]
+
+
+def _all_findings():
+    return sem.check_files(sem.host_scripts(), FACTS)
+
+
+def test_generator_reads_per_parameter_exchange_versions():
+    page = """---
+applicable: Exchange Server 2010, Exchange Server 2013, Exchange Server 2016, Exchange Server 2019, Exchange Server SE
+title: Set-Thing
+---
+## PARAMETERS
+
+### -Identity
+
+> Applicable: Exchange Server 2010, Exchange Server 2013, Exchange Server 2016, Exchange Server 2019, Exchange Server SE
+
+```yaml
+Type: ServerIdParameter
+Aliases: Id
+```
+
+### -NewThing
+
+> Applicable: Exchange Server 2016, Exchange Server 2019, Exchange Server SE, Exchange Online
+
+```yaml
+Aliases:
+```
+
+### -OnlineOnly
+
+> Applicable: Exchange Online
+
+### CommonParameters
+"""
+    params = gen.parse_parameters(page)
+    assert [p[0] for p in params] == ["Identity", "NewThing", "OnlineOnly"]
+    assert params[0][1] == ["Id"]
+    assert gen._exchange_versions(params[1][2]) == ["2016", "2019", "SE"]
+    assert gen._exchange_versions(params[2][2]) == []
+    entry = gen.compact({"source": "exchange", "versions": "2013 2016 2019 SE",
+                         "parameters": {"Identity": "2013 2016 2019 SE", "NewThing": "2016 2019 SE"}})
+    assert entry["parameters"] == ["Identity"]
+    assert entry["limited"] == {"NewThing": "2016 2019 SE"}
+
+
+# -- (a) cmdlets and parameters ----------------------------------------------
+
+
+def test_misspelled_parameter_is_refused(tmp_path):
+    hits = _assert_mutation_refused(
+        tmp_path, "Enter-MaintenanceStep", r"(Set-ServerComponentState .*)-Requester\b", r"\1-Requestor",
+        "unknown-parameter", "Set-ServerComponentState has no parameter -Requestor")
+    assert "-Requester" in hits[0].hint
+
+
+def test_parameter_2013_lacks_is_refused_in_a_script_that_runs_on_2013(tmp_path):
+    _assert_mutation_refused(
+        tmp_path, "Get-MaintenanceState", r"Get-MailboxDatabase ", "Get-MailboxDatabase -IncludeCorrupted ",
+        "parameter-version", "-IncludeCorrupted of Get-MailboxDatabase does not exist on Exchange 2013")
+
+
+def test_exchange_header_narrows_the_versions(tmp_path):
+    copy, line, _ = _mutate(tmp_path, "Get-MaintenanceState", r"Get-MailboxDatabase ",
+                            "Get-MailboxDatabase -IncludeCorrupted ", header="# Exchange: 2016, 2019, SE")
+    assert not _refused(_findings(copy), line, "parameter-version")
+
+
+def test_unreadable_exchange_header_is_refused(tmp_path):
+    copy, _line, _ = _mutate(tmp_path, "Get-HostIdentity", r"^param", "param", header="# Exchange: 2016, 2020")
+    assert [f.rule for f in _findings(copy)] == ["header"]
+
+
+def test_unknown_cmdlet_is_refused(tmp_path):
+    _assert_mutation_refused(
+        tmp_path, "Get-MaintenanceState", r"(?<=in )Get-MailboxDatabaseCopyStatus", "Get-MailboxDatabaseCopyState",
+        "unknown-command", "Get-MailboxDatabaseCopyState is not a cmdlet")
+
+
+def test_abbreviated_parameter_is_refused(tmp_path):
+    _assert_mutation_refused(
+        tmp_path, "Enter-MaintenanceStep", r"(Restart-Service .*)-Force\b", r"\1-Forc",
+        "abbreviated-parameter", "-Forc of Restart-Service abbreviates -Force")
+
+
+def test_misspelled_key_of_a_splatted_hashtable_is_refused(tmp_path):
+    functions = tmp_path / "_functions"
+    shutil.copytree(HOST_SCRIPTS / "_functions", functions)
+    path = functions / "Open-ExchangeSession.ps1"
+    text = path.read_text(encoding="utf-8")
+    assert "ConnectionUri = " in text
+    path.write_text(text.replace("ConnectionUri = ", "ConnectionUrl = "), encoding="utf-8")
+    line = next(i for i, l in enumerate(text.split("\n"), 1) if re.search(r"New-PSSession @", l))
+    hits = _refused(_findings(path, function_dir=functions), line, "unknown-parameter")
+    assert hits and "-ConnectionUrl (key of splatted @sessionParameters)" in hits[0].message
+
+
+def test_misspelled_parameter_of_a_shared_function_is_refused(tmp_path):
+    # Functions without [CmdletBinding()] would take it silently into $args.
+    _assert_mutation_refused(
+        tmp_path, "Get-EemsState", r"Open-ExchangeSession -Ems", "Open-ExchangeSession -Emss",
+        "unknown-parameter", "Open-ExchangeSession has no parameter -Emss")
+
+
+def test_shared_function_called_without_uses_line_is_refused(tmp_path):
+    copy, _line, _ = _mutate(tmp_path, "Get-ActiveDirectoryPrepState", r"^# Uses: .*$", "# Uses: Get-PropertyValue")
+    session_line = next(i for i, l in enumerate(copy.read_text().split("\n"), 1) if "Open-ExchangeSession -Ems" in l)
+    assert _refused(_findings(copy), session_line, "undeclared-function")
+
+
+def test_exchange_cmdlet_not_imported_into_the_session_is_refused(tmp_path):
+    copy, _line, _ = _mutate(tmp_path, "Enter-MaintenanceStep", r", 'Redirect-Message'", "")
+    use = next(i for i, l in enumerate(copy.read_text().split("\n"), 1) if l.strip().startswith("Redirect-Message "))
+    hits = _refused(_findings(copy), use, "not-imported")
+    assert hits and "Redirect-Message" in hits[0].message
+
+
+def test_cmdlet_a_shared_function_needs_must_be_imported_too(tmp_path):
+    copy, line, _ = _mutate(tmp_path, "Enter-MaintenanceStep", r"'Get-ServerComponentState', ", "")
+    hits = _refused(_findings(copy), line, "not-imported")
+    assert hits and "called by shared function Get-ComponentValue" in hits[0].message
+
+
+# -- (b) nested Exchange values ----------------------------------------------
+
+
+def test_major_on_admin_display_version_is_refused(tmp_path):
+    _assert_mutation_refused(
+        tmp_path, "Get-ExchangeFacts", r"(\$\w+\.AdminDisplayVersion)\b(?!\.)", r"\1.Major",
+        "nested-member", "'.Major' on AdminDisplayVersion")
+
+
+def test_name_on_a_dag_member_is_refused(tmp_path):
+    # Whatever the loop body reads today, read the member's .Name directly;
+    # the same line through Get-IdentityName is the control.
+    original = (HOST_SCRIPTS / "Get-MaintenanceState.ps1").read_text(encoding="utf-8").split("\n")
+    loop = next((i for i, l in enumerate(original) if re.search(r"foreach \(\$\w+ in .*Servers", l)), None)
+    if loop is None:
+        pytest.fail("Get-MaintenanceState.ps1 no longer loops over a DAG's Servers; pick a new anchor")
+    var = re.search(r"foreach \((\$\w+) in", original[loop]).group(1)
+    anchor = re.escape(original[loop + 1]) + "$"
+    control, line, _ = _mutate(tmp_path, "Get-MaintenanceState", anchor,
+                               "$probeName = ([string](Get-IdentityName -Value %s)).ToUpperInvariant()" % var)
+    assert not _refused(_findings(control), line, "nested-member")
+    copy, line, _ = _mutate(tmp_path, "Get-MaintenanceState", anchor,
+                            "$probeName = ([string]%s.Name).ToUpperInvariant()" % var)
+    hits = _refused(_findings(copy), line, "nested-member")
+    assert hits and "'.Name' on an ADObjectId value" in hits[0].message
+    assert "Get-IdentityName" in hits[0].hint
+
+
+def test_state_on_component_local_states_items_is_refused(tmp_path):
+    copy = tmp_path / "Probe.ps1"
+    copy.write_text(
+        "# Uses: Open-ExchangeSession\nparam($HostArgs)\n"
+        "$s = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn 'x' -CommandName 'Get-ServerComponentState'\n"
+        "foreach ($c in Get-ServerComponentState -Identity 'EX1') {\n"
+        "    $r = @($c.LocalStates | Where-Object { $_.State -eq 'Inactive' })\n"
+        "    $ok = [string]$c.State\n"
+        "}\n",
+        encoding="utf-8")
+    found = _findings(copy)
+    assert [(f.line, f.rule) for f in found] == [(5, "nested-member")]
+    assert "LocalStates/RemoteStates" in found[0].message
+
+
+def test_identity_reads_through_the_helpers_are_accepted(tmp_path):
+    copy = tmp_path / "Probe.ps1"
+    copy.write_text(
+        "# Uses: Open-ExchangeSession, Get-IdentityName, ConvertTo-VersionText, Get-PropertyValue\n"
+        "param($HostArgs)\n"
+        "$s = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn 'x' -CommandName "
+        "'Get-DatabaseAvailabilityGroup', 'Get-ExchangeServer'\n"
+        "foreach ($m in (Get-DatabaseAvailabilityGroup -Identity 'D').Servers) { Get-IdentityName -Value $m }\n"
+        "$v = ConvertTo-VersionText -Value (Get-ExchangeServer -Identity 'x').AdminDisplayVersion\n"
+        "$e = Get-PropertyValue -InputObject (Get-ExchangeServer -Identity 'x') -Name 'MitigationsEnabled'\n"
+        "$n = $HostArgs.server.Name\n",
+        encoding="utf-8")
+    assert _findings(copy) == []
+
+
+# -- (c) version-dependent properties ---------------------------------------
+
+
+def test_bare_mitigations_enabled_is_refused(tmp_path):
+    hits = _assert_mutation_refused(
+        tmp_path, "Get-ExchangeFacts", r"\[string\]\$(\w+)\.InternetWebProxy\b", r"[bool]$\1.MitigationsEnabled",
+        "version-property", "bare read of '.MitigationsEnabled'")
+    assert "Get-PropertyValue" in hits[0].hint
+
+
+def test_property_a_version_lacks_is_refused_only_on_that_exchange_object(tmp_path):
+    # Set-DatabaseAvailabilityGroup -FileSystem is 2016+; Get-Volume's
+    # FileSystem is a Windows property and must not be refused.
+    copy = tmp_path / "Probe.ps1"
+    copy.write_text(
+        "# Uses: Open-ExchangeSession\nparam($HostArgs)\n"
+        "$s = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn 'x' -CommandName 'Get-DatabaseAvailabilityGroup'\n"
+        "$fs = (Get-Volume -DriveLetter C).FileSystem\n"
+        "$dfs = (Get-DatabaseAvailabilityGroup -Identity 'D').FileSystem\n",
+        encoding="utf-8")
+    found = _findings(copy)
+    assert [(f.line, f.rule) for f in found] == [(5, "version-property")]
+    assert "absent on Exchange 2013" in found[0].message
+
+
+# -- allow marker and command line -----------------------------------------
+
+
+def test_allow_marker_needs_a_reason(tmp_path):
+    base = r"[bool]$\1.MitigationsEnabled"
+    copy, line, _ = _mutate(tmp_path, "Get-ExchangeFacts", r"\[string\]\$(\w+)\.InternetWebProxy\b",
+                            base + "  # ps1-semantics: allow probe for the test")
+    hits = [f for f in _findings(copy) if f.line == line and f.rule == "version-property"]
+    assert hits and all(f.allowed for f in hits)
+    copy, line, _ = _mutate(tmp_path, "Get-ExchangeFacts", r"\[string\]\$(\w+)\.InternetWebProxy\b",
+                            base + "  # ps1-semantics: allow")
+    assert _refused(_findings(copy), line, "version-property")
+
+
+def test_command_line_fails_and_names_file_line_and_rule(tmp_path):
+    copy, line, _ = _mutate(tmp_path, "Enter-MaintenanceStep", r"(Set-ServerComponentState .*)-Requester\b",
+                            r"\1-Requestor")
+    run = subprocess.run(
+        [sys.executable, str(SCRIPTS / "check_ps1.py"), "--semantics", str(copy)],
+        capture_output=True, text=True, check=False)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"{copy}:{line}: error: [unknown-parameter]" in run.stdout
+    assert "hint:" in run.stdout
+
+
+def test_command_line_passes_a_clean_script():
+    run = subprocess.run(
+        [sys.executable, str(SCRIPTS / "check_ps1.py"), "--semantics",
+         str(HOST_SCRIPTS / "Get-HostIdentity.ps1")],
+        capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 findings" in run.stdout
+
+
+def test_mitigation_properties_stay_refused_on_2016_and_later(tmp_path):
+    # 2016 and 2019 have them only from the September 2021 CUs on, which the
+    # reference's per-version lines cannot say; the header does not help.
+    copy, line, _ = _mutate(tmp_path, "Get-ExchangeFacts", r"\[string\]\$(\w+)\.InternetWebProxy\b",
+                            r"[bool]$\1.MitigationsEnabled", header="# Exchange: 2016, 2019, SE")
+    hits = _refused(_findings(copy), line, "version-property")
+    assert hits and "September 2021" in hits[0].message
+
+
+def test_mitigation_properties_are_refused_on_a_value_of_unknown_origin(tmp_path):
+    copy = tmp_path / "Probe.ps1"
+    copy.write_text("param($HostArgs)\nfunction Get-Flag {\n    param($Server)\n"
+                    "    [bool]$Server.MitigationsApplied\n}\n", encoding="utf-8")
+    assert [(f.line, f.rule) for f in _findings(copy)] == [(4, "version-property")]
