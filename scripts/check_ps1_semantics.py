@@ -19,6 +19,8 @@ remote EMS session really delivers. Rules:
 ``cmdlet-version`` / ``parameter-version``  the reference says some of the
                          Exchange versions (or Windows Server releases) the
                          script runs on lack it.
+``shadowed-function``    an operation script defines a function that a shared
+                         function file already provides (one copy only).
 ``not-imported``         an Exchange cmdlet the script (or a shared function it
                          uses) calls but does not name in Open-ExchangeSession's
                          -CommandName list; Import-PSSession brings in only those.
@@ -245,7 +247,9 @@ def function_parameters(root) -> dict[str, dict]:
                 advanced = True
             if inner.type == "attribute" and _text(inner).lower().startswith("[parameter"):
                 advanced = True
-        found[_text(name_node).lower()] = {"name": _text(name_node), "params": params, "advanced": advanced}
+        found[_text(name_node).lower()] = {
+            "name": _text(name_node), "params": params, "advanced": advanced, "line": node.start_point[0] + 1,
+        }
     return found
 
 
@@ -275,12 +279,14 @@ class FileCheck:
         self.session_lines: list = []
 
     # -- reporting -------------------------------------------------------
-    def report(self, node, rule, message, hint):
-        line = node.start_point[0] + 1
+    def finding(self, line, rule, message, hint) -> Finding:
         source_line = self.lines[line - 1].rstrip("\r") if line - 1 < len(self.lines) else ""
-        finding = Finding(str(self.path), line, rule, message, hint, source_line,
-                          bool(ALLOW_MARKER.search(source_line)))
-        if not any((f.line, f.rule, f.message) == (line, rule, message) for f in self.findings):
+        return Finding(str(self.path), line, rule, message, hint, source_line,
+                       bool(ALLOW_MARKER.search(source_line)))
+
+    def report(self, node, rule, message, hint):
+        finding = self.finding(node.start_point[0] + 1, rule, message, hint)
+        if not any((f.line, f.rule, f.message) == (finding.line, rule, message) for f in self.findings):
             self.findings.append(finding)
 
     # -- value forms -----------------------------------------------------
@@ -557,8 +563,6 @@ class FileCheck:
                             "%s does not exist on Exchange %s (the reference lists %s)"
                             % (entry["name"], ", ".join(missing), entry["versions"].replace(" ", ", ")),
                             "narrow the script with a '# Exchange: ...' header, or avoid the cmdlet")
-        if entry["name"] == "Open-ExchangeSession":
-            pass
         self.check_parameters(node, elements, entry["name"], self._cmdlet_params(entry), entry.get("limited", {}),
                               entry)
 
@@ -699,44 +703,43 @@ def check_files(paths, facts: Facts | None = None, parser=None, function_dir: Pa
         check = FileCheck(shown, source, tree, facts, functions, set(shared_functions) - set(own),
                           declared | set(own), versions)
         found = check.run()
+        if not is_shared_file:
+            for name in sorted(set(own) & set(shared_functions)):
+                found.append(check.finding(
+                    own[name]["line"], "shadowed-function",
+                    "%s is a shared function (_functions/%s.ps1); this copy would drift from it"
+                    % (own[name]["name"], shared_functions[name]["name"]),
+                    "delete the copy and declare the shared one in the '# Uses:' line"))
         if check.session_lines and not is_shared_file:
-            found.extend(_not_imported(check, shared, facts, parser, declared, shown))
+            found.extend(_not_imported(check, shared, facts))
         findings.extend(sorted(found, key=lambda f: (f.line, f.rule)))
     return findings
 
 
-def _not_imported(check: FileCheck, shared, facts, parser, declared, shown) -> list[Finding]:
+def _not_imported(check: FileCheck, shared, facts) -> list[Finding]:
     """Exchange cmdlets this operation (or a shared function it composes in)
     runs but does not import through Open-ExchangeSession -CommandName."""
     out = []
     for name, line in check.exchange_uses:
         if name.lower() not in check.imported:
-            check.findings = []
-            check.report(_LineNode(line), "not-imported",
-                         "%s is an Exchange cmdlet that Open-ExchangeSession does not import here" % name,
-                         "add '%s' to the -CommandName list" % name)
-            out.extend(check.findings)
-    for fname in sorted(declared):
-        fpath, ftext, tree = shared[fname]
-        inner = FileCheck(fpath.name, ftext, tree, facts, {}, set(), set(), check.versions)
+            out.append(check.finding(
+                line, "not-imported",
+                "%s is an Exchange cmdlet that Open-ExchangeSession does not import here" % name,
+                "add '%s' to the -CommandName list" % name))
+    session_line = check.session_lines[0].start_point[0] + 1
+    for fname in sorted(check.declared & set(shared)):
+        fpath, _source, tree = shared[fname]
         for node in _walk(tree.root_node):
             if node.type != "command":
                 continue
-            entry = facts.resolve(inner._command_name(node) or "")
+            entry = facts.resolve(FileCheck._command_name(node) or "")
             if entry and entry["source"] == "exchange" and entry["name"].lower() not in check.imported:
-                check.findings = []
-                check.report(check.session_lines[0], "not-imported",
-                             "%s (called by shared function %s) is an Exchange cmdlet that "
-                             "Open-ExchangeSession does not import here" % (entry["name"], fpath.stem),
-                             "add '%s' to the -CommandName list" % entry["name"])
-                out.extend(check.findings)
-    check.findings = []
+                out.append(check.finding(
+                    session_line, "not-imported",
+                    "%s (called by shared function %s) is an Exchange cmdlet that "
+                    "Open-ExchangeSession does not import here" % (entry["name"], fpath.stem),
+                    "add '%s' to the -CommandName list" % entry["name"]))
     return out
-
-
-class _LineNode:
-    def __init__(self, line):
-        self.start_point = (line - 1, 0)
 
 
 def _display(path: Path, root: Path) -> str:

@@ -63,6 +63,20 @@ def _mutate(tmp_path, script, pattern, replacement, header=None):
     return copy, index + 1, _findings(original)
 
 
+def _probe(tmp_path, cmdlets, body, uses=()):
+    """A small operation script: line 3 opens the session importing
+    ``cmdlets``; ``body`` (a list of lines) starts on line 4."""
+    lines = [
+        "# Uses: " + ", ".join(("Open-ExchangeSession",) + tuple(uses)),
+        "param($HostArgs)",
+        "$s = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn 'x' -CommandName "
+        + ", ".join("'%s'" % c for c in cmdlets),
+    ] + list(body)
+    path = tmp_path / "Probe.ps1"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return _findings(path)
+
+
 def _refused(findings, line, rule):
     return [f for f in findings if f.line == line and f.rule == rule and not f.allowed]
 
@@ -215,6 +229,16 @@ def test_shared_function_called_without_uses_line_is_refused(tmp_path):
     assert _refused(_findings(copy), session_line, "undeclared-function")
 
 
+def test_copy_of_a_shared_function_in_an_operation_is_refused(tmp_path):
+    found = _probe(tmp_path, [], [
+        "function Get-PropertyValue {",
+        "    param($InputObject, [string]$Name)",
+        "    $InputObject.$Name",
+        "}",
+    ])
+    assert [(f.line, f.rule) for f in found] == [(4, "shadowed-function")]
+
+
 def test_exchange_cmdlet_not_imported_into_the_session_is_refused(tmp_path):
     copy, _line, _ = _mutate(tmp_path, "Enter-MaintenanceStep", r", 'Redirect-Message'", "")
     use = next(i for i, l in enumerate(copy.read_text().split("\n"), 1) if l.strip().startswith("Redirect-Message "))
@@ -257,33 +281,24 @@ def test_name_on_a_dag_member_is_refused(tmp_path):
 
 
 def test_state_on_component_local_states_items_is_refused(tmp_path):
-    copy = tmp_path / "Probe.ps1"
-    copy.write_text(
-        "# Uses: Open-ExchangeSession\nparam($HostArgs)\n"
-        "$s = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn 'x' -CommandName 'Get-ServerComponentState'\n"
-        "foreach ($c in Get-ServerComponentState -Identity 'EX1') {\n"
-        "    $r = @($c.LocalStates | Where-Object { $_.State -eq 'Inactive' })\n"
-        "    $ok = [string]$c.State\n"
-        "}\n",
-        encoding="utf-8")
-    found = _findings(copy)
+    found = _probe(tmp_path, ["Get-ServerComponentState"], [
+        "foreach ($c in Get-ServerComponentState -Identity 'EX1') {",
+        "    $r = @($c.LocalStates | Where-Object { $_.State -eq 'Inactive' })",
+        "    $ok = [string]$c.State",
+        "}",
+    ])
     assert [(f.line, f.rule) for f in found] == [(5, "nested-member")]
     assert "LocalStates/RemoteStates" in found[0].message
 
 
 def test_identity_reads_through_the_helpers_are_accepted(tmp_path):
-    copy = tmp_path / "Probe.ps1"
-    copy.write_text(
-        "# Uses: Open-ExchangeSession, Get-IdentityName, ConvertTo-VersionText, Get-PropertyValue\n"
-        "param($HostArgs)\n"
-        "$s = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn 'x' -CommandName "
-        "'Get-DatabaseAvailabilityGroup', 'Get-ExchangeServer'\n"
-        "foreach ($m in (Get-DatabaseAvailabilityGroup -Identity 'D').Servers) { Get-IdentityName -Value $m }\n"
-        "$v = ConvertTo-VersionText -Value (Get-ExchangeServer -Identity 'x').AdminDisplayVersion\n"
-        "$e = Get-PropertyValue -InputObject (Get-ExchangeServer -Identity 'x') -Name 'MitigationsEnabled'\n"
-        "$n = $HostArgs.server.Name\n",
-        encoding="utf-8")
-    assert _findings(copy) == []
+    found = _probe(tmp_path, ["Get-DatabaseAvailabilityGroup", "Get-ExchangeServer"], [
+        "foreach ($m in (Get-DatabaseAvailabilityGroup -Identity 'D').Servers) { Get-IdentityName -Value $m }",
+        "$v = ConvertTo-VersionText -Value (Get-ExchangeServer -Identity 'x').AdminDisplayVersion",
+        "$e = Get-PropertyValue -InputObject (Get-ExchangeServer -Identity 'x') -Name 'MitigationsEnabled'",
+        "$n = $HostArgs.server.Name",
+    ], uses=("Get-IdentityName", "ConvertTo-VersionText", "Get-PropertyValue"))
+    assert found == []
 
 
 # -- (c) version-dependent properties ---------------------------------------
@@ -299,14 +314,10 @@ def test_bare_mitigations_enabled_is_refused(tmp_path):
 def test_property_a_version_lacks_is_refused_only_on_that_exchange_object(tmp_path):
     # Set-DatabaseAvailabilityGroup -FileSystem is 2016+; Get-Volume's
     # FileSystem is a Windows property and must not be refused.
-    copy = tmp_path / "Probe.ps1"
-    copy.write_text(
-        "# Uses: Open-ExchangeSession\nparam($HostArgs)\n"
-        "$s = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn 'x' -CommandName 'Get-DatabaseAvailabilityGroup'\n"
-        "$fs = (Get-Volume -DriveLetter C).FileSystem\n"
-        "$dfs = (Get-DatabaseAvailabilityGroup -Identity 'D').FileSystem\n",
-        encoding="utf-8")
-    found = _findings(copy)
+    found = _probe(tmp_path, ["Get-DatabaseAvailabilityGroup"], [
+        "$fs = (Get-Volume -DriveLetter C).FileSystem",
+        "$dfs = (Get-DatabaseAvailabilityGroup -Identity 'D').FileSystem",
+    ])
     assert [(f.line, f.rule) for f in found] == [(5, "version-property")]
     assert "absent on Exchange 2013" in found[0].message
 
