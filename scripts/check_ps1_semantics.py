@@ -19,6 +19,10 @@ remote EMS session really delivers. Rules:
 ``cmdlet-version`` / ``parameter-version``  the reference says some of the
                          Exchange versions (or Windows Server releases) the
                          script runs on lack it.
+``undefined-variable``   a variable read but never set anywhere in the file: a
+                         typo that Set-StrictMode -Version 2.0 turns into an error.
+``method-call-syntax``   ``Func(a, b)``: a command called like a method, which
+                         Set-StrictMode -Version 2.0 refuses.
 ``shadowed-function``    an operation script defines a function that a shared
                          function file already provides (one copy only).
 ``not-imported``         an Exchange cmdlet the script (or a shared function it
@@ -114,6 +118,26 @@ NESTED_KINDS = {
                 "Get-PropertyValue -InputObject $item -Name 'State' (and accept the text form)",
     },
 }
+
+# Automatic and preference variables of Windows PowerShell 5.1
+# (about_Automatic_Variables, about_Preference_Variables): always set.
+AUTOMATIC_VARIABLES = {
+    "_", "psitem", "null", "true", "false", "args", "input", "matches", "error", "lastexitcode", "host", "pid",
+    "psscriptroot", "pscommandpath", "psversiontable", "myinvocation", "psboundparameters", "this", "pscmdlet",
+    "executioncontext", "pwd", "psculture", "psuiculture", "foreach", "switch", "home", "pshome", "profile",
+    "shellid", "stacktrace", "event", "eventargs", "eventsubscriber", "sender", "nestedpromptlevel",
+    "consolefilename", "psdebugcontext", "pssenderinfo", "ofs", "psdefaultparametervalues",
+    "erroractionpreference", "progresspreference", "verbosepreference", "warningpreference",
+    "confirmpreference", "debugpreference", "informationpreference", "whatifpreference", "errorview",
+    "formatenumerationlimit", "maximumhistorycount", "psemailserver", "psmoduleautoloadingpreference",
+    "pssessionapplicationname", "pssessionconfigurationname", "pssessionoption", "logcommandhealthevent",
+    "logcommandlifecycleevent", "logengineheathevent", "logenginelifecycleevent", "logproviderhealthevent",
+    "logproviderlifecycleevent",
+}
+_SCOPE_PREFIX = re.compile(r"^(script|global|local|private|using):", re.IGNORECASE)
+# Common parameters that set a variable named by their (string) argument.
+_VARIABLE_PARAMETERS = {"errorvariable", "ev", "outvariable", "ov", "warningvariable", "wv",
+                        "informationvariable", "iv", "pipelinevariable", "pv"}
 
 # Commands that hand their pipeline input on unchanged (for the value forms).
 _PASS_THROUGH = {"where-object", "sort-object", "select-object", "write-output"}
@@ -535,6 +559,13 @@ class FileCheck:
     def check_command(self, node, name):
         if any(c.type in ("command_invocation_operator", "command_name_expr") for c in node.children):
             return
+        elements = next((c for c in node.children if c.type == "command_elements"), None)
+        if elements is not None and elements.children and elements.children[0].type == "parenthesized_expression" \
+                and any(n.type == "array_literal_expression" for n in _walk(elements.children[0])):
+            self.report(node, "method-call-syntax",
+                        "%s(...) calls a command the way a method is called; Set-StrictMode -Version 2.0 "
+                        "refuses that, and without it the list would arrive as one argument" % name,
+                        "pass named parameters separated by spaces: %s -Name value" % name)
         lower = name.lower()
         if "\\" in name or "/" in name or "." in name:
             return  # an external program or a script path
@@ -633,9 +664,49 @@ class FileCheck:
             return text + "the function's param() block names what it takes"
         return text + "see the cmdlet's reference page"
 
+    def check_variables(self):
+        """Under Set-StrictMode -Version 2.0 reading a variable that was never
+        set throws, in strings too (PowerShell-Docs, reference/5.1/
+        Microsoft.PowerShell.Core/Set-StrictMode.md); flow-insensitive, so
+        only names set nowhere in the file."""
+        assigned, reads = set(), []
+        for node in _walk(self.root):
+            if node.type == "command_parameter" and _text(node).lstrip("-").rstrip(":").lower() in _VARIABLE_PARAMETERS:
+                following = node.next_named_sibling
+                while following is not None and following.type == "command_argument_sep":
+                    following = following.next_named_sibling
+                if following is not None:
+                    assigned.add(_text(following).strip("'\"+").lower())
+                continue
+            if node.type != "variable":
+                continue
+            raw = _text(node)
+            if raw.startswith("@"):
+                continue  # a splat: its keys are checked as parameters
+            raw = raw[2:-1] if raw.startswith("${") else raw.lstrip("$")
+            name = _SCOPE_PREFIX.sub("", raw).lower()
+            if ":" in name:
+                continue  # $env:X and other drives
+            up = node
+            while up.parent is not None and up.parent.type == "unary_expression":
+                up = up.parent
+            if (up.parent is not None and up.parent.type == "left_assignment_expression") or \
+                    node.parent.type in ("foreach_statement", "script_parameter"):
+                assigned.add(name)
+            else:
+                reads.append((name, node))
+        for name, node in reads:
+            if name not in assigned and name not in AUTOMATIC_VARIABLES:
+                self.report(node, "undefined-variable",
+                            "$%s is read but never set in this file; under Set-StrictMode -Version 2.0 "
+                            "that throws" % _text(node).lstrip("$"),
+                            "check the spelling, or set it first (a shared function gets its values "
+                            "as parameters, never from its caller's variables)")
+
     def run(self):
         self.collect_env()
         self.visit(self.root, set(), check=True)
+        self.check_variables()
         for node in _walk(self.root):
             if node.type == "command" and (self._command_name(node) or "").lower() == "open-exchangesession":
                 self.session_lines.append(node)

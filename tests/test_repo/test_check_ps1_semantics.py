@@ -322,6 +322,32 @@ def test_property_a_version_lacks_is_refused_only_on_that_exchange_object(tmp_pa
     assert "absent on Exchange 2013" in found[0].message
 
 
+# -- Set-StrictMode -Version 2.0 ------------------------------------------
+
+
+def test_misspelled_variable_is_refused(tmp_path):
+    hits = _assert_mutation_refused(
+        tmp_path, "Get-MaintenanceState", r"(?<=-Fqdn )\$fqdn\b", "$fdqn",
+        "undefined-variable", "$fdqn is read but never set")
+    assert "Set-StrictMode" in hits[0].message
+
+
+def test_variables_set_by_common_parameters_and_in_strings_are_understood(tmp_path):
+    found = _probe(tmp_path, [], [
+        "Get-Service -Name 'W3SVC' -ErrorVariable failures -ErrorAction SilentlyContinue | Out-Null",
+        "$text = \"$failures ${failures} $env:COMPUTERNAME\"",
+        "$other = \"$missing\"",
+    ])
+    assert [(f.line, f.rule) for f in found] == [(6, "undefined-variable")]
+
+
+def test_command_called_like_a_method_is_refused(tmp_path):
+    _assert_mutation_refused(
+        tmp_path, "Get-ExchangeFacts", r"Get-ExchangeOrganizationFact -Server \$env:COMPUTERNAME",
+        "Get-ExchangeOrganizationFact($env:COMPUTERNAME, 1)",
+        "method-call-syntax", "Get-ExchangeOrganizationFact(...) calls a command the way a method is called")
+
+
 # -- allow marker and command line -----------------------------------------
 
 
