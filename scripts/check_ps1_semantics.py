@@ -21,6 +21,9 @@ remote EMS session really delivers. Rules:
                          script runs on lack it.
 ``undefined-variable``   a variable read but never set anywhere in the file: a
                          typo that Set-StrictMode -Version 2.0 turns into an error.
+``optional-argument``    ``$null -ne $HostArgs.x``: testing whether the controller
+                         sent an argument with a bare read, which throws under
+                         StrictMode when it did not (the object is ConvertFrom-Json's).
 ``method-call-syntax``   ``Func(a, b)``: a command called like a method, which
                          Set-StrictMode -Version 2.0 refuses.
 ``shadowed-function``    an operation script defines a function that a shared
@@ -537,6 +540,12 @@ class FileCheck:
                             spec["hint"])
         if self._is_write(node):
             return
+        if self._is_null_test_of_argument(node, target):
+            self.report(node, "optional-argument",
+                        "'%s' tests for an argument the controller may leave out with a bare read; "
+                        "$HostArgs comes from ConvertFrom-Json, and under Set-StrictMode -Version 2.0 "
+                        "reading a property it lacks throws instead of giving $null" % _text(node),
+                        "read it with Get-PropertyValue -InputObject %s -Name '%s'" % (_text(target), member))
         known = self.cu_props.get(lower)
         for kind in sorted(target_kinds):
             if known is None and kind.startswith("obj:"):
@@ -548,6 +557,23 @@ class FileCheck:
                         % (member, why),
                         "read it with Get-PropertyValue -InputObject %s -Name '%s'"
                         % (_text(target)[:40], canonical))
+
+    @staticmethod
+    def _is_null_test_of_argument(node, target):
+        """``$null -ne $HostArgs.x`` (or ``$HostArgs.x -eq $null``)."""
+        if target.type != "variable" or _text(target).lower() != "$hostargs":
+            return False
+        up = node
+        while up.parent is not None and up.parent.type == "unary_expression":
+            up = up.parent
+        parent = up.parent
+        if parent is None or parent.type != "comparison_expression":
+            return False
+        operator = next((c for c in parent.children if c.type == "comparison_operator"), None)
+        if operator is None or _text(operator).lower() not in ("-eq", "-ne", "-ieq", "-ine", "-ceq", "-cne"):
+            return False
+        return any(c is not up and c.type == "unary_expression" and _text(c).lower() == "$null"
+                   for c in parent.children)
 
     @staticmethod
     def _is_write(node):

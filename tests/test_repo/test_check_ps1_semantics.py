@@ -341,6 +341,19 @@ def test_variables_set_by_common_parameters_and_in_strings_are_understood(tmp_pa
     assert [(f.line, f.rule) for f in found] == [(6, "undefined-variable")]
 
 
+def test_null_test_of_an_argument_with_a_bare_read_is_refused(tmp_path):
+    # $HostArgs is ConvertFrom-Json's object: a key the controller leaves out
+    # is a missing property, and StrictMode throws on the test itself.
+    _assert_mutation_refused(
+        tmp_path, "Get-InstallerTaskState", r"\[int\]\$HostArgs\.tail_lines",
+        "$(if ($null -eq $HostArgs.tail_lines) { 200 } else { [int]$HostArgs.tail_lines })",
+        "optional-argument", "'$HostArgs.tail_lines' tests for an argument the controller may leave out")
+    copy, line, _ = _mutate(
+        tmp_path, "Get-InstallerTaskState", r"\[int\]\$HostArgs\.tail_lines",
+        "[int](Get-PropertyValue -InputObject $HostArgs -Name 'tail_lines' -Default 200)")
+    assert not _refused(_findings(copy), line, "optional-argument")
+
+
 def test_command_called_like_a_method_is_refused(tmp_path):
     _assert_mutation_refused(
         tmp_path, "Get-ExchangeFacts", r"Get-ExchangeOrganizationFact -Server \$env:COMPUTERNAME",
