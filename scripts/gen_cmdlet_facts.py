@@ -18,8 +18,9 @@ directories (bare or not; nothing is checked out):
   FailoverClusters, ...) per Windows Server release.
 
 Only the cmdlets the host scripts name (any ``Verb-Noun`` word in their
-text that the reference knows), their Exchange Get/Set counterparts and the
-EXTRA list below are kept, so the committed table stays small. Re-run after
+text that the reference knows), their Exchange Get/Set counterparts, the
+EXTRA list and the WHOLE_MODULES below are kept, so the committed table stays
+small. Re-run after
 a host script starts using a new cmdlet; CI never runs this script.
 
 Usage::
@@ -90,7 +91,16 @@ EXTRA = (
     "New-ScheduledTaskAction", "New-ScheduledTaskSettingsSet", "New-ScheduledTaskTrigger",
     "New-ScheduledTaskPrincipal", "Get-DiskImage", "Mount-DiskImage", "Dismount-DiskImage",
     "Get-Volume", "Get-ClusterNode", "Suspend-ClusterNode", "Resume-ClusterNode",
-    "Start-BitsTransfer",
+    "Start-BitsTransfer", "Get-ManagementRole", "Get-ManagementRoleAssignment", "Get-ManagementRoleEntry",
+    "Get-RoleGroup", "Get-RoleGroupMember", "Get-WSManInstance", "Test-WSMan",
+)
+
+# Whole modules kept: every Windows PowerShell 5.1 core cmdlet a host script
+# may reach for.
+WHOLE_MODULES = (
+    "Microsoft.PowerShell.Core", "Microsoft.PowerShell.Management", "Microsoft.PowerShell.Utility",
+    "Microsoft.PowerShell.Security", "Microsoft.PowerShell.Diagnostics", "Microsoft.WSMan.Management",
+    "CimCmdlets",
 )
 
 _VERB_NOUN = re.compile(r"\b[A-Z][A-Za-z]+-[A-Z][A-Za-z0-9]+\b")
@@ -328,7 +338,7 @@ def build(exchange: Repo, powershell: Repo, windows: Repo, script_dir: Path) -> 
     # know a name wins (none of ours is in two).
     for table in (ex, ps, win):
         for name, entry in table.items():
-            if name.lower() in wanted and name not in cmdlets:
+            if (name.lower() in wanted or entry.get("module") in WHOLE_MODULES) and name not in cmdlets:
                 cmdlets[name] = compact(entry)
     kept_aliases = {
         alias: target for alias, target in command_aliases.items() if target in cmdlets
