@@ -75,13 +75,14 @@ _VERB_NOUN = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+$")
 EXCHANGE_VERSIONS = ("2013", "2016", "2019", "SE")
 
 # Properties that exist only from the September 2021 CUs (2016 CU22, 2019
-# CU11) on, below the granularity of the reference's per-version lines.
-# Source: Microsoft Learn, "Exchange Emergency Mitigation (EM) service"
-# (learn.microsoft.com/exchange/exchange-emergency-mitigation-service) and the
+# CU11) on, below the granularity of the reference's per-version lines: the
 # Exchange Team blog "New security feature in September 2021 Cumulative
-# Update for Exchange Server"; the reference's Set-ExchangeServer and
-# Set-OrganizationConfig pages list these parameters for 2016, 2019 and SE
-# only. Always version-dependent, whatever a script's header says.
+# Update for Exchange Server" (techcommunity.microsoft.com/blog/exchange/
+# new-security-feature-in-september-2021-cumulative-update-for-exchange-server/
+# 2783155) introduced the Emergency Mitigation service with these settings;
+# the reference's Set-ExchangeServer and Set-OrganizationConfig pages give
+# the matching parameters to 2016, 2019 and SE only. Always version-dependent,
+# whatever a script's header says.
 CU_DEPENDENT_PROPERTIES = {
     "MitigationsEnabled": "exists only from the September 2021 CUs (2016 CU22, 2019 CU11) on, never on 2013",
     "MitigationsBlocked": "exists only from the September 2021 CUs (2016 CU22, 2019 CU11) on, never on 2013",
@@ -253,6 +254,18 @@ def script_versions(text: str) -> tuple[str, ...]:
     return versions
 
 
+def _own_parameter_blocks(function):
+    """The function's own param() block or (...) declaration, not those of
+    script blocks or functions nested in it."""
+    pending = list(function.children)
+    while pending:
+        node = pending.pop(0)
+        if node.type in ("param_block", "function_parameter_declaration"):
+            yield node
+        elif node.type not in ("script_block_expression", "function_statement", "statement_list"):
+            pending.extend(node.children)
+
+
 def function_parameters(root) -> dict[str, dict]:
     """Functions a parse tree defines: lower name -> {name, params, advanced}."""
     found = {}
@@ -263,17 +276,15 @@ def function_parameters(root) -> dict[str, dict]:
         if name_node is None:
             continue
         params, advanced = [], False
-        for inner in _walk(node):
-            if inner is not node and inner.type == "function_statement":
-                break
-            if inner.type == "script_parameter":
-                var = next((c for c in inner.children if c.type == "variable"), None)
-                if var is not None:
-                    params.append(_text(var).lstrip("$"))
-            if inner.type == "attribute" and _text(inner).lower().startswith("[cmdletbinding"):
-                advanced = True
-            if inner.type == "attribute" and _text(inner).lower().startswith("[parameter"):
-                advanced = True
+        for block in _own_parameter_blocks(node):
+            for parameter in _walk(block):
+                if parameter.type == "script_parameter":
+                    var = next((c for c in parameter.children if c.type == "variable"), None)
+                    if var is not None:
+                        params.append(_text(var).lstrip("$"))
+                if parameter.type == "attribute" and _text(parameter).lower().startswith(
+                        ("[cmdletbinding", "[parameter")):
+                    advanced = True
         found[_text(name_node).lower()] = {
             "name": _text(name_node), "params": params, "advanced": advanced, "line": node.start_point[0] + 1,
         }
@@ -603,7 +614,8 @@ class FileCheck:
                             "shared function %s is called but not declared, so it is not composed in"
                             % local["name"],
                             "add it to the file's '# Uses:' header line")
-            self.check_parameters(node, elements, local["name"], self._function_params(local), {}, None)
+            self.check_parameters(node, elements, local["name"], self._function_params(local), {}, None,
+                                  simple=not local["advanced"])
             return
         entry = self.facts.resolve(name)
         if entry is None:
@@ -638,7 +650,7 @@ class FileCheck:
             params.update({p: p for p in _PROXY_PARAMETERS})
         return params
 
-    def check_parameters(self, node, elements, command, params, limited, entry):
+    def check_parameters(self, node, elements, command, params, limited, entry, simple=False):
         used = []
         for el in elements:
             if el.type == "command_parameter":
@@ -661,7 +673,7 @@ class FileCheck:
                 else:
                     self.report(el, "unknown-parameter",
                                 "%s has no parameter -%s%s" % (command, given, where),
-                                self._parameter_hint(given, params, entry))
+                                self._parameter_hint(given, params, entry, simple))
                     continue
             have = limited.get(canonical)
             if have is not None and entry is not None:
@@ -680,14 +692,18 @@ class FileCheck:
                                 "every Windows Server release an Exchange server may run on must have it")
 
     @staticmethod
-    def _parameter_hint(given, params, entry):
+    def _parameter_hint(given, params, entry, simple=False):
         import difflib
 
         names = sorted(set(params.values()))
         close = difflib.get_close_matches(given, names, n=3, cutoff=0.6)
         text = "did you mean %s? " % ", ".join("-" + c for c in close) if close else ""
         if entry is None:
-            return text + "the function's param() block names what it takes"
+            text += "the function's param() block names what it takes"
+            if simple:
+                text += " (without [CmdletBinding()] it takes no common parameters, and PowerShell puts an " \
+                        "unknown one in $args unnoticed)"
+            return text
         return text + "see the cmdlet's reference page"
 
     def check_variables(self):
