@@ -409,3 +409,22 @@ def test_mitigation_properties_are_refused_on_a_value_of_unknown_origin(tmp_path
     copy.write_text("param($HostArgs)\nfunction Get-Flag {\n    param($Server)\n"
                     "    [bool]$Server.MitigationsApplied\n}\n", encoding="utf-8")
     assert [(f.line, f.rule) for f in _findings(copy)] == [(4, "version-property")]
+
+
+def test_functions_take_only_their_own_parameters(tmp_path):
+    path = tmp_path / "Probe.ps1"
+    path.write_text("\n".join([
+        "param($HostArgs)",
+        "function Get-Thing {",
+        "    [CmdletBinding()]",
+        "    param([Parameter(Mandatory = $true)][string]$Name)",
+        "    1..2 | ForEach-Object { & { param($inner) $inner } $_ }",
+        "}",
+        "function Get-Plain([int]$Count) { $Count }",
+        "Get-Thing -Name 'a' -ErrorAction Stop",
+        "Get-Thing -inner 1",
+        "Get-Plain -Count 1 -ErrorAction Stop",
+    ]) + "\n", encoding="utf-8")
+    found = _findings(path)
+    assert [(f.line, f.rule) for f in found] == [(9, "unknown-parameter"), (10, "unknown-parameter")]
+    assert "$args unnoticed" in found[1].hint
