@@ -14,6 +14,8 @@ remote EMS session really delivers. Rules:
                          being declared, so it is not composed in.
 ``unknown-parameter``    a named parameter (or a key of a splatted hashtable
                          literal) the command does not have.
+``invalid-value``        a literal value the reference's enumeration for that
+                         parameter does not list (``-State Drainig``).
 ``abbreviated-parameter`` a unique prefix PowerShell would accept today, but a
                          later version with one more parameter would not.
 ``cmdlet-version`` / ``parameter-version``  the reference says some of the
@@ -652,9 +654,12 @@ class FileCheck:
 
     def check_parameters(self, node, elements, command, params, limited, entry, simple=False):
         used = []
-        for el in elements:
+        for index, el in enumerate(elements):
             if el.type == "command_parameter":
                 used.append((_text(el).lstrip("-").rstrip(":"), el, None))
+                following = elements[index + 1] if index + 1 < len(elements) else None
+                if entry is not None and following is not None and following.type != "command_parameter":
+                    self._check_value(command, entry, params.get(used[-1][0].lower()), following)
             elif el.type == "unary_expression" and _text(el).startswith("@") and el.named_child_count == 1 \
                     and el.named_children[0].type == "variable":
                 splat = "$" + _text(el)[1:].lower()
@@ -690,6 +695,25 @@ class FileCheck:
                                 "-%s%s of %s is documented only for Windows Server %s"
                                 % (canonical, where, command, have.replace(" ", ", ")),
                                 "every Windows Server release an Exchange server may run on must have it")
+
+    def _check_value(self, command, entry, canonical, argument):
+        """A bareword or plain string given to a parameter whose reference
+        enumerates its values must be one of them (PowerShell's binder
+        refuses anything else, case-insensitively)."""
+        allowed = entry.get("values", {}).get(canonical or "")
+        if not allowed:
+            return
+        if argument.type == "generic_token":
+            value = _text(argument)
+        else:
+            value = _string_value(argument)
+        if value is None or not re.fullmatch(r"[A-Za-z0-9]+", value):
+            return
+        choices = allowed.split()
+        if value.lower() not in {c.lower() for c in choices}:
+            self.report(argument, "invalid-value",
+                        "%s -%s does not accept '%s'" % (command, canonical, value),
+                        "the reference lists: %s" % ", ".join(choices))
 
     @staticmethod
     def _parameter_hint(given, params, entry, simple=False):

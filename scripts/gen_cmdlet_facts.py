@@ -199,6 +199,53 @@ def parse_parameters(text: str) -> list[tuple[str, list[str], str | None]]:
     return [tuple(p) for p in params]
 
 
+_ACCEPTED = re.compile(r"^Accepted values:\s*(?P<list>.+)$")
+_TYPE = re.compile(r"^Type:\s*(?P<type>\S+)")
+_BULLET_VALUE = re.compile(r"^- (?P<value>[A-Za-z][A-Za-z0-9]*)(?::.*)?$")
+# Types whose "valid values" prose is advice, not an enumeration.
+_FREE_TYPES = ("string", "object", "multivaluedproperty", "boolean", "int", "uint", "long", "timespan")
+
+
+def parse_values(text: str) -> dict[str, list[str]]:
+    """Enumerated values per parameter: the reference's ``Accepted values:``
+    line, or (Exchange pages) a bullet list of single words after "Valid
+    values ... are:" for a parameter of an enumeration type."""
+    values: dict[str, list[str]] = {}
+    sections = re.split(r"^### -", text, flags=re.MULTILINE)[1:]
+    for section in sections:
+        lines = section.splitlines()
+        name = lines[0].strip()
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+            continue
+        body = section.split("\n## ", 1)[0]
+        type_match = next((_TYPE.match(l.strip()) for l in lines if _TYPE.match(l.strip())), None)
+        accepted = next((_ACCEPTED.match(l.strip()) for l in lines if _ACCEPTED.match(l.strip())), None)
+        if accepted:
+            values[name] = [v.strip() for v in accepted.group("list").split(",") if v.strip()]
+            continue
+        if type_match is None or type_match.group("type").lower().startswith(_FREE_TYPES):
+            continue
+        found, bullets, started = False, [], False
+        for line in body.splitlines()[1:]:
+            stripped = line.strip()
+            if not found:
+                found = "valid values" in stripped.lower() and stripped.endswith(":")
+                continue
+            if not stripped and not started:
+                continue
+            if not stripped.startswith("- "):
+                break
+            started = True
+            match = _BULLET_VALUE.match(stripped)
+            if match is None:
+                bullets = []
+                break
+            bullets.append(match.group("value"))
+        if len(bullets) >= 2:
+            values[name] = bullets
+    return values
+
+
 def exchange_facts(repo: Repo) -> dict[str, dict]:
     paths = repo.list_md(EXCHANGE_DIR)
     facts = {}
@@ -224,7 +271,16 @@ def exchange_facts(repo: Repo) -> dict[str, dict]:
         }
         if aliases:
             facts[title]["parameter_aliases"] = dict(sorted(aliases.items()))
+        _add_values(facts[title], parse_values(text))
     return facts
+
+
+def _add_values(entry: dict, found: dict[str, list[str]]) -> None:
+    """Union of the enumerated values of the entry's parameters."""
+    for name, values in found.items():
+        if name in entry["parameters"]:
+            have = entry.setdefault("values", {}).setdefault(name, [])
+            have.extend(v for v in values if v not in have)
 
 
 def powershell_facts(repo: Repo) -> tuple[dict[str, dict], dict[str, str], dict[str, str]]:
@@ -248,6 +304,7 @@ def powershell_facts(repo: Repo) -> tuple[dict[str, dict], dict[str, str], dict[
         }
         if aliases:
             facts[title]["parameter_aliases"] = dict(sorted(aliases.items()))
+        _add_values(facts[title], parse_values(text))
         for alias in front.get("aliases", []) or []:
             command_aliases[str(alias)] = title
     common_text = repo.read_many([COMMON_PARAMETERS_DOC])[COMMON_PARAMETERS_DOC]
@@ -283,6 +340,7 @@ def windows_facts(repo: Repo) -> dict[str, dict]:
                 entry["parameters"].setdefault(name, []).append(release)
                 for alias in param_aliases:
                     entry["parameter_aliases"][alias] = name
+            _add_values(entry, parse_values(text))
     for entry in facts.values():
         entry["versions"] = " ".join(entry["versions"])
         entry["parameters"] = {
@@ -306,12 +364,14 @@ def compact(entry: dict) -> dict:
             plain.append(name)
         else:
             limited[name] = versions
-    out = {k: v for k, v in entry.items() if k not in ("parameters", "parameter_aliases")}
+    out = {k: v for k, v in entry.items() if k not in ("parameters", "parameter_aliases", "values")}
     out["parameters"] = plain
     if limited:
         out["limited"] = limited
     if entry.get("parameter_aliases"):
         out["parameter_aliases"] = entry["parameter_aliases"]
+    if entry.get("values"):
+        out["values"] = {k: " ".join(v) for k, v in sorted(entry["values"].items())}
     return out
 
 
@@ -350,7 +410,8 @@ def build(exchange: Repo, powershell: Repo, windows: Repo, script_dir: Path) -> 
             "entries list the Exchange versions that have the cmdlet and each parameter; "
             "Windows module entries list the Windows Server releases whose reference has "
             "them; 5.1 entries are Windows PowerShell 5.1. A parameter is available "
-            "wherever its cmdlet is unless 'limited' names its own versions."
+            "wherever its cmdlet is unless 'limited' names its own versions; 'values' "
+            "lists a parameter's enumerated values where the reference enumerates them."
         ),
         "sources": {
             "exchange": {"repository": exchange.slug, "commit": exchange.commit, "path": EXCHANGE_DIR},

@@ -159,6 +159,29 @@ Aliases:
     assert params[0][1] == ["Id"]
     assert gen._exchange_versions(params[1][2]) == ["2016", "2019", "SE"]
     assert gen._exchange_versions(params[2][2]) == []
+    page_values = gen.parse_values(page.replace("### -OnlineOnly", """### -Mode
+
+Valid values are:
+
+- Fast: quick.
+- Slow
+
+```yaml
+Type: ModeType
+```
+
+### -Label
+
+Valid values are:
+
+- Any text
+
+```yaml
+Type: String
+```
+
+### -OnlineOnly"""))
+    assert page_values == {"Mode": ["Fast", "Slow"]}
     entry = gen.compact({"source": "exchange", "versions": "2013 2016 2019 SE",
                          "parameters": {"Identity": "2013 2016 2019 SE", "NewThing": "2016 2019 SE"}})
     assert entry["parameters"] == ["Identity"]
@@ -173,6 +196,22 @@ def test_misspelled_parameter_is_refused(tmp_path):
         tmp_path, "Enter-MaintenanceStep", r"(Set-ServerComponentState .*)-Requester\b", r"\1-Requestor",
         "unknown-parameter", "Set-ServerComponentState has no parameter -Requestor")
     assert "-Requester" in hits[0].hint
+
+
+def test_value_outside_the_enumeration_is_refused(tmp_path):
+    hits = _assert_mutation_refused(
+        tmp_path, "Enter-MaintenanceStep", r"-State Draining", "-State Drain",
+        "invalid-value", "Set-ServerComponentState -State does not accept 'Drain'")
+    assert "Active, Inactive, Draining" in hits[0].hint
+    # Values are matched as PowerShell binds them: case-insensitively.
+    copy, line, _ = _mutate(tmp_path, "Enter-MaintenanceStep", r"-State Draining", "-State draining")
+    assert not _refused(_findings(copy), line, "invalid-value")
+
+
+def test_windows_module_value_outside_the_enumeration_is_refused(tmp_path):
+    _assert_mutation_refused(
+        tmp_path, "Start-InstallerTask", r"-StorageType ISO", "-StorageType IMG",
+        "invalid-value", "Mount-DiskImage -StorageType does not accept 'IMG'")
 
 
 def test_parameter_2013_lacks_is_refused_in_a_script_that_runs_on_2013(tmp_path):
