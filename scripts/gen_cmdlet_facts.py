@@ -160,7 +160,8 @@ def _front_matter(text: str) -> dict[str, object]:
         if line.strip() == "---":
             break
         if line.startswith("  - ") and key == "aliases":
-            fields.setdefault("aliases", []).append(line[4:].strip())
+            # YAML may quote a symbol alias ('%', '?').
+            fields.setdefault("aliases", []).append(line[4:].strip().strip("'\""))
             continue
         name, _, value = line.partition(":")
         key = name.strip().lower()

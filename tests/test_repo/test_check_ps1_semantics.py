@@ -467,3 +467,78 @@ def test_functions_take_only_their_own_parameters(tmp_path):
     found = _findings(path)
     assert [(f.line, f.rule) for f in found] == [(9, "unknown-parameter"), (10, "unknown-parameter")]
     assert "$args unnoticed" in found[1].hint
+
+
+# -- the generator, end to end on small fetched-style repositories ------------
+
+
+def _git_repo(root, files):
+    root.mkdir()
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid", "PATH": "/usr/bin:/bin"}
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "docs"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, env=env, capture_output=True)
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    return root / ".git", head.stdout.strip()
+
+
+def _exchange_page(name, params, cmdlet_versions="Exchange Server 2013, Exchange Server 2016, "
+                   "Exchange Server 2019, Exchange Server SE"):
+    sections = "".join(
+        "### -%s\n\n> Applicable: %s\n\n```yaml\nType: String\nAliases:\n```\n\n" % (p, v) for p, v in params)
+    return "---\napplicable: %s\ntitle: %s\n---\n## PARAMETERS\n\n%s### CommonParameters\n" % (
+        cmdlet_versions, name, sections)
+
+
+def test_generator_writes_the_table_with_source_commits(tmp_path):
+    all_four = "Exchange Server 2013, Exchange Server 2016, Exchange Server 2019, Exchange Server SE"
+    exchange, exchange_head = _git_repo(tmp_path / "exchange", {
+        "exchange/exchange-ps/ExchangePowerShell/Get-Widget.md": _exchange_page("Get-Widget", [("Identity", all_four)]),
+        "exchange/exchange-ps/ExchangePowerShell/Set-Widget.md": _exchange_page("Set-Widget", [
+            ("Identity", all_four), ("Shiny", "Exchange Server 2019, Exchange Server SE")]),
+        "exchange/exchange-ps/ExchangePowerShell/Get-Unused.md": _exchange_page("Get-Unused", [("Identity", all_four)]),
+    })
+    powershell, powershell_head = _git_repo(tmp_path / "powershell", {
+        "reference/5.1/Microsoft.PowerShell.Core/ForEach-Object.md":
+            "---\naliases:\n  - '%'\ntitle: ForEach-Object\n---\n### -Process\n\n```yaml\nAliases:\n```\n",
+        "reference/5.1/Microsoft.PowerShell.Core/About/about_CommonParameters.md":
+            "## Common parameters\n\n### -ErrorAction\n\n```yaml\nAliases: ea\n```\n\n"
+            "### -ProgressAction\n\nThe parameter was added in\nPowerShell 7.4.\n\n## Risk\n",
+    })
+    windows, windows_head = _git_repo(tmp_path / "windows", {
+        "docset/winserver2016-ps/Storage/Mount-DiskImage.md":
+            "---\ntitle: Mount-DiskImage\n---\n### -ImagePath\n\n```yaml\nAliases:\n```\n",
+        "docset/winserver2022-ps/Storage/Mount-DiskImage.md":
+            "---\ntitle: Mount-DiskImage\n---\n### -ImagePath\n\n```yaml\nAliases:\n```\n\n"
+            "### -StorageType\n\n```yaml\nAliases:\nAccepted values: ISO, VHD\n```\n",
+    })
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "Get-Thing.ps1").write_text("param($HostArgs)\nGet-Widget -Identity x | % { Mount-DiskImage }\n")
+    output = tmp_path / "facts.json"
+    assert gen.main(["--exchange", str(exchange), "--powershell", str(powershell), "--windows", str(windows),
+                     "--scripts", str(scripts), "--output", str(output)]) == 0
+    table = json.loads(output.read_text(encoding="utf-8"))
+    assert table["sources"]["exchange"]["commit"] == exchange_head
+    assert table["sources"]["powershell"]["commit"] == powershell_head
+    assert table["sources"]["windows"]["commit"] == windows_head
+    cmdlets = table["cmdlets"]
+    assert "Get-Unused" not in cmdlets  # no script names it
+    assert cmdlets["Set-Widget"]["limited"] == {"Shiny": "2019 SE"}  # Get-Widget's counterpart
+    assert cmdlets["Mount-DiskImage"]["limited"] == {"StorageType": "2022"}
+    assert cmdlets["Mount-DiskImage"]["values"] == {"StorageType": "ISO VHD"}
+    assert table["command_aliases"] == {"%": "ForEach-Object"}
+    assert table["common_parameters"] == {"ErrorAction": "ErrorAction", "ea": "ErrorAction"}
+    # The checker reads what the generator wrote.
+    facts = sem.Facts.load(output)
+    assert facts.version_properties(("2013", "2016", "2019", "SE"))["widget"]["Shiny"].startswith(
+        "absent on Exchange 2013, 2016")
+
+
+def test_lint_runs_the_semantic_gate():
+    lint = (SCRIPTS / "lint.sh").read_text(encoding="utf-8")
+    assert re.search(r'^"\$py" scripts/check_ps1\.py --semantics \|\| rc=1$', lint, re.MULTILINE)
