@@ -85,12 +85,9 @@ EXCHANGE_VERSIONS = ("2013", "2016", "2019", "SE")
 # the reference's Set-ExchangeServer and Set-OrganizationConfig pages give
 # the matching parameters to 2016, 2019 and SE only. Always version-dependent,
 # whatever a script's header says.
-CU_DEPENDENT_PROPERTIES = {
-    "MitigationsEnabled": "exists only from the September 2021 CUs (2016 CU22, 2019 CU11) on, never on 2013",
-    "MitigationsBlocked": "exists only from the September 2021 CUs (2016 CU22, 2019 CU11) on, never on 2013",
-    "MitigationsApplied": "exists only from the September 2021 CUs (2016 CU22, 2019 CU11) on, never on 2013",
-    "DataCollectionEnabled": "exists only from the September 2021 CUs (2016 CU22, 2019 CU11) on, never on 2013",
-}
+_SEPTEMBER_2021 = "exists only from the September 2021 CUs (2016 CU22, 2019 CU11) on, never on 2013"
+CU_DEPENDENT_PROPERTIES = dict.fromkeys(
+    ("MitigationsEnabled", "MitigationsBlocked", "MitigationsApplied", "DataCollectionEnabled"), _SEPTEMBER_2021)
 
 # Nested Exchange values that a remote EMS session hands over as text or a
 # deserialized property bag rather than a live object (issue 11, item 2;
