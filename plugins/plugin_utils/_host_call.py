@@ -28,8 +28,6 @@ import json
 import os
 import re
 
-from ._contracts import check_answer
-
 SCRIPT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_host_scripts")
 # Shared host functions, one per file, named after the function.
 FUNCTION_DIR = os.path.join(SCRIPT_DIR, "_functions")
@@ -183,7 +181,11 @@ def parse_result(operation, rc, stdout, stderr):
             "host operation %s returned data of type %s, expected an object" % (operation, type(data).__name__),
             "malformed", operation)
     # Every answer is held to its operation's contract here, once, so no
-    # caller ever meets a missing key or a value of the wrong kind.
+    # caller ever meets a missing key or a value of the wrong kind.  Imported
+    # here: scripts/check_ps1_semantics.py loads this file on its own, outside
+    # the package, for the script composition only.
+    from ._contracts import check_answer
+
     violation = check_answer(operation, data)
     if violation is not None:
         raise HostCallError(str(violation), "malformed", operation, detail={"field": violation.path})
