@@ -111,7 +111,7 @@ def _ems_fix(error, account):
     return "Open the Exchange Management Shell as this account on the server and fix what it reports."
 
 
-def _answer_findings(answers, ems_down):
+def _answer_findings(answers, ems_down, repository_flagged):
     findings = []
     for operation in READ_OPERATIONS:
         answer = answers.get(operation)
@@ -130,8 +130,8 @@ def _answer_findings(answers, ems_down):
                 "Get-HostIdentity", "Get-RewriteConfiguration", "Get-MitigationServiceEvent", "Get-InstallerTaskState",
                 "Get-StagedFile", "Get-RepositoryManifest"):
             continue  # the EMS finding already says why, once
-        elif operation == "Get-RepositoryManifest":
-            continue  # reported from the reachability check, with the fix
+        elif operation == "Get-RepositoryManifest" and repository_flagged:
+            continue  # the reachability check already says why, with the fix
         else:
             findings.append(_finding("operation_failed", "blocker", jobs, "%s failed: %s" % (operation, error),
                                      "Fix what the message names on the server, then run preflight again."))
@@ -304,11 +304,13 @@ def judge(answers, prerequisites, *, repository_url=None, min_free_disk_gb=DEFAU
             "ems_unavailable", "blocker", ["patch", "mitigate", "eems"],
             "The Exchange Management Shell session could not be opened: %s" % (ems.get("error") or "no reason given"),
             _ems_fix(ems.get("error"), (prereq.get("roles") or {}).get("account"))))
-    findings += _answer_findings(answers, ems_down)
+    endpoint_findings = _endpoint_findings(prereq, repository_url) if prereq else []
+    repository_flagged = any(f["id"].startswith("repository_") for f in endpoint_findings)
+    findings += _answer_findings(answers, ems_down, repository_flagged)
     if prereq:
         findings += _winrm_findings(prereq)
         findings += _role_findings(prereq)
-        findings += _endpoint_findings(prereq, repository_url)
+        findings += endpoint_findings
     if facts is not None:
         staged_answer = answers.get("Get-StagedFile") or {}
         findings += _fact_findings(facts, staged_answer.get("data") if staged_answer.get("ok") else None,

@@ -168,3 +168,15 @@ def test_the_judge_does_not_change_its_input():
     saved = copy.deepcopy((answers, prereq))
     _readiness.judge(answers, prereq, repository_url=REPO)
     assert (answers, prereq) == saved
+
+
+def test_a_broken_manifest_on_a_reachable_repository_is_reported_once():
+    failed = {"Get_RepositoryManifest": ("operation", "host operation Get-RepositoryManifest failed: Invalid JSON "
+                                                      "primitive: <html>.")}
+    verdict = _readiness.judge(_answers(**failed), _prereq(), repository_url=REPO)
+    assert _ids(verdict) == ["operation_failed"] and "Invalid JSON primitive" in verdict["findings"][0]["message"]
+    assert verdict["jobs"]["stage"] == "blocked"
+    # When the server cannot reach the repository at all, that finding says it, once.
+    prereq = _prereq()
+    prereq["endpoints"][0].update(reachable=False, status_code=None, error="Unable to connect to the remote server")
+    assert _ids(_readiness.judge(_answers(**failed), prereq, repository_url=REPO)) == ["repository_unreachable"]
