@@ -44,10 +44,11 @@ function Test-Endpoint {
             $result.reachable = $true
             $result.status_code = [int]$response.StatusCode
         }
-        elseif ($url -match '^\\\\[^\\]+\\[^\\]+') {
+        elseif ($url -match '^(\\\\[^\\]+\\[^\\]+)') {
             $drive = $null
             if ($null -ne $credential) {
-                $drive = New-PSDrive -Name ('ExPre{0}' -f $PID) -PSProvider FileSystem -Root $url.TrimEnd('\') -Credential $credential -ErrorAction Stop
+                # The credential is given to the share itself (\\server\share), never to the file.
+                $drive = New-PSDrive -Name ('ExPre{0}' -f $PID) -PSProvider FileSystem -Root $Matches[1] -Credential $credential -ErrorAction Stop
             }
             try {
                 $result.reachable = [bool](Test-Path -LiteralPath $url)

@@ -15,6 +15,7 @@ import urllib.request
 import yaml
 
 from ..ems import open_exchange_session
+from ..staging import repository_dir
 from . import HostOpError, operation
 
 _RBAC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "rbac.yml")
@@ -53,11 +54,22 @@ def _endpoint(ctx, endpoint):
     url = str((endpoint or {}).get("url") or "")
     result = {"name": str((endpoint or {}).get("name") or ""), "url": url, "reachable": False, "status_code": None,
               "error": None}
-    if not url.lower().startswith(("http://", "https://")):
-        result["error"] = "The address %s is neither an http(s):// URL nor a \\\\server\\share path." % url
-        return result
     if any(url.lower().startswith(str(prefix).lower()) for prefix in ctx.server.get("blocked_urls") or []):
         result["error"] = _NO_CONNECTION
+        return result
+    if url.startswith("\\\\"):
+        # Any share stands for the lab repository (the lab has no SMB server).
+        try:
+            directory = repository_dir(ctx, url.rsplit("\\", 1)[0])
+        except HostOpError as error:
+            result["error"] = str(error)
+            return result
+        result["reachable"] = os.path.exists(os.path.join(directory, url.rsplit("\\", 1)[-1]))
+        if not result["reachable"]:
+            result["error"] = "The path %s cannot be reached from this server." % url
+        return result
+    if not url.lower().startswith(("http://", "https://")):
+        result["error"] = "The address %s is neither an http(s):// URL nor a \\\\server\\share path." % url
         return result
     host = (urllib.parse.urlsplit(url).hostname or "").lower()
     if host == _OCS_HOST or url.startswith(ctx.lab.ocs_url.rsplit("/", 1)[0]):
