@@ -67,11 +67,37 @@ def to_date(value):
 
 
 def cu_number(cu):
-    """``CU15`` -> 15, ``RTM`` -> 0; None for labels such as ``SP1``."""
+    """``CU15`` -> 15, ``RTM`` -> 0, ``SP1`` -> 4 (Exchange 2013 SP1 is its fourth CU); else None."""
     if cu == "RTM":
         return 0
+    if cu == "SP1":
+        return 4
     match = re.match(r"^CU(\d+)$", cu or "")
     return int(match.group(1)) if match else None
+
+
+_OS_CAPTION = re.compile(r"\bServer\s+(2008\s+R2|2012\s+R2|2008|2012|2016|2019|2022|2025)\b", re.IGNORECASE)
+
+
+def normalise_os(caption=None, version=None, known=None):
+    """``Windows Server 2019`` from a WMI caption and/or an OS version; None if neither tells.
+
+    ``caption`` is ``Win32_OperatingSystem.Caption`` ("Microsoft Windows
+    Server 2019 Datacenter", "Windows Server 2012 R2 Standard", or already
+    "Windows Server 2019"); ``version`` is its ``Version`` ("10.0.17763").
+    The caption wins when it names a release; the version (major.minor.build,
+    any revision ignored) is the language-independent fallback. ``known``
+    maps version strings to names (the catalog's ``windows_versions``).
+    """
+    if isinstance(caption, str):
+        match = _OS_CAPTION.search(caption)
+        if match:
+            return "Windows Server " + re.sub(r"\s+", " ", match.group(1)).upper()
+    if isinstance(version, str) and known:
+        parts = version.strip().split(".")
+        if len(parts) >= 3:
+            return known.get(".".join(parts[:3]))
+    return None
 
 
 class BuildEntry:
@@ -353,22 +379,64 @@ class Catalog:
                 best = version
         return best
 
-    def dotnet_requirement(self, product, cu, os_name=None):
-        """``{'supported': [...], 'recommended': '4.8', 'min_release': int}`` or None."""
+    def normalise_os(self, caption=None, version=None):
+        """Canonical Windows Server name (``Windows Server 2019``) or None; see :func:`normalise_os`."""
+        return normalise_os(caption, version, self.data.get("windows_versions") or {})
+
+    def _cu_rule(self, rules, product, cu):
         number = cu_number(cu)
         if number is None:
             return None
-        for rule in self.data.get("dotnet", {}).get("requirements", ()):
+        for rule in rules or ():
             if rule["product"] == product and rule["from_cu"] <= number <= rule["to_cu"]:
-                recommended = (rule.get("recommended_on_os") or {}).get(os_name or "", rule["recommended"])
-                supported = list(rule["supported"])
-                return {
-                    "supported": supported,
-                    "recommended": recommended,
-                    "min_release": min(self.dotnet_release(v) for v in supported),
-                    "max_version": max(supported, key=self.dotnet_release),
-                }
+                return rule
         return None
+
+    def dotnet_on_os(self, os_name):
+        """.NET versions the OS can have (built in or installable), or None when the OS is unknown."""
+        versions = (self.data.get("dotnet", {}).get("os_versions") or {}).get(os_name or "")
+        return list(versions) if versions is not None else None
+
+    def os_supported(self, product, cu, os_name):
+        """Does Microsoft support this CU on this OS? True, False, or None when either is unknown."""
+        if not os_name:
+            return None
+        rule = self._cu_rule(self.data.get("os_support"), product, cu)
+        if rule is None:
+            return None
+        return os_name in rule["os"]
+
+    def supported_os(self, product, cu):
+        rule = self._cu_rule(self.data.get("os_support"), product, cu)
+        return list(rule["os"]) if rule else None
+
+    def dotnet_requirement(self, product, cu, os_name=None):
+        """What .NET a CU needs, on an OS when it is known; None when the catalog has no rule.
+
+        ``supported``: versions the supportability matrix lists for the CU;
+        ``installable``: those the OS can have (all of them when the OS is
+        unknown); ``recommended``: what to install (the rule's recommendation
+        when the OS can have it, else the newest installable one; None when
+        nothing is installable); ``min_release``: the lowest Release value
+        that counts as supported.
+        """
+        rule = self._cu_rule(self.data.get("dotnet", {}).get("requirements"), product, cu)
+        if rule is None:
+            return None
+        supported = list(rule["supported"])
+        on_os = self.dotnet_on_os(os_name)
+        installable = [v for v in supported if on_os is None or v in on_os]
+        if rule["recommended"] in installable:
+            recommended = rule["recommended"]
+        else:
+            recommended = max(installable, key=self.dotnet_release) if installable else None
+        return {
+            "supported": supported,
+            "installable": installable,
+            "recommended": recommended,
+            "min_release": min(self.dotnet_release(v) for v in supported),
+            "max_version": max(supported, key=self.dotnet_release),
+        }
 
     def in_place_upgrade(self, from_product, from_cu, to_product):
         for rule in self.data.get("upgrades", {}).get("in_place", ()):
@@ -381,6 +449,13 @@ class Catalog:
 
     def not_in_place(self, from_product):
         return [r for r in self.data.get("upgrades", {}).get("not_in_place", ()) if r["from_product"] == from_product]
+
+    def cu_offered(self, product, cu):
+        """Does Microsoft still offer this CU's media for download? (catalog ``installers.cu_offered``)"""
+        offered = (self.data["installers"].get("cu_offered") or {}).get(product)
+        if offered is None:
+            return None
+        return cu in offered
 
     def cu_installer(self, product, cu):
         rule = self.data["installers"]["cu"].get(product)
