@@ -147,7 +147,8 @@ class ActionModule(HostActionBase):
             classification = catalog.classify(build, today).to_dict()
             facts = {"build": build, "roles": (state.get("exchange") or {}).get("roles") or ["Mailbox"],
                      "setup_watermark": state.get("setup_watermark")}
-            plan = plan_update(facts, {"target": "eems", "esu_enrolled": args["esu_enrolled"]},
+            # The remedy names the smallest change that restores EEMS.
+            plan = plan_update(facts, {"target": "eems_minimal", "esu_enrolled": args["esu_enrolled"]},
                                today=today, catalog=catalog)
         except (ExchangeBuildError, PlanInputError, CatalogError) as error:
             raise AnsibleActionFail("%s: %s" % (host, error)) from None

@@ -26,7 +26,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner im
     plan_update,
 )
 
-_POLICY_KEYS = ("target", "esu_enrolled", "min_free_disk_gb", "installer_format")
+_POLICY_KEYS = ("target", "esu_enrolled", "min_free_disk_gb", "installer_format", "available_media")
 
 
 def _today(today):

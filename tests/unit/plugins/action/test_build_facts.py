@@ -150,3 +150,19 @@ def test_bad_arguments_are_refused_before_any_host_call(args, message):
     with pytest.raises(Exception, match=message):
         plugin.run(task_vars={"inventory_hostname": "EX16A"})
     assert connection.exec_command.call_count == 0
+
+
+def test_unknown_target_fails_before_the_host_is_contacted():
+    plugin, connection = _plugin({"today": TODAY, "target": "bogus"}, _fixture("ex16a"))
+    with pytest.raises(AnsibleActionFail) as caught:
+        plugin.run(task_vars={"inventory_hostname": "EX16A"})
+    message = str(caught.value)
+    assert "EX16A" in message and "target" in message and "'bogus'" in message
+    assert "latest, eems, eems_minimal" in message
+    assert connection.exec_command.call_count == 0
+
+
+def test_the_wmi_caption_and_version_reach_the_planner():
+    from ansible_collections.onprem.exchange.plugins.action.build_facts import planner_facts
+    facts = planner_facts({"os": {"caption": "Microsoft Windows Server 2019 Datacenter", "version": "10.0.17763"}})
+    assert (facts["os"], facts["os_version"]) == ("Microsoft Windows Server 2019 Datacenter", "10.0.17763")

@@ -68,15 +68,15 @@ def test_bad_today_fails_clearly():
 
 
 def test_exchange_plan_from_a_bare_build_and_keywords():
-    result = exchange_plan("15.2.1748.43", target="eems", esu_enrolled=True, today=TODAY)
+    result = exchange_plan("15.2.1748.43", target="eems_minimal", esu_enrolled=True, today=TODAY)
     assert [s["update"] for s in result["steps"] if s["action"] == "install_su"] == ["Jun26SU"]
     assert result["reachable"] is True
 
 
 def test_exchange_plan_policy_dict_and_keyword_override():
     facts = {"build": "15.2.1748.43", "dotnet_release": 528040, "roles": ["Mailbox"]}
-    result = exchange_plan(facts, {"target": "latest", "esu_enrolled": True}, target="eems", today=TODAY)
-    assert result["target"]["policy"] == "eems"
+    result = exchange_plan(facts, {"target": "latest", "esu_enrolled": True}, target="eems_minimal", today=TODAY)
+    assert result["target"]["policy"] == "eems_minimal"
     assert result["target"]["build"] == "15.2.1748.46"
 
 
