@@ -23,6 +23,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog 
 )
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import (
     PlanInputError,
+    check_target,
     plan_update,
 )
 
@@ -72,9 +73,18 @@ def exchange_plan(facts, policy=None, today=None, **overrides):
     return result
 
 
+def exchange_target(value, name="target"):
+    """The target, stripped; fails naming the option and the allowed values otherwise."""
+    try:
+        return check_target(value)
+    except PlanInputError as err:
+        raise AnsibleFilterError("%s: %s" % (name, err))
+
+
 class FilterModule:
     def filters(self):
         return {
             "exchange_build": exchange_build,
             "exchange_plan": exchange_plan,
+            "exchange_target": exchange_target,
         }
