@@ -489,6 +489,37 @@ class Catalog:
             (fixed if verdict else unknown if verdict is None else still_open).append(cve_id)
         return fixed, still_open, unknown
 
+    # -- names admins use --------------------------------------------------
+
+    def display_name(self, build):
+        """The build the way admins say it: ``Exchange 2019 CU14 Nov24SU``, ``Exchange SE RTM``.
+
+        A build the catalog does not list keeps its number in the name, e.g.
+        ``Exchange 2019 CU14 + unknown update (15.2.1544.99)`` or ``Exchange
+        2019 unknown CU (15.2.9999.1)``. Raises ``ExchangeBuildError`` for a
+        string that is not an Exchange 2013/2016/2019/SE build.
+        """
+        build = ExchangeBuild.parse(build)
+        product = self.product_of(build)
+        entry = self.find(build)
+        if entry is not None:
+            if entry.is_release or entry.update == entry.cu:
+                return "%s %s" % (product, entry.cu)
+            return "%s %s %s" % (product, entry.cu, entry.update)
+        cu = self.cu_of(build)
+        if cu is not None:
+            return "%s %s + unknown update (%s)" % (product, cu, build)
+        return "%s unknown CU (%s)" % (product, build)
+
+    def describe_change(self, from_build, to_build):
+        """``Exchange 2019 CU14 Nov24SU -> Exchange SE RTM Sep26SUv2 (product change: Exchange 2019 -> Exchange SE)``."""
+        before, after = self.display_name(from_build), self.display_name(to_build)
+        old, new = self.product_of(from_build), self.product_of(to_build)
+        text = "%s -> %s" % (before, after)
+        if old != new:
+            text += " (product change: %s -> %s)" % (old, new)
+        return text
+
     # -- classification --------------------------------------------------
 
     def classify(self, value, today):
@@ -550,6 +581,7 @@ class Catalog:
         return Classification(
             input=value if isinstance(value, str) else str(value),
             build=str(build),
+            display_name=self.display_name(build),
             build_long=build.long_form(),
             source_form=build.source_form,
             product=product,

@@ -49,7 +49,10 @@ Output (a JSON-safe dict)
 -------------------------
 ``current``     the catalog classification of ``facts.build`` (None if unreadable).
 ``target``      ``{policy, requested, build, product, cu, update, name,
-                description, fallback}``; ``fallback`` is True when the
+                display_name, product_change, description, fallback}``
+                (``display_name`` as admins say it, "Exchange 2019 CU14
+                Nov24SU"; ``product_change`` True when the plan moves the
+                server to another product, 2019 -> SE); ``fallback`` is True when the
                 requested target is unreachable and ``steps`` lead to the best
                 reachable state instead (only for ``eems``).
 ``steps``       ordered list of ``{order, action, from_build, to_build, update,
@@ -289,7 +292,8 @@ def plan_update(facts, policy=None, today=None, catalog=None):
     plan = _Plan()
     target_info = {"policy": policy["target"] if policy["target"] in TARGET_POLICIES else "build",
                    "requested": policy["target"], "build": None, "product": None, "cu": None,
-                   "update": None, "name": None, "description": None, "fallback": False}
+                   "update": None, "name": None, "display_name": None, "product_change": False,
+                   "description": None, "fallback": False}
     result = {"current": None, "target": target_info, "steps": plan.steps, "findings": plan.findings,
               "reachable": False, "meets_eems": {c: None for c in CUTOFF_IDS}, "today": today.isoformat()}
 
@@ -460,6 +464,8 @@ def _describe_target(info, catalog, current, final, reachable, moved):
     else:
         info.update(build=str(final.build), product=current["product"], cu=current["cu"],
                     update=current["update"], name=current["description"])
+    info["display_name"] = catalog.display_name(final.build)
+    info["product_change"] = info["product"] != current["product"]
     if not final.hops:
         text = "stay on %s (%s)" % (info["build"], info["name"])
     else:

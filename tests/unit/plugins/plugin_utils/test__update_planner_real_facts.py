@@ -239,3 +239,33 @@ def test_check_target_refuses_unknown_values_naming_the_allowed_ones(value):
 @pytest.mark.parametrize("value", ["latest", "eems", "eems_minimal", "15.2.1748.53", "15.02.1748.053"])
 def test_check_target_accepts_policies_and_builds(value):
     assert check_target(value) == value
+
+
+# -- Names admins use ----------------------------------------------------------------
+
+@pytest.mark.parametrize("build, name", [
+    ("15.2.1544.13", "Exchange 2019 CU14 Nov24SU"),
+    ("15.2.1544.14", "Exchange 2019 CU14 Nov24SUv2"),
+    ("15.02.1544.004", "Exchange 2019 CU14"),
+    ("15.2.2562.17", "Exchange SE RTM"),
+    ("15.2.2562.53", "Exchange SE RTM Sep26SUv2"),
+    ("15.1.2507.61", "Exchange 2016 CU23 Oct25SU"),
+    ("15.0.1497.48", "Exchange 2013 CU23 Mar23SU"),
+    ("15.2.1544.99", "Exchange 2019 CU14 + unknown update (15.2.1544.99)"),
+    ("15.2.2562.99", "Exchange SE RTM + unknown update (15.2.2562.99)"),
+    ("15.2.2700.5", "Exchange SE unknown CU (15.2.2700.5)"),
+])
+def test_display_name_is_how_admins_say_it(build, name):
+    assert load_catalog().display_name(build) == name
+
+
+def test_a_product_change_is_shown_plainly():
+    catalog = load_catalog()
+    assert catalog.describe_change("15.2.1544.13", "15.2.2562.53") == (
+        "Exchange 2019 CU14 Nov24SU -> Exchange SE RTM Sep26SUv2 (product change: Exchange 2019 -> Exchange SE)")
+    assert catalog.describe_change("15.2.1544.13", "15.2.1544.41") == (
+        "Exchange 2019 CU14 Nov24SU -> Exchange 2019 CU14 Jun26SU")
+    result = run("15.2.1544.13", "Windows Server 2019")
+    assert result["target"]["display_name"] == "Exchange SE RTM Sep26SUv2"
+    assert result["target"]["product_change"] is True
+    assert result["current"]["display_name"] == "Exchange 2019 CU14 Nov24SU"
