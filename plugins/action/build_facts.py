@@ -14,7 +14,11 @@ import datetime
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import judge_eems
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import CatalogError, load_catalog
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
+    CatalogError,
+    catalog_files_from,
+    load_catalog,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import (
@@ -103,6 +107,11 @@ class ActionModule(HostActionBase):
                   "installer_format": args["installer_format"]}
         if args.get("available_media") is not None:
             policy["available_media"] = args["available_media"]
+        # The catalog (with the inventory's extra catalog files) is checked before the host is contacted.
+        try:
+            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
+        except CatalogError as error:
+            raise AnsibleActionFail("%s: %s" % (host, error)) from None
         if args.get("min_free_disk_gb") is not None:
             policy["min_free_disk_gb"] = args["min_free_disk_gb"]
 
@@ -111,7 +120,6 @@ class ActionModule(HostActionBase):
         if not facts["build"]:
             raise AnsibleActionFail("%s: Exchange is not installed (no ExSetup.exe under the MsiInstallPath)" % host)
         try:
-            catalog = load_catalog()
             classification = catalog.classify(facts["build"], today).to_dict()
             plan = plan_update(facts, policy, today=today, catalog=catalog)
         except (ExchangeBuildError, PlanInputError, CatalogError) as error:

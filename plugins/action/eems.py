@@ -21,7 +21,11 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_settings imp
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import (
     REMEDIES, judge_check, judge_eems, remedy_with_plan)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import CatalogError, load_catalog
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
+    CatalogError,
+    catalog_files_from,
+    load_catalog,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import PlanInputError, plan_update
 
@@ -63,7 +67,7 @@ class ActionModule(HostActionBase):
         ems = self._ex_ems_args(args)
 
         before = self._ex_host_call("Get-EemsState", {"ems": ems}, task_vars)["data"]
-        classification, plan = self._ex_classify(before, args, today, host)
+        classification, plan = self._ex_classify(before, args, today, host, task_vars)
         try:
             change_plan = plan_changes(before, desired)
         except EemsSettingsError as error:
@@ -136,14 +140,14 @@ class ActionModule(HostActionBase):
         return result
 
     # -- steps ----------------------------------------------------------------
-    def _ex_classify(self, state, args, today, host):
+    def _ex_classify(self, state, args, today, host, task_vars=None):
         """The catalog's view of the build and the planner's route to both EEMS
         cut-offs (for the remedy); (None, None) when there is no build."""
         build = (state.get("setup") or {}).get("exsetup_version")
         if not build:
             raise AnsibleActionFail("%s: Exchange is not installed (no ExSetup.exe under the MsiInstallPath)" % host)
         try:
-            catalog = load_catalog()
+            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
             classification = catalog.classify(build, today).to_dict()
             facts = {"build": build, "roles": (state.get("exchange") or {}).get("roles") or ["Mailbox"],
                      "setup_watermark": state.get("setup_watermark")}

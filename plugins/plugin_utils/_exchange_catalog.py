@@ -25,6 +25,7 @@ import yaml
 from ._exchange_build import ExchangeBuild, ExchangeBuildError
 
 __all__ = [
+    "CATALOG_FILES_VAR",
     "BuildEntry",
     "Catalog",
     "CatalogError",
@@ -32,8 +33,11 @@ __all__ = [
     "DEFAULT_CATALOG_PATH",
     "GENERATED_MARKER",
     "ExchangeBuildError",
+    "catalog_files_from",
     "classify_build",
     "load_catalog",
+    "merge_overlay",
+    "read_overlay_rows",
     "to_date",
 ]
 
@@ -626,21 +630,164 @@ def _read_yaml(path):
         return yaml.load(handle, Loader=loader)  # noqa: S506 - a SafeLoader
 
 
+OVERLAY_KEYS = ("builds",)
+
+
+def read_overlay_rows(text, path, lifecycle=None):
+    """The build rows of an extra catalog file, checked; ``CatalogError`` names the file and entry.
+
+    ``text`` is the file's YAML text (or already-parsed data). The file holds
+    a mapping with one key, ``builds``: rows in the form of the shipped
+    catalog's generated rows. ``availability`` may be left out: an SU or HU
+    released after the product's ``last_public_update_date`` (``lifecycle``)
+    is then ESU-only, as the importer decides.
+    """
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if isinstance(text, str) else text
+    except yaml.YAMLError as err:
+        raise CatalogError("extra catalog file %s is not valid YAML: %s" % (path, err))
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise CatalogError("extra catalog file %s must be a mapping with a 'builds' list, got %s"
+                           % (path, type(data).__name__))
+    unknown = sorted(set(data) - set(OVERLAY_KEYS))
+    if unknown:
+        raise CatalogError("extra catalog file %s has unknown key(s) %s; it may hold only %s"
+                           % (path, ", ".join(map(str, unknown)), ", ".join(OVERLAY_KEYS)))
+    rows = data.get("builds") or []
+    if not isinstance(rows, list):
+        raise CatalogError("extra catalog file %s: 'builds' must be a list of build rows" % path)
+    checked = []
+    for number, row in enumerate(rows, start=1):
+        where = "extra catalog file %s, builds entry %d" % (path, number)
+        if not isinstance(row, dict):
+            raise CatalogError("%s: must be a mapping, got %r" % (where, row))
+        where += " (%s)" % row.get("build", "no build")
+        try:
+            entry = BuildEntry(row)
+        except CatalogError as err:
+            raise CatalogError("%s: %s" % (where, err)) from None
+        except ExchangeBuildError as err:
+            raise CatalogError("%s: %s" % (where, err)) from None
+        row = dict(row)
+        if "availability" not in row:
+            last_public = ((lifecycle or {}).get(entry.product) or {}).get("last_public_update_date")
+            esu = not entry.is_release and last_public is not None and entry.release_date > to_date(last_public)
+            row["availability"] = "esu" if esu else "public"
+        elif row["availability"] not in ("public", "esu"):
+            raise CatalogError("%s: availability must be public or esu, got %r" % (where, row["availability"]))
+        row["_where"] = where
+        checked.append(row)
+    return checked
+
+
+def merge_overlay(data, rows, path):
+    """Catalog data with the overlay ``rows`` merged over its builds (a new dict; ``data`` is untouched).
+
+    A row replaces a shipped row with the same build (an alternate counts) or
+    the same product, CU and update; any other row is added. Rows whose build
+    belongs to another product, or that repeat a build within the file, are
+    refused with a ``CatalogError`` naming the file and entry.
+    """
+    probe = Catalog({"products": data["products"], "builds": []})
+    merged = dict(data)
+    builds = [dict(r) for r in data.get("builds") or ()]
+    seen = {}
+    for row in rows:
+        where = row.get("_where") or "extra catalog file %s" % path
+        entry = BuildEntry(row)
+        try:
+            actual = probe.product_of(entry.build)
+        except ExchangeBuildError as err:
+            raise CatalogError("%s: %s" % (where, err)) from None
+        if row["product"] not in data["products"]:
+            raise CatalogError("%s: unknown product %r; expected one of %s"
+                               % (where, row["product"], ", ".join(data["products"])))
+        if actual != row["product"]:
+            raise CatalogError("%s: build %s belongs to %s, not %s" % (where, entry.build, actual, row["product"]))
+        if str(entry.build) in seen:
+            raise CatalogError("%s: build %s is already given by %s" % (where, entry.build, seen[str(entry.build)]))
+        seen[str(entry.build)] = where
+        key = (row["product"], row["cu"], row["update"])
+        own = {entry.build} | set(entry.alternate_builds)
+
+        def same(other):
+            other_entry = BuildEntry(other)
+            return (other["product"], other["cu"], other["update"]) == key or \
+                bool(own & ({other_entry.build} | set(other_entry.alternate_builds)))
+
+        builds = [b for b in builds if not same(b)]
+        clean = {k: v for k, v in row.items() if k != "_where"}
+        clean["source"] = clean.get("source") or "extra catalog file %s" % path
+        builds.append(clean)
+    merged["builds"] = builds
+    return merged
+
+
 @functools.lru_cache(maxsize=8)
-def _load_cached(path, mtime_ns):
-    # Keyed on mtime so an updated file is re-read; the Catalog is never
+def _load_cached(path, mtime_ns, extras):
+    # Keyed on the mtimes so an updated file is re-read; the Catalog is never
     # mutated after construction, so sharing one instance is safe.
-    return Catalog(_read_yaml(path))
+    data = _read_yaml(path)
+    for extra_path, _mtime in extras:
+        try:
+            with open(extra_path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as err:
+            raise CatalogError("cannot read the extra catalog file %s: %s" % (extra_path, err))
+        data = merge_overlay(data, read_overlay_rows(text, extra_path, data.get("lifecycle")), extra_path)
+    try:
+        return Catalog(data)
+    except CatalogError as err:
+        if extras:
+            raise CatalogError("%s (after merging %s)" % (err, ", ".join(p for p, _ in extras))) from None
+        raise
 
 
-def load_catalog(path=None):
-    """The catalog at ``path`` (default: the data file shipped beside this module)."""
+def _extra_paths(extra):
+    if extra is None or extra == "":
+        return []
+    if isinstance(extra, str):
+        return [extra]
+    if isinstance(extra, (list, tuple)) and all(isinstance(p, str) for p in extra):
+        return [p for p in extra if p]
+    raise CatalogError("extra catalog files must be a path or a list of paths, got %r" % (extra,))
+
+
+def load_catalog(path=None, extra=None):
+    """The catalog at ``path`` (default: the data file shipped beside this module).
+
+    ``extra``: a path or list of paths of extra catalog files (see
+    :func:`read_overlay_rows`), merged over it in order and validated the
+    same way; a bad file is a ``CatalogError`` naming the file and entry.
+    """
     path = os.path.abspath(path or DEFAULT_CATALOG_PATH)
     try:
         mtime = os.stat(path).st_mtime_ns
     except OSError as err:
         raise CatalogError("cannot read the Exchange build catalog %s: %s" % (path, err))
-    return _load_cached(path, mtime)
+    extras = []
+    for extra_path in _extra_paths(extra):
+        extra_path = os.path.abspath(os.path.expanduser(extra_path))
+        try:
+            extras.append((extra_path, os.stat(extra_path).st_mtime_ns))
+        except OSError as err:
+            raise CatalogError("cannot read the extra catalog file %s: %s" % (extra_path, err))
+    return _load_cached(path, mtime, tuple(extras))
+
+
+# Inventory variable naming extra catalog files (a path or a list of paths on
+# the controller); every module that reads the catalog honours it.
+CATALOG_FILES_VAR = "exchange_catalog_files"
+
+
+def catalog_files_from(task_vars, templar=None):
+    """The extra catalog files named by ``exchange_catalog_files`` in a task's variables, templated."""
+    value = (task_vars or {}).get(CATALOG_FILES_VAR)
+    if value is not None and templar is not None:
+        value = templar.template(value)
+    return _extra_paths(value)
 
 
 def classify_build(value, today, catalog=None):
