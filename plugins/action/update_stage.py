@@ -89,7 +89,7 @@ class ActionModule(HostActionBase):
                     extra=catalog_files_from(task_vars, self._templar))))
             else:
                 wanted = wanted_from_list(args["installers"])
-        except StagingInputError as error:
+        except (StagingInputError, CatalogError) as error:
             raise AnsibleActionFail("%s: %s" % (host, error)) from None
         min_free = args["min_free_disk_gb"] if args.get("min_free_disk_gb") is not None else default_min_free_gb(wanted)
         result.update(changed=False, staged=[], free_disk_gb=None, staging_dir=args["staging_dir"])

@@ -741,7 +741,7 @@ def _load_cached(path, mtime_ns, extras):
         return Catalog(data)
     except CatalogError as err:
         if extras:
-            raise CatalogError("%s (after merging %s)" % (err, ", ".join(p for p, _ in extras))) from None
+            raise CatalogError("%s (after merging %s)" % (err, ", ".join(p for p, _mtime in extras))) from None
         raise
 
 
