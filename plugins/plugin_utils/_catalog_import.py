@@ -200,7 +200,7 @@ def render_rows(rows, products):
 
 def describe(row):
     return "%s %s (%s, %s%s)" % (row["build"], row["name"], row["release_date"], row["kb"] or "no KB",
-                                  ", ESU only" if row["availability"] == "esu" else "")
+                                 ", ESU only" if row["availability"] == "esu" else "")
 
 
 def run(csv_path, catalog_path=DEFAULT_CATALOG_PATH, dry_run=False, out=None):
@@ -267,6 +267,7 @@ def run_overlay(csv_path, overlay_path, catalog_path=DEFAULT_CATALOG_PATH, dry_r
             old_text = handle.read()
         existing = [normalise(r) for r in read_overlay_rows(old_text, overlay_path, hand_written.get("lifecycle"))]
     incoming = csv_to_rows(csv_path, hand_written)
+
     def facts(row):
         # The source note is not a fact about the build: a row differing only there is known.
         return {k: v for k, v in row.items() if k != "source"} if row else None

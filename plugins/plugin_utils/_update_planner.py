@@ -594,8 +594,8 @@ def _install_steps(plan, catalog, current, facts, policy, hops):
     for index, hop in enumerate(hops):
         entry = hop.entry
         if hop.kind in ("cu", "upgrade"):
-            stop = _check_os(plan, catalog, entry, os_name) or _ensure_dotnet(plan, catalog, state, entry, os_name,
-                                                                            policy)
+            stop = (_check_os(plan, catalog, entry, os_name)
+                    or _ensure_dotnet(plan, catalog, state, entry, os_name, policy))
             if stop:
                 return state["build"], stop
             if hop.kind == "cu":
