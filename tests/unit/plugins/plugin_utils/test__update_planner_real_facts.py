@@ -269,3 +269,30 @@ def test_a_product_change_is_shown_plainly():
     assert result["target"]["display_name"] == "Exchange SE RTM Sep26SUv2"
     assert result["target"]["product_change"] is True
     assert result["current"]["display_name"] == "Exchange 2019 CU14 Nov24SU"
+
+
+@pytest.mark.parametrize("target", ["latest", "eems", "eems_minimal"])
+@pytest.mark.parametrize("esu", [False, True])
+@pytest.mark.parametrize("os_by_product", [
+    {"Exchange 2013": "Windows Server 2012 R2", "Exchange 2016": "Windows Server 2016",
+     "Exchange 2019": "Windows Server 2019", "Exchange SE": "Windows Server 2019"},
+    {"Exchange 2013": "Windows Server 2012", "Exchange 2016": "Windows Server 2012 R2",
+     "Exchange 2019": "Windows Server 2022", "Exchange SE": "Windows Server 2025"},
+], ids=["oldest-os", "newest-os"])
+def test_no_plan_installs_what_its_os_cannot_run(target, esu, os_by_product):
+    catalog = load_catalog()
+    for entry in catalog.entries:
+        os_name = os_by_product[entry.product]
+        if catalog.os_supported(entry.product, entry.cu, os_name) is False:
+            continue   # such a server cannot exist
+        for dotnet in (NET472, NET48):
+            result = run(str(entry.build), os_name, target=target, esu=esu, dotnet=dotnet)
+            where = (str(entry.build), os_name, target, esu, dotnet)
+            for step in result["steps"]:
+                if step["action"] == "install_dotnet":
+                    version = step["update"].replace(".NET Framework ", "")
+                    assert version in catalog.dotnet_on_os(os_name), where
+                    assert step["installer"], where
+                if step["action"] in ("install_cu", "upgrade_to_se"):
+                    found = catalog.find(step["to_build"])
+                    assert catalog.os_supported(found.product, found.cu, os_name) is not False, where
