@@ -76,6 +76,11 @@ attributes:
     platforms: windows
 notes:
   - The ExSetup.exe version is authoritative; AdminDisplayVersion shows only the CU.
+  - Extra catalog files named in the inventory variable C(exchange_catalog_files) (see
+    M(onprem.exchange.catalog_import)) are merged over the shipped build catalog; a bad one fails the task
+    before the host is contacted, naming the file and the entry.
+  - The operating system is read from the WMI caption, or its version number when the caption does not name a
+    Windows Server release; the plan never installs a CU the OS does not support or a .NET the OS cannot have.
   - Without a usable Exchange Management Shell credential the module still returns every local
     fact and says plainly, in C(findings), why the Exchange facts are missing.
 seealso:
