@@ -13,6 +13,10 @@ call per server.  Timings go here, never into tests.  Usage (from the
 repository root, in the project venv):
 
     python benchmarks/bench_eems_watch.py [--servers 100] [--latency-ms 50] [--forks 50]
+
+Measured once (2026-12-02, 2 shared CPUs, Python 3.12, ansible-core 2.21.5,
+--servers 40 --latency-ms 50 --forks 20): audit 14.66 s, watch 11.99 s
+(baseline run 12.37 s), ratio 0.82; one remote process per host for each.
 """
 from __future__ import annotations
 
