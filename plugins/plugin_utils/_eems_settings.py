@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import re
 
+from ._eems_status import is_disabled_notice
+
 SERVICE_NAME = "MSExchangeMitigation"
 BLOCKED_MODES = ("add", "remove", "exact")
 
@@ -273,7 +275,7 @@ def stale_disabled_notice(current):
     if not events or not exchange:
         return False
     newest = events[0]
-    return (newest.get("id") == 1005 and "disabled by configuration" in (newest.get("message") or "").lower()
+    return (is_disabled_notice(newest)
             and bool(exchange.get("organization_mitigations_enabled"))
             and bool(exchange.get("server_mitigations_enabled")))
 

@@ -77,6 +77,23 @@ def _event_causes():
     return _EVENT_CAUSES
 
 
+_DISABLED_PHRASES = None
+
+
+def is_disabled_notice(event):
+    """A 1005 saying the service runs with EEMS switched off (an unconfirmed,
+    lab-only form: see ``disabled_notice`` in the data file)."""
+    global _DISABLED_PHRASES
+    if _DISABLED_PHRASES is None:
+        with open(EVENTS_PATH, encoding="utf-8") as handle:
+            notice = yaml.safe_load(handle).get("disabled_notice") or {}
+        _DISABLED_PHRASES = [normalize_event_text(p) for p in notice.get("phrases") or []]
+    if (event or {}).get("id") != 1005:
+        return False
+    text = normalize_event_text(event.get("message"))
+    return any(phrase in text for phrase in _DISABLED_PHRASES)
+
+
 _QUOTES = re.compile(r"[\u2018\u2019\u02bc`]|''")
 _SPACES = re.compile(r"\s+")
 
@@ -200,10 +217,6 @@ def remedy_with_plan(cause, plan):
     return " ".join(p.strip() for p in parts) or base
 
 
-def _is_disabled_notice(event):
-    return "disabled by configuration" in (event.get("message") or "").lower()
-
-
 def judge_check(events, applied_before=None, applied_after=None, checked_from=None, finished=False,
                 classification=None):
     """Judge the evidence a forced check left, or return None to keep waiting.
@@ -227,7 +240,7 @@ def judge_check(events, applied_before=None, applied_after=None, checked_from=No
                                   "event 1008 at %s after the forced check: %s" % (event.get("time"), message[:300]),
                                   message)
     for event in oldest_first:
-        if event.get("id") == 1005 and _is_disabled_notice(event):
+        if is_disabled_notice(event):
             return verdict("disabled", "disabled_at_organization" if "organization: false" in
                            event["message"].lower() else "disabled_at_server",
                            "event 1005 at %s: %s" % (event.get("time"), event.get("message")))

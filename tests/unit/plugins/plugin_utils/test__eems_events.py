@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import (
-    EVENTS_PATH, REMEDIES, cause_from_event, judge_check, judge_eems)
+    EVENTS_PATH, REMEDIES, cause_from_event, is_disabled_notice, judge_check, judge_eems)
 
 # Published texts, as the sources print them (see _data/eems_events.yml).
 JUNE_2026 = ("An unexpected exception occurred. Diagnostic information: Exception encountered while fetching "
@@ -56,6 +56,11 @@ def test_every_sample_in_the_data_file_matches_its_own_cause():
         for sample in entry["samples"]:
             assert cause_from_event(sample["text"]) == entry["cause"], sample["text"]
             assert sample.get("source") or sample.get("confirmed") is False, "a sample without a source must say so"
+    for sample in data["disabled_notice"]["samples"]:
+        assert is_disabled_notice({"id": 1005, "message": sample["text"]})
+        assert sample["confirmed"] is False  # no published text: it must stay marked so
+    # An error text never reads as the notice, and the notice is only a 1005.
+    assert not is_disabled_notice({"id": 1008, "message": data["disabled_notice"]["samples"][0]["text"]})
 
 
 def _facts(message):
