@@ -88,7 +88,7 @@ def _event_changes(before, now):
     newest = errors[0]
     previous = (before.get("events") or [None])[0]
     if previous and previous.get("id") == 1008 and previous.get("cause") == newest.get("cause") \
-            and previous.get("cause") != "unknown_error":
+            and (previous.get("cause") != "unknown_error" or previous.get("message") == newest.get("message")):
         return []
     return [_change("new_error_event", "new Mitigation Service error (event 1008, %s) at %s"
                     % (newest.get("cause"), newest.get("time")),

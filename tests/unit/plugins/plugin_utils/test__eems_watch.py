@@ -152,3 +152,13 @@ def test_observe_does_not_mutate_and_shortens_event_text():
     obs = observe(state)
     assert state == before
     assert len(obs["events"][0]["message"]) == 600 and obs["events"][0]["cause"] == "build_before_june_2026"
+
+
+def test_an_unrecognised_error_is_news_when_its_text_changes():
+    _, record = _run(None, {"EX1": observe(_state(mitigation_events=[
+        {"id": 1008, "time": "2026-11-26T07:00:00+00:00", "message": "Something odd: A"}]))}, "t1")
+    same = _state(mitigation_events=[{"id": 1008, "time": "2026-11-26T08:00:00+00:00", "message": "Something odd: A"}])
+    assert _run(record, {"EX1": observe(same)}, "t2")[0]["changes"] == []
+    other = _state(mitigation_events=[{"id": 1008, "time": "2026-11-26T08:00:00+00:00", "message": "Something odd: B"}])
+    outcome = _run(record, {"EX1": observe(other)}, "t2")[0]
+    assert [(c["kind"], c["cause"]) for c in outcome["changes"]] == [("new_error_event", "unknown_error")]
