@@ -16,9 +16,9 @@ def _fleet():
             "servers": [{"name": name, "build": SE} for name in ("EXSE1", "EXSE2", "EXSE3", "EXSE4")]}
 
 
-def _watch(lab, tmp_path, reports):
+def _watch(lab, tmp_path, reports, *extra):
     inventory = write_inventory(lab, str(tmp_path / "inventory.yml"))
-    result = run_playbook(inventory, PLAYBOOK, "-e", "exchange_report_dir=%s" % reports)
+    result = run_playbook(inventory, PLAYBOOK, "-e", "exchange_report_dir=%s" % reports, *extra)
     assert result.returncode == 0, result.stdout[-3000:]
     match = re.search(r'TASK \[Show what changed\].*?"msg": (\[.*?\n    \])', result.stdout, re.S)
     assert match, result.stdout[-3000:]
@@ -45,6 +45,17 @@ def test_watch_raises_each_change_once_and_nothing_on_a_quiet_run(lab_factory, t
 
     head, changes, _ = _watch(lab, tmp_path, reports)
     assert changes == {} and "0 alert(s), 0 notice(s)" in head, head
+
+    # Check mode compares and writes no history.
+    history_file = reports / "eems-watch-history.json"
+    recorded = history_file.read_bytes()
+    with lab.state.lock:
+        lab.state.server("EXSE2")["services"]["MSExchangeMitigation"]["start_mode"] = "Disabled"
+    head, changes, _ = _watch(lab, tmp_path, reports, "--check")
+    assert [kind for kind, _ in changes["EXSE2"]] == ["service_disabled"]
+    assert history_file.read_bytes() == recorded
+    with lab.state.lock:
+        lab.state.server("EXSE2")["services"]["MSExchangeMitigation"]["start_mode"] = "Automatic"
 
     # The lab produces each change: an OCS it cannot reach (a new 1008), a
     # stopped service, a new definition EEMS applies, an ID an admin blocks,
