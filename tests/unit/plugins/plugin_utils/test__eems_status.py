@@ -34,7 +34,9 @@ def _facts(**overrides):
     # Flags on, service running, a success event long ago - but the build cannot fetch any more.
     (_facts(), {"eems_fetch_ok": False, "build": "15.1.2375.37"}, "not_working", "build_before_march_2023"),
     (_facts(), {"eems_fetch_ok": True, "eems_2026_ok": False}, "not_working", "build_before_june_2026"),
-    (_facts(mitigation_events=[{"id": 1008, "time": "t", "message": "Could not establish trust relationship for the SSL/TLS secure channel."}]), {},
+    (_facts(mitigation_events=[{"id": 1008, "time": "t",
+                                "message": "Could not establish trust relationship for the SSL/TLS secure channel."}]),
+     {},
      "not_working", "tls_inspecting_proxy"),
     (_facts(exchange=None, ems={"error": "0x80090311"}), {"eems_fetch_ok": True, "eems_2026_ok": True},
      "unknown", "exchange_cmdlets_unavailable"),
