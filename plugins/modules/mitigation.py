@@ -58,7 +58,10 @@ options:
   install_url_rewrite:
     description:
       - Install the IIS URL Rewrite module from O(repository_url) when it is missing or older than
-        7.2.1993 and a rule must be added. Without it the task fails and changes nothing.
+        URL Rewrite 2.1 and a rule must be added. Without it the task fails and changes nothing.
+      - The installed product's version (its Uninstall entry, 7.2.1993 for 2.1) is compared with
+        7.2.1993; only when no such entry exists is C(rewrite.dll)'s own file version (7.1.1993.2351
+        for 2.1) compared with 7.1.1993.
     type: bool
     default: false
   repository_url:
@@ -208,10 +211,14 @@ restored_files:
   type: list
   elements: str
 url_rewrite:
-  description: The URL Rewrite module (C(installed), C(version), C(min_version)) and whether this run installs it (C(install)).
+  description:
+    - The URL Rewrite module (C(installed), C(product_version) from its Uninstall entry, C(file_version) of
+      C(rewrite.dll)), the minimums they are compared with (C(min_version), C(min_file_version)) and whether
+      this run installs it (C(install)).
   returned: unless O(state=restored)
   type: dict
-  sample: {installed: true, version: 7.2.1993, min_version: 7.2.1993, install: false}
+  sample: {installed: true, product_version: 7.2.1993, file_version: 7.1.1993.2351, min_version: 7.2.1993,
+           min_file_version: 7.1.1993, install: false}
 build:
   description: The ExSetup.exe build the code-fix decision was made on.
   returned: unless O(state=restored)

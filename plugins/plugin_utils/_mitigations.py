@@ -133,6 +133,7 @@ def parse_definitions(data, source="<mitigations>"):
     data.setdefault("site", "Default Web Site")
     data.setdefault("url_rewrite", {})
     data["url_rewrite"].setdefault("min_version", "7.2.1993")
+    data["url_rewrite"].setdefault("min_file_version", "7.1.1993")
     return data
 
 
@@ -770,6 +771,33 @@ def describe_change(site, change):
     return "remove precondition %r at %s" % (change["name"], where)
 
 
+def url_rewrite_ready(state, requirements):
+    """Whether the URL Rewrite module a host reports (``Get-UrlRewriteState``:
+    installed, product_version, file_version) is recent enough, and the text
+    a person reads about it.
+
+    The product version (the Uninstall entry's DisplayVersion, 7.2.1993 for
+    URL Rewrite 2.1) is compared with ``min_version``; only when the host has
+    no such entry is rewrite.dll's file version (7.1.1993.2351 for 2.1)
+    compared with ``min_file_version``. Mixing the two (the DLL against
+    7.2.1993) would refuse every real 2.1 installation.
+    """
+    state = state or {}
+    minimum, minimum_file = requirements["min_version"], requirements["min_file_version"]
+    if not state.get("installed"):
+        return False, "not installed"
+    product, file_version = state.get("product_version"), state.get("file_version")
+    if product:
+        if version_at_least(product, minimum):
+            return True, "version %s" % product
+        return False, "at product version %s (rewrite.dll %s), below %s" % (product, file_version or "unknown",
+                                                                          minimum)
+    if version_at_least(file_version, minimum_file):
+        return True, "rewrite.dll version %s" % file_version
+    return False, ("at rewrite.dll version %s with no installed-product entry, below rewrite.dll %s (product %s)"
+                   % (file_version or "unknown", minimum_file, minimum))
+
+
 def version_at_least(version, minimum):
     """Compare dotted versions as whole numbers (7.2.1993 >= 7.2.1952)."""
     def parts(text):
@@ -783,4 +811,4 @@ def version_at_least(version, minimum):
 __all__ = ["MitigationError", "ExchangeBuildError", "load_definitions", "parse_definitions", "select",
            "code_fix_status", "resolve_state", "effective", "assess", "dangerous_rules", "plan",
            "apply_changes", "render_diff", "render_location", "describe_change", "canonical_rule",
-           "owner_of", "eems_id", "version_at_least", "configuration_from_host"]
+           "owner_of", "eems_id", "version_at_least", "url_rewrite_ready", "configuration_from_host"]

@@ -44,6 +44,39 @@ EEMS_TEMPLATES = {
 }
 
 
+# What a real server reports for each URL Rewrite release: the product's
+# Uninstall entry (DisplayName, DisplayVersion = the MSI ProductVersion) and
+# rewrite.dll's own file version, which is numbered apart.
+# - 2.1: product 7.2.1993 (the MSI ProductVersion EOMT requires, CSS-Exchange
+#   Security/src/EOMT.ps1); rewrite.dll 7.1.1993.2351
+#   (reference/eems_mitigations.md section 2.3; the IIS_UrlRewriteModule
+#   server variable of a real IIS 10 with rewrite_amd64_en-US.msi).
+# - 2.0: product 7.2.1952 (salt-winrepo-ng urlrewrite.sls, keyed by
+#   DisplayVersion, full_name "IIS URL Rewrite Module 2"); rewrite.dll
+#   7.1.1952.0 (IIS_UrlRewriteModule in a public server-variable dump).
+# A fleet's ``url_rewrite_version`` is the product version (what the admin
+# installed); ``url_rewrite_file_version`` overrides the DLL's for other
+# releases, and ``url_rewrite_uninstall_entry: false`` models a module
+# present without an Uninstall entry.
+URL_REWRITE_RELEASES = {
+    "7.2.1993": {"product_name": "IIS URL Rewrite Module 2", "file_version": "7.1.1993.2351"},
+    "7.2.1952": {"product_name": "IIS URL Rewrite Module 2", "file_version": "7.1.1952.0"},
+}
+
+
+def url_rewrite_state(server):
+    """What Get-UrlRewriteState reports on this server."""
+    version = server.get("url_rewrite_version")
+    if not version:
+        return {"installed": False, "file_version": None, "product_name": None, "product_version": None}
+    release = URL_REWRITE_RELEASES.get(str(version), {})
+    file_version = server.get("url_rewrite_file_version") or release.get("file_version")
+    entry = server.get("url_rewrite_uninstall_entry", True)
+    return {"installed": True, "file_version": file_version,
+            "product_name": release.get("product_name", "IIS URL Rewrite Module 2") if entry else None,
+            "product_version": str(version) if entry else None}
+
+
 def _rule_from_flat(item):
     kind = item.get("entry", "rule")
     if kind == "clear":

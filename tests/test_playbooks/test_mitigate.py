@@ -311,9 +311,9 @@ def test_missing_url_rewrite_is_a_clear_error_when_installing_is_not_allowed(lab
     with pytest.raises(AnsibleActionFail) as caught:
         _run(lab, {"name": "CVE-2022-41040", "state": "present"})
     assert str(caught.value) == (
-        "EXM1: the IIS URL Rewrite module is not installed; the mitigation needs version 7.2.1993 or later. Set "
-        "install_url_rewrite=true (with repository_url) to install rewrite_amd64_en-US.msi from the internal "
-        "repository, or install it yourself. Nothing was changed.")
+        "EXM1: the IIS URL Rewrite module is not installed; the mitigation needs URL Rewrite 2.1 (product version "
+        "7.2.1993, rewrite.dll 7.1.1993) or later. Set install_url_rewrite=true (with repository_url) to install "
+        "rewrite_amd64_en-US.msi from the internal repository, or install it yourself. Nothing was changed.")
     assert _writes(lab) == {}
 
 
@@ -321,15 +321,38 @@ def test_missing_url_rewrite_is_installed_from_the_repository_then_the_rule_appl
     lab = lab_factory(_fleet(url_rewrite_version=None))
     result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "install_url_rewrite": True,
                         "repository_url": lab.repo_url})
-    assert result["changed"] and result["url_rewrite"]["install"] and result["url_rewrite"]["version"] == "7.2.1993"
+    assert result["changed"] and result["url_rewrite"]["install"]
+    # What a real server reports after installing 2.1: the product's version
+    # and rewrite.dll's own, which differ.
+    assert (result["url_rewrite"]["product_version"], result["url_rewrite"]["file_version"]) == \
+        ("7.2.1993", "7.1.1993.2351")
     assert _mitigation(result, "CVE-2022-41040")["present"]
     assert lab.stats("EXM1")["operations"]["Install-UrlRewriteModule"] == 1
 
 
 def test_old_url_rewrite_counts_as_missing(lab_factory):
     lab = lab_factory(_fleet(url_rewrite_version="7.2.1952"))
-    with pytest.raises(AnsibleActionFail, match="the IIS URL Rewrite module is at version 7.2.1952"):
+    with pytest.raises(AnsibleActionFail, match=r"the IIS URL Rewrite module is at product version 7.2.1952 "
+                                                r"\(rewrite.dll 7.1.1952.0\), below 7.2.1993"):
         _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+
+
+def test_old_url_rewrite_without_an_uninstall_entry_counts_as_missing_by_its_dll(lab_factory):
+    lab = lab_factory(_fleet(url_rewrite_version="7.2.1952", url_rewrite_uninstall_entry=False))
+    with pytest.raises(AnsibleActionFail, match="at rewrite.dll version 7.1.1952.0 with no installed-product entry"):
+        _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+
+
+@pytest.mark.parametrize("uninstall_entry", [True, False], ids=["product-entry", "dll-only"])
+def test_url_rewrite_2_1_as_a_real_server_reports_it_is_enough(lab_factory, uninstall_entry):
+    # A real 2.1 server: rewrite.dll 7.1.1993.2351, product 7.2.1993 (or no
+    # product entry at all). Comparing the DLL with 7.2.1993 refused both.
+    lab = lab_factory(_fleet(url_rewrite_uninstall_entry=uninstall_entry))
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+    assert result["changed"] and not result["url_rewrite"]["install"]
+    assert result["url_rewrite"]["file_version"] == "7.1.1993.2351"
+    assert _mitigation(result, "CVE-2022-41040")["present"]
+    assert "Install-UrlRewriteModule" not in lab.stats("EXM1")["operations"]
 
 
 def test_installer_that_does_not_match_the_manifest_is_not_run(lab_factory):

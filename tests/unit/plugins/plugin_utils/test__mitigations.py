@@ -201,3 +201,29 @@ def test_diff_shows_the_rule_level_change_escaped():
                                          ("7.1.761", False), (None, False)])
 def test_url_rewrite_version_is_compared_as_a_whole(version, ok):
     assert mit.version_at_least(version, "7.2.1993") is ok
+
+
+REWRITE_MINIMUMS = {"min_version": "7.2.1993", "min_file_version": "7.1.1993"}
+
+
+@pytest.mark.parametrize("state, ok", [
+    # URL Rewrite 2.1 as a real server reports it: product 7.2.1993, rewrite.dll 7.1.1993.2351.
+    ({"installed": True, "product_version": "7.2.1993", "file_version": "7.1.1993.2351"}, True),
+    # 2.1 without an Uninstall entry: only the DLL, compared with the DLL's own minimum.
+    ({"installed": True, "product_version": None, "file_version": "7.1.1993.2351"}, True),
+    # 2.0: product 7.2.1952, rewrite.dll 7.1.1952.0.
+    ({"installed": True, "product_version": "7.2.1952", "file_version": "7.1.1952.0"}, False),
+    ({"installed": True, "product_version": None, "file_version": "7.1.1952.0"}, False),
+    # An Uninstall entry left behind without the module is not a module.
+    ({"installed": False, "product_version": "7.2.1993", "file_version": None}, False),
+    ({}, False),
+])
+def test_url_rewrite_versions_are_each_compared_with_their_own_minimum(state, ok):
+    assert mit.url_rewrite_ready(state, REWRITE_MINIMUMS)[0] is ok
+
+
+def test_the_shipped_data_compares_rewrite_dll_with_the_dll_numbering():
+    minimums = DATA["url_rewrite"]
+    assert (minimums["min_version"], minimums["min_file_version"]) == ("7.2.1993", "7.1.1993")
+    assert mit.url_rewrite_ready({"installed": True, "file_version": "7.1.1993.2351"}, minimums) == \
+        (True, "rewrite.dll version 7.1.1993.2351")
