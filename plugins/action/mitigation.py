@@ -21,6 +21,7 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "name": {"type": "str", "aliases": ["cve"]},
     "state": {"type": "str", "choices": ["present", "absent", "auto", "restored"], "default": "auto"},
     "repair": {"type": "bool", "default": False},
+    "remove_after_fix": {"type": "bool", "default": False},
     "backup": {"type": "str", "default": "latest"},
     "install_url_rewrite": {"type": "bool", "default": False},
     "repository_url": {"type": "str"},
@@ -64,7 +65,8 @@ class ActionModule(HostActionBase):
         targets = []
         try:
             for definition, fix in zip(definitions, fixes):
-                target = mit.resolve_state(args["state"], fix)
+                target = mit.resolve_state(args["state"], fix,
+                                           mit.keeps_after_fix(definition, args["remove_after_fix"]))
                 targets.append(target)
                 if args["state"] == "auto" and fix is None:
                     warnings.append("%s: cannot tell from build %s whether the code fix for %s is installed; keeping "
@@ -170,7 +172,8 @@ class ActionModule(HostActionBase):
                 protected_by = "nothing"
             report.append({
                 "name": definition["name"], "cve": definition["cve"], "title": definition["title"],
-                "state": target, "code_fix": fix, "present_before": was["present"], "present": now["present"],
+                "state": target, "kept_after_fix": target == "keep" and mit.in_place(definition, after),
+                "code_fix": fix, "present_before": was["present"], "present": now["present"],
                 "protected_by": protected_by,
                 "providers": [p for rule in now["rules"] for p in rule["providers"]],
                 "findings_before": was["findings"], "findings": now["findings"],

@@ -39,7 +39,9 @@ options:
       - C(present) makes sure the mitigation protects the server; C(absent) removes every rule that
         belongs to it.
       - C(auto) is C(present) while the server's build lacks the code fix (by the build catalog) and
-        C(absent) once it has it.
+        C(absent) once it has it, except for a mitigation Microsoft advises keeping after the fix
+        (CVE-2026-42897's OWA CSP rule, per the June 2026 SU release notes). That one is kept where it
+        is in place (and repaired), and not added where it is not, unless O(remove_after_fix=true).
       - C(restored) puts back the rewrite configuration of O(backup) exactly, whatever mitigation it was.
     type: str
     choices: [present, absent, auto, restored]
@@ -48,6 +50,13 @@ options:
     description:
       - Also remove rules of this mitigation that are dangerous, stale, disabled or duplicated.
         Without it they are only reported in RV(findings).
+    type: bool
+    default: false
+  remove_after_fix:
+    description:
+      - With O(state=auto), also remove a mitigation Microsoft advises keeping after its code fix
+        (CVE-2026-42897) once the server has the fix. Without it such a mitigation stays in place.
+      - O(state=absent) removes it whatever this option says.
     type: bool
     default: false
   backup:
@@ -113,6 +122,12 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ mitigations.mitigations | map(attribute='protected_by') | list }}"
 
+- name: Remove the CVE-2026-42897 OWA mitigation after the fix, against Microsoft's advice to keep it
+  onprem.exchange.mitigation:
+    cve: CVE-2026-42897
+    state: auto
+    remove_after_fix: true
+
 - name: Apply the ProxyNotShell mitigation now
   onprem.exchange.mitigation:
     cve: CVE-2022-41040
@@ -140,8 +155,13 @@ mitigations:
       description: The CVE it covers.
       type: str
     state:
-      description: The state aimed for (C(auto) resolved to present or absent).
+      description:
+        - The state aimed for (C(auto) resolved to C(present) or C(absent), or C(keep) for a mitigation kept
+          after its code fix).
       type: str
+    kept_after_fix:
+      description: Whether the mitigation stays in place although the build has the code fix, as Microsoft advises.
+      type: bool
     code_fix:
       description: Whether the build carries the code fix; null when it cannot be told.
       type: bool

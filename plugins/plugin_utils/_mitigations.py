@@ -125,6 +125,9 @@ def parse_definitions(data, source="<mitigations>"):
         definition.setdefault("also_covers", [])
         definition.setdefault("side_effects", [])
         definition.setdefault("fixed_builds", {})
+        definition.setdefault("after_fix", "remove")
+        if definition["after_fix"] not in ("remove", "keep"):
+            raise MitigationError("%s: after_fix must be remove or keep" % where)
         equivalents = definition.setdefault("equivalents", {})
         for tool in ("eems", "eomt", "manual"):
             equivalents[tool] = list(equivalents.get(tool) or [])
@@ -194,11 +197,22 @@ def code_fix_status(definition, build, catalog=None):
     return None
 
 
-def resolve_state(state, fix_status):
-    """``auto`` means present while the code fix is missing (or unknown)."""
+def resolve_state(state, fix_status, keep_after_fix=False):
+    """``auto`` means present while the code fix is missing (or unknown).
+    Once the fix is in, ``auto`` means absent, or ``keep`` when the
+    mitigation's guidance is to keep it in place after the fix
+    (``keep_after_fix``): what is there stays (and is repaired), nothing is
+    added."""
     if state != "auto":
         return state
-    return "absent" if fix_status is True else "present"
+    if fix_status is not True:
+        return "present"
+    return "keep" if keep_after_fix else "absent"
+
+
+def keeps_after_fix(definition, remove_after_fix=False):
+    """Whether ``auto`` keeps this mitigation once the code fix is installed."""
+    return bool(definition.get("after_fix") == "keep") and not remove_after_fix
 
 
 # --- reading a configuration --------------------------------------------------
@@ -645,20 +659,31 @@ def _plan_absent(data, definition, config, changes, blocks):
                         changes.append(change)
 
 
+def in_place(definition, config):
+    """Whether any rule of this mitigation (in any form, working or not) is
+    in the configuration."""
+    return any(related(definition, spec, entry)
+               for spec in definition["rules"] for _where, entry in _all_rules(config, spec["direction"]))
+
+
 def plan(data, definitions, config, state, repair=False):
-    """The changes that bring ``config`` to ``state`` (present or absent) for
+    """The changes that bring ``config`` to ``state`` (present, absent or keep) for
     each definition, in order, and the EEMS mitigation IDs to block first.
 
     Returns ``{"changes", "eems_block", "after"}``; ``after`` is the
     configuration the changes produce, from the same code that decided them.
     """
-    if state not in ("present", "absent"):
-        raise MitigationError("state must be present or absent here, not %r" % (state,))
+    if state not in ("present", "absent", "keep"):
+        raise MitigationError("state must be present, absent or keep here, not %r" % (state,))
     after = copy.deepcopy(config)
     after.setdefault("locations", {})
     changes, blocks = [], []
     for definition in definitions:
-        if state == "present":
+        if state == "keep":
+            # Keep what is in place, in working order; add nothing new.
+            if in_place(definition, after):
+                _plan_present(data, definition, after, repair, changes, blocks)
+        elif state == "present":
             _plan_present(data, definition, after, repair, changes, blocks)
         else:
             _plan_absent(data, definition, after, changes, blocks)
@@ -809,6 +834,7 @@ def version_at_least(version, minimum):
 
 
 __all__ = ["MitigationError", "ExchangeBuildError", "load_definitions", "parse_definitions", "select",
-           "code_fix_status", "resolve_state", "effective", "assess", "dangerous_rules", "plan",
+           "code_fix_status", "resolve_state", "keeps_after_fix", "in_place", "effective", "assess",
+           "dangerous_rules", "plan",
            "apply_changes", "render_diff", "render_location", "describe_change", "canonical_rule",
            "owner_of", "eems_id", "version_at_least", "url_rewrite_ready", "configuration_from_host"]

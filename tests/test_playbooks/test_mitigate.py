@@ -304,6 +304,38 @@ def test_check_mode_predicts_the_real_run_and_writes_nothing(lab_factory):
         [(m["cve"], m["present"], m["protected_by"]) for m in check["mitigations"]]
 
 
+# --- CVE-2026-42897: kept after the June 2026 SU ---------------------------------------------
+
+JUN26_SE = "15.2.2562.43"  # Exchange SE RTM Jun26SU, which carries the CVE-2026-42897 code fix
+
+
+def test_owa_csp_mitigation_is_kept_after_the_june_2026_su_by_default(lab_factory):
+    lab = lab_factory(_fleet(build=JUN26_SE, rules=EOMT_CSP))
+    before = _files(lab)
+    result = _run(lab, {"name": "all", "state": "auto", "repair": True})
+    csp = _mitigation(result, "CVE-2026-42897")
+    assert (csp["state"], csp["kept_after_fix"], csp["present"], csp["protected_by"]) == \
+        ("keep", True, True, "code_fix")
+    assert not result["changed"] and _files(lab) == before and _writes(lab) == {}
+
+
+def test_owa_csp_mitigation_is_not_added_to_a_server_that_already_has_the_fix(lab_factory):
+    lab = lab_factory(_fleet(build=JUN26_SE))
+    result = _run(lab, {"name": "CVE-2026-42897", "state": "auto"})
+    csp = _mitigation(result, "CVE-2026-42897")
+    assert (csp["state"], csp["kept_after_fix"], csp["present"]) == ("keep", False, False)
+    assert not result["changed"] and _writes(lab) == {}
+
+
+def test_owa_csp_mitigation_is_removed_after_the_fix_only_when_asked(lab_factory):
+    lab = lab_factory(_fleet(build=JUN26_SE, rules=EOMT_CSP))
+    result = _run(lab, {"name": "CVE-2026-42897", "state": "auto", "remove_after_fix": True})
+    csp = _mitigation(result, "CVE-2026-42897")
+    assert result["changed"] and (csp["state"], csp["present"], csp["protected_by"]) == ("absent", False, "code_fix")
+    owa = _config(lab)["/owa"]
+    assert owa["outbound"] == [] and owa["preconditions"] == []
+
+
 # --- URL Rewrite prerequisite ----------------------------------------------------------------
 
 def test_missing_url_rewrite_is_a_clear_error_when_installing_is_not_allowed(lab_factory):

@@ -227,3 +227,32 @@ def test_the_shipped_data_compares_rewrite_dll_with_the_dll_numbering():
     assert (minimums["min_version"], minimums["min_file_version"]) == ("7.2.1993", "7.1.1993")
     assert mit.url_rewrite_ready({"installed": True, "file_version": "7.1.1993.2351"}, minimums) == \
         (True, "rewrite.dll version 7.1.1993.2351")
+
+
+CSP = mit.select(DATA, "owa_csp")[0]
+
+
+@pytest.mark.parametrize("state, fix, keep, expected", [
+    ("auto", False, True, "present"), ("auto", None, True, "present"), ("auto", True, True, "keep"),
+    ("auto", True, False, "absent"), ("absent", True, True, "absent"), ("present", True, False, "present")])
+def test_auto_keeps_a_mitigation_microsoft_advises_keeping_after_the_fix(state, fix, keep, expected):
+    assert mit.resolve_state(state, fix, keep) == expected
+
+
+def test_only_the_owa_csp_mitigation_is_kept_after_its_fix_and_the_option_removes_it():
+    assert [d["name"] for d in DATA["mitigations"] if mit.keeps_after_fix(d)] == ["owa_csp"]
+    assert not mit.keeps_after_fix(CSP, remove_after_fix=True)
+
+
+def test_keep_leaves_what_is_in_place_repairs_it_and_adds_nothing():
+    empty = _config([])
+    assert mit.plan(DATA, [CSP], empty, "keep", repair=True)["changes"] == []
+    applied = mit.plan(DATA, [CSP], empty, "present")["after"]
+    assert mit.plan(DATA, [CSP], applied, "keep", repair=True)["changes"] == []
+    # A disabled copy is still the mitigation in place: kept, and put right.
+    disabled = copy.deepcopy(applied)
+    disabled["locations"]["/owa"]["outbound"][0]["enabled"] = False
+    repaired = mit.plan(DATA, [CSP], disabled, "keep", repair=True)
+    assert [c["op"] for c in repaired["changes"]] == ["remove_rule", "remove_precondition", "add_precondition",
+                                                      "add_rule"]
+    assert mit.assess(DATA, CSP, repaired["after"])["present"]
