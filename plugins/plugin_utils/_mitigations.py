@@ -15,7 +15,10 @@ The configuration (what ``Get-RewriteConfiguration`` returns) is::
      "locations": {"": {"inbound": [...], "outbound": [...], "preconditions": [...]},
                    "/owa": {...}}}
 
-A location's collections hold entries in file order: a rule
+A location's collections hold entries in the order IIS merges them: first
+those of its ``<location path="Default Web Site/...">`` in applicationHost.config
+(``"source": "apphost"``), then its own web.config (``"source": "web.config"``,
+the default). A rule
 (``{"entry": "rule", "name", "enabled", "pattern_syntax", "stop_processing",
 "match", "logical_grouping", "conditions", "action", "precondition"}``), a
 precondition (``{"entry": "precondition", "name", "logical_grouping",
@@ -32,8 +35,13 @@ A change (what ``Set-RewriteRules`` applies, in order) is one of::
     {"op": "add_precondition", "path", "precondition"}
     {"op": "remove_precondition", "path", "name"}
 
-A rule is added first in its collection (after leading remove/clear
-entries), so a rule that stops processing cannot shadow it.
+A removal carries ``"config": "apphost"`` when the entry lives in
+applicationHost.config (for example a stale rule under
+``<location path="Default Web Site/Autodiscover">``, as in CSS-Exchange
+issue 2003); the host edits that file there, after backing it up. Rules are
+only ever added to web.config files. A rule is added first in its web.config
+collection (after leading remove/clear entries), so a rule that stops
+processing cannot shadow it.
 """
 from __future__ import annotations
 
@@ -517,11 +525,27 @@ def _collection_list(config, path, collection, create=False):
     return locations[name].setdefault(collection, [])
 
 
-def _index_of(entries, kind, name):
+APPHOST = "apphost"
+
+
+def source_of(entry):
+    """Which file an entry lives in: ``apphost`` or ``web.config``."""
+    return APPHOST if entry.get("source") == APPHOST else "web.config"
+
+
+def _index_of(entries, kind, name, source=None):
     for index, entry in enumerate(entries):
-        if entry.get("entry", "rule") == kind and (name is None or entry.get("name", "").lower() == name.lower()):
+        if entry.get("entry", "rule") == kind and (name is None or entry.get("name", "").lower() == name.lower()) \
+                and (source is None or source_of(entry) == source):
             return index
     return None
+
+
+def _where(change, entry=None):
+    """``{"config": "apphost"}`` for a change to an applicationHost.config entry."""
+    if entry is not None:
+        return {"config": APPHOST} if source_of(entry) == APPHOST else {}
+    return {"config": APPHOST} if change.get("config") == APPHOST else {}
 
 
 def apply_change(config, change):
@@ -533,21 +557,30 @@ def apply_change(config, change):
         collection = "preconditions" if op == "add_precondition" else change["collection"]
         entry = change["precondition" if op == "add_precondition" else "rule"]
         kind = entry.get("entry", "rule")
+        if change.get("config") == APPHOST:
+            raise MitigationError("rules are added to web.config files only, not applicationHost.config")
         entries = _collection_list(config, path, collection, create=True)
-        if _index_of(entries, kind, entry["name"]) is not None:
+        if _index_of(entries, kind, entry["name"], "web.config") is not None:
             raise MitigationError("%s %r already exists at %s" % (kind, entry["name"], path or "/"))
+        # After everything applicationHost.config holds for this path (IIS
+        # reads it first), then after web.config's leading remove/clear.
         position = 0
+        while position < len(entries) and source_of(entries[position]) == APPHOST:
+            position += 1
         while position < len(entries) and entries[position].get("entry") in ("remove", "clear"):
             position += 1
-        entries.insert(position, copy.deepcopy(entry))
+        added = copy.deepcopy(entry)
+        added.pop("source", None)
+        entries.insert(position, added)
         return
     if op in ("remove_rule", "remove_precondition", "delete_entry"):
         collection = "preconditions" if op == "remove_precondition" else change["collection"]
         kind = {"remove_rule": "rule", "remove_precondition": "precondition", "delete_entry": "remove"}[op]
         entries = _collection_list(config, path, collection)
-        index = _index_of(entries, kind, change["name"])
+        source = APPHOST if change.get("config") == APPHOST else "web.config"
+        index = _index_of(entries, kind, change["name"], source)
         if index is None:
-            raise MitigationError("no %s %r at %s" % (kind, change["name"], path or "/"))
+            raise MitigationError("no %s %r at %s in %s" % (kind, change["name"], path or "/", source))
         del entries[index]
         return
     raise MitigationError("unknown change %r" % (op,))
@@ -566,8 +599,8 @@ def _removal(data, location, collection, entry, blocks):
     ident = eems_id(entry["name"]) if owner_of(data, entry["name"]) == "eems" else None
     if ident and ident not in blocks:
         blocks.append(ident)
-    return {"op": "remove_rule", "path": location, "collection": collection, "name": entry["name"],
-            "owner": owner_of(data, entry["name"])}
+    return dict({"op": "remove_rule", "path": location, "collection": collection, "name": entry["name"],
+                 "owner": owner_of(data, entry["name"])}, **_where(None, entry))
 
 
 def _keep_order(data, item):
@@ -591,14 +624,17 @@ def _plan_present(data, definition, config, repair, changes, blocks):
         providers = [(e, loc) for e, loc in effective(config, path, collection)
                      if related(definition, spec, e) and not problems(config, path, spec, e)]
         if not providers:
-            own = _index_of(_entries(config, path, collection), "rule", spec["name"])
+            entries = _entries(config, path, collection)
+            own = _index_of(entries, "rule", spec["name"])
             if own is not None:  # our own rule, edited by hand: put it right
-                step({"op": "remove_rule", "path": path, "collection": collection, "name": spec["name"],
-                      "owner": "onprem.exchange"})
+                step(dict({"op": "remove_rule", "path": path, "collection": collection, "name": spec["name"],
+                           "owner": "onprem.exchange"}, **_where(None, entries[own])))
             if collection == "outbound":
                 pre_name = spec["precondition"]["name"]
-                if _index_of(_entries(config, path, "preconditions"), "precondition", pre_name) is not None:
-                    step({"op": "remove_precondition", "path": path, "name": pre_name})
+                pres = _entries(config, path, "preconditions")
+                pre = _index_of(pres, "precondition", pre_name)
+                if pre is not None:
+                    step(dict({"op": "remove_precondition", "path": path, "name": pre_name}, **_where(None, pres[pre])))
                 step({"op": "add_precondition", "path": path, "precondition": canonical_precondition(spec)})
             step({"op": "add_rule", "path": path, "collection": collection, "rule": canonical_rule(spec)})
             providers = [(e, loc) for e, loc in effective(config, path, collection)
@@ -632,7 +668,8 @@ def _unblock(config, spec, path, child, name):
             continue
         for entry in _entries(config, location, spec["direction"]):
             if entry.get("entry") == "remove" and entry.get("name", "").lower() == name.lower():
-                return {"op": "delete_entry", "path": location, "collection": spec["direction"], "name": entry["name"]}
+                return dict({"op": "delete_entry", "path": location, "collection": spec["direction"],
+                             "name": entry["name"]}, **_where(None, entry))
             if entry.get("entry") == "clear":
                 return {"op": "add_rule", "path": location, "collection": spec["direction"],
                         "rule": canonical_rule(spec)}
@@ -654,7 +691,8 @@ def _plan_absent(data, definition, config, changes, blocks):
                 for entry in list(_entries(config, location, "preconditions")):
                     name = entry.get("name", "")
                     if entry.get("entry") == "precondition" and name.lower() in names and name.lower() not in still_used:
-                        change = {"op": "remove_precondition", "path": location, "name": name}
+                        change = dict({"op": "remove_precondition", "path": location, "name": name},
+                                      **_where(None, entry))
                         apply_change(config, change)
                         changes.append(change)
 
@@ -739,9 +777,12 @@ def _render_entry(entry, indent):
     return lines + ["%s</rule>" % indent]
 
 
-def render_location(location):
-    """The <rewrite> section of one location as web.config-style text."""
+def render_location(location, source=None):
+    """The <rewrite> section of one location as web.config-style text; with
+    ``source``, only the entries that file holds."""
     location = location or {}
+    if source is not None:
+        location = {c: [e for e in location.get(c) or [] if source_of(e) == source] for c in COLLECTIONS}
     lines = ["<rewrite>"]
     if location.get("inbound"):
         lines.append("  <rules>")
@@ -763,19 +804,24 @@ def render_location(location):
 
 
 def render_diff(site, before, after, changes):
-    """Ansible diff entries (before/after text) for each location a change touches."""
+    """Ansible diff entries (before/after text) for each file section a change
+    touches: a location's web.config, or its <location> in applicationHost.config."""
     touched = []
     for change in changes:
-        key = _key(change.get("path", ""))
-        if key not in [_key(t) for t in touched]:
-            touched.append(change.get("path", ""))
+        key = (_key(change.get("path", "")), change.get("config") == APPHOST)
+        if key not in [(_key(p), a) for p, a in touched]:
+            touched.append((change.get("path", ""), key[1]))
     diffs = []
-    for path in touched:
-        header = "IIS:\\Sites\\%s%s" % (site, (path or "").replace("/", "\\"))
+    for path, apphost in touched:
+        if apphost:
+            header = 'applicationHost.config <location path="%s%s">' % (site, path or "")
+        else:
+            header = "IIS:\\Sites\\%s%s" % (site, (path or "").replace("/", "\\"))
+        source = APPHOST if apphost else "web.config"
         diffs.append({
             "before_header": header, "after_header": header,
-            "before": render_location(_locations(before).get(_location_name(before, path))),
-            "after": render_location(_locations(after).get(_location_name(after, path))),
+            "before": render_location(_locations(before).get(_location_name(before, path)), source),
+            "after": render_location(_locations(after).get(_location_name(after, path)), source),
         })
     return diffs
 
@@ -783,6 +829,8 @@ def render_diff(site, before, after, changes):
 def describe_change(site, change):
     """One line a person reads for a change."""
     where = "%s%s" % (site, change.get("path") or "")
+    if change.get("config") == APPHOST:
+        where += " (in applicationHost.config)"
     op = change["op"]
     if op == "add_rule":
         return "add %s rule %r at %s" % (change["collection"], change["rule"]["name"], where)
@@ -837,4 +885,4 @@ __all__ = ["MitigationError", "ExchangeBuildError", "load_definitions", "parse_d
            "code_fix_status", "resolve_state", "keeps_after_fix", "in_place", "effective", "assess",
            "dangerous_rules", "plan",
            "apply_changes", "render_diff", "render_location", "describe_change", "canonical_rule",
-           "owner_of", "eems_id", "version_at_least", "url_rewrite_ready", "configuration_from_host"]
+           "owner_of", "source_of", "eems_id", "version_at_least", "url_rewrite_ready", "configuration_from_host"]

@@ -67,9 +67,17 @@ def _config(lab, name="EXM1"):
         return copy.deepcopy(lab.state.server(name)["iis"]["locations"])
 
 
+def _apphost(lab, name="EXM1"):
+    with lab.state.lock:
+        return copy.deepcopy(lab.state.server(name)["iis"]["apphost"])
+
+
 def _files(lab, name="EXM1"):
-    """Every location's file bytes, as a byte-for-byte comparison needs them."""
-    return {path: iis.file_bytes(location) for path, location in _config(lab, name).items()}
+    """Every location's file bytes and applicationHost.config's, as a
+    byte-for-byte comparison needs them."""
+    files = {path: iis.file_bytes(location) for path, location in _config(lab, name).items()}
+    files["<applicationHost.config>"] = iis.file_bytes(_apphost(lab, name))
+    return files
 
 
 def _writes(lab, name="EXM1"):
@@ -197,6 +205,57 @@ def test_without_repair_a_stale_rule_is_reported_and_the_mitigation_added_beside
     assert [f["id"] for f in entry["findings"]] == ["input_superseded"]
     assert [r["name"] for r in _config(lab)[""]["inbound"]] == ["onprem.exchange CVE-2022-41040 - inbound",
                                                                 "PowerShell - inbound"]
+
+
+# --- rules that live in applicationHost.config (CSS-Exchange issue 2003) -------------------
+
+# Health Checker reported these three rules at Autodiscover; IIS Manager's
+# view of the web.config files did not show ZeroDay_Mitigation (match
+# url="*", the first published ProxyNotShell pattern), which lived in
+# applicationHost.config under <location path="Default Web Site/Autodiscover">.
+ISSUE_2003 = [
+    dict(PROXYNOTSHELL, name="EEMS M1.1 PowerShell - inbound"),
+    {"name": "ZeroDay_Mitigation", "config": "apphost", "path": "/Autodiscover", "input": "{REQUEST_URI}",
+     "pattern": ".*autodiscover\\.json.*\\@.*Powershell.*", "match_url": "*", "action": "CustomResponse"},
+    {"name": "PowerShell - inbound", "config": "apphost", "path": "/Autodiscover", "input": "{REQUEST_URI}",
+     "pattern": ".*autodiscover\\.json.*Powershell.*"},
+]
+
+
+def test_a_dangerous_rule_in_applicationhost_config_is_reported_where_it_lives(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
+    check = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True}, check=True, diff=True)
+    assert "remove inbound rule 'ZeroDay_Mitigation' at Default Web Site/Autodiscover (in applicationHost.config) " \
+        "(made by manual)" in check["changes"]
+    assert [c.get("config") for c in check["rule_changes"]] == ["apphost", "apphost"]
+    headers = [d["before_header"] for d in check["diff"]]
+    assert headers == ['applicationHost.config <location path="Default Web Site/Autodiscover">']
+    assert 'url="*"' in check["diff"][0]["before"] and "ZeroDay_Mitigation" not in check["diff"][0]["after"]
+    assert _writes(lab) == {}
+
+
+def test_a_dangerous_rule_in_applicationhost_config_is_removed_there_with_a_backup(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
+    before = _files(lab)
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    entry = _mitigation(result, "CVE-2022-41040")
+    assert result["changed"] and entry["present"] and entry["findings"] == [] and result["findings"] == []
+    assert [p["name"] for p in entry["providers"]] == ["EEMS M1.1 PowerShell - inbound"]
+    assert _apphost(lab)["/Autodiscover"]["inbound"] == []
+    assert [r["name"] for r in _config(lab)[""]["inbound"]] == ["EEMS M1.1 PowerShell - inbound"]
+    assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
+    # The backup holds applicationHost.config too: restoring it puts the rules back exactly.
+    restored = _run(lab, {"state": "restored", "backup": result["backup"]["id"]})
+    assert iis.APPHOST_FILE in restored["restored_files"] and _files(lab) == before
+
+
+def test_a_failure_after_an_applicationhost_config_change_restores_that_file_too(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
+    before = _files(lab)
+    lab.set_faults("EXM1", {"iis_config_locked": True})
+    with pytest.raises(AnsibleActionFail, match="The configuration was restored from backup"):
+        _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    assert _files(lab) == before
 
 
 # --- auto after patching, EEMS ownership ---------------------------------------------

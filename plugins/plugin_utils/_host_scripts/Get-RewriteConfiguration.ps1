@@ -2,10 +2,13 @@
 # inbound rules, outbound rules and their preconditions on Default Web Site
 # and every application under it, in file order and including the <remove>
 # and <clear/> entries that cancel inherited rules (the merged view IIS
-# offers hides those). Also the URL Rewrite module's version, the ExSetup
-# build and the rewrite backups kept on this server. Changes nothing.
+# offers hides those). Each entry says its source: the path's <location> in
+# applicationHost.config (read first, as IIS merges it) or its web.config.
+# Also the URL Rewrite module's state, the ExSetup build, the SHA256 of
+# applicationHost.config and the rewrite backups kept on this server.
+# Changes nothing.
 # The files are read as XML, so a rule IIS would refuse is still reported.
-# Uses: Get-ExSetupVersion, Get-UrlRewriteState
+# Uses: Get-ExSetupVersion, Get-PropertyValue, Get-UrlRewriteState
 param($HostArgs)
 
 $siteName = 'Default Web Site'
@@ -141,6 +144,7 @@ foreach ($application in Get-WebApplication -Site $siteName) {
 # apply before that folder's own web.config.
 $appHostPath = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\config\applicationHost.config'
 $appHost = Read-XmlFile -Path $appHostPath
+$appHostHash = (Get-FileHash -LiteralPath $appHostPath -Algorithm SHA256).Hash.ToLowerInvariant()
 $appHostLocations = @($appHost.DocumentElement.SelectNodes('location'))
 
 $locations = @()
@@ -169,20 +173,34 @@ if (Test-Path -LiteralPath $backupRoot) {
             # Whether restoring this backup would change nothing, so check
             # mode can predict a restore from this read alone.
             $unchanged = $true
-            foreach ($record in @($manifest.files)) {
-                $current = $locations | Where-Object { $_.file -eq [string]$record.file } | Select-Object -First 1
+            $records = @(Get-PropertyValue -InputObject $manifest -Name 'files' -Default @())
+            foreach ($record in $records) {
+                $recordFile = [string](Get-PropertyValue -InputObject $record -Name 'file' -Default '')
+                $existed = [bool](Get-PropertyValue -InputObject $record -Name 'existed' -Default $false)
                 $currentHash = $null
-                if ($null -ne $current) {
-                    $currentHash = $current.sha256
+                if ($recordFile -eq $appHostPath) {
+                    $currentHash = $appHostHash
                 }
-                if ([bool]$record.existed -and $currentHash -ne [string]$record.sha256) {
+                else {
+                    $current = $locations | Where-Object { $_.file -eq $recordFile } | Select-Object -First 1
+                    if ($null -ne $current) {
+                        $currentHash = $current.sha256
+                    }
+                }
+                if ($existed -and $currentHash -ne [string](Get-PropertyValue -InputObject $record -Name 'sha256' -Default '')) {
                     $unchanged = $false
                 }
-                elseif (-not [bool]$record.existed -and $null -ne $currentHash) {
+                elseif (-not $existed -and $null -ne $currentHash) {
                     $unchanged = $false
                 }
             }
-            $backups += [ordered]@{ id = [string]$manifest.id; time = [string]$manifest.time; reason = [string]$manifest.reason; files = @($manifest.files).Count; matches_current = $unchanged }
+            $backups += [ordered]@{
+                id = [string](Get-PropertyValue -InputObject $manifest -Name 'id' -Default $folder.Name)
+                time = [string](Get-PropertyValue -InputObject $manifest -Name 'time' -Default '')
+                reason = [string](Get-PropertyValue -InputObject $manifest -Name 'reason' -Default '')
+                files = $records.Count
+                matches_current = $unchanged
+            }
         }
     }
 }
@@ -192,6 +210,7 @@ $data = [ordered]@{
     site = $siteName
     applications = @($places | Where-Object { $_.path } | ForEach-Object { $_.path })
     locations = $locations
+    apphost = [ordered]@{ file = $appHostPath; sha256 = $appHostHash }
     url_rewrite = Get-UrlRewriteState
     exsetup_version = (Get-ExSetupVersion).exsetup_version
     backups = $backups

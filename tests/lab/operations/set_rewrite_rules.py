@@ -1,5 +1,5 @@
-"""Model of Set-RewriteRules.ps1: back up, apply a change list, restore the
-backup if any step fails (the ``iis_config_locked`` fault makes the second
+"""Model of Set-RewriteRules.ps1: back up (applicationHost.config too when a
+change is made there), apply a change list, restore the backup if any step fails (the ``iis_config_locked`` fault makes the second
 write fail, half-way through)."""
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def set_rewrite_rules(ctx, args):
     if not server.get("url_rewrite_version"):
         raise HostOpError("The IIS URL Rewrite module is not installed; IIS would reject a <rewrite> section "
                           "and fail every request to the site.", "System.InvalidOperationException")
-    record = iis.backup(server, ctx.clock.now(), args.get("reason"))
+    record = iis.backup(server, ctx.clock.now(), args.get("reason"),
+                        apphost=any(isinstance(c, dict) and c.get("config") == "apphost" for c in changes))
     steps = [{"step": "backup", "id": record["id"], "path": record["path"]}]
     fail_at = (1 if len(changes) > 1 else 0) if server["faults"].get("iis_config_locked") else None
     for index, change in enumerate(changes):

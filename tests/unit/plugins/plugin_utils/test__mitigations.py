@@ -256,3 +256,40 @@ def test_keep_leaves_what_is_in_place_repairs_it_and_adds_nothing():
     assert [c["op"] for c in repaired["changes"]] == ["remove_rule", "remove_precondition", "add_precondition",
                                                       "add_rule"]
     assert mit.assess(DATA, CSP, repaired["after"])["present"]
+
+
+def _apphost(entry):
+    return dict(entry, source="apphost")
+
+
+def test_a_stale_rule_in_applicationhost_config_is_removed_there():
+    # CSS-Exchange issue 2003: ZeroDay_Mitigation (url="*") under the Autodiscover <location>.
+    stale = _apphost(_rule(name="ZeroDay_Mitigation", url="*", input="{REQUEST_URI}",
+                           pattern=".*autodiscover\\.json.*\\@.*Powershell.*", action="CustomResponse"))
+    config = _config([_rule()], Autodiscover=[stale])
+    planned = mit.plan(DATA, [PNS], config, "present", repair=True)
+    assert planned["changes"] == [{"op": "remove_rule", "path": "/Autodiscover", "collection": "inbound",
+                                   "name": "ZeroDay_Mitigation", "owner": "manual", "config": "apphost"}]
+    assert mit.describe_change("Default Web Site", planned["changes"][0]).endswith(
+        "at Default Web Site/Autodiscover (in applicationHost.config) (made by manual)")
+    assert mit.plan(DATA, [PNS], planned["after"], "present", repair=True)["changes"] == []
+
+
+def test_a_remove_in_applicationhost_config_is_deleted_there_and_a_clear_there_is_answered_in_web_config():
+    removed = _config([_rule()], Autodiscover=[_apphost({"entry": "remove", "name": "PowerShell - inbound"})])
+    change = mit.plan(DATA, [PNS], removed, "present")["changes"]
+    assert change == [{"op": "delete_entry", "path": "/Autodiscover", "collection": "inbound",
+                       "name": "PowerShell - inbound", "config": "apphost"}]
+    cleared = _config([_rule()], PowerShell=[_apphost({"entry": "clear"})])
+    planned = mit.plan(DATA, [PNS], cleared, "present")
+    assert [(c["op"], c["path"], c.get("config")) for c in planned["changes"]] == [("add_rule", "/PowerShell", None)]
+    # web.config's entries come after applicationHost.config's: the added rule follows the <clear/>.
+    entries = planned["after"]["locations"]["/PowerShell"]["inbound"]
+    assert [e.get("entry", "rule") for e in entries] == ["clear", "rule"]
+    assert mit.assess(DATA, PNS, planned["after"])["present"]
+
+
+def test_nothing_is_ever_added_to_applicationhost_config():
+    with pytest.raises(mit.MitigationError, match="web.config files only"):
+        mit.apply_changes(_config([]), [{"op": "add_rule", "path": "", "collection": "inbound", "config": "apphost",
+                                         "rule": mit.canonical_rule(PNS["rules"][0])}])
