@@ -8,7 +8,7 @@
 # URL Rewrite 2.1) and, only when no Uninstall entry names the product,
 # rewrite.dll's file version with min_file_version (7.1.1993 for 2.1): the
 # two are numbered apart (see Get-UrlRewriteState).
-# Uses: Get-PropertyValue, Get-UrlRewriteState
+# Uses: Copy-RepositoryFile, Get-PropertyValue, Get-UrlRewriteState
 param($HostArgs)
 
 function Test-VersionAtLeast {
@@ -35,8 +35,7 @@ if ($package -notmatch '^[A-Za-z0-9._-]+\.msi$') {
 if (-not $baseUrl.EndsWith('/')) {
     $baseUrl += '/'
 }
-[Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
-$ProgressPreference = 'SilentlyContinue'
+$repository = [ordered]@{ url = $baseUrl }
 $work = Join-Path -Path $env:windir -ChildPath 'Temp\onprem.exchange'
 New-Item -Path $work -ItemType Directory -Force | Out-Null
 $msi = Join-Path -Path $work -ChildPath $package
@@ -44,14 +43,17 @@ $log = Join-Path -Path $work -ChildPath 'UrlRewriteInstall.log'
 $steps = @()
 $before = Get-UrlRewriteState
 
-$manifest = (Invoke-WebRequest -Uri ($baseUrl + 'manifest.json') -UseBasicParsing -ErrorAction Stop).Content | ConvertFrom-Json
+$manifestCopy = Join-Path -Path $work -ChildPath 'manifest.json'
+Copy-RepositoryFile -Repository $repository -Name 'manifest.json' -Destination $manifestCopy
+$manifest = ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($manifestCopy, [System.Text.Encoding]::UTF8))
+Remove-Item -LiteralPath $manifestCopy -Force -ErrorAction SilentlyContinue
 $entry = @(Get-PropertyValue -InputObject $manifest -Name 'files' -Default @()) | Where-Object { (Get-PropertyValue -InputObject $_ -Name 'name') -eq $package } | Select-Object -First 1
 if ($null -eq $entry) {
     throw ('Package {0} is not in the repository manifest {1}manifest.json.' -f $package, $baseUrl)
 }
 $expectedSize = Get-PropertyValue -InputObject $entry -Name 'size'
 $expectedHash = [string](Get-PropertyValue -InputObject $entry -Name 'sha256' -Default '')
-Invoke-WebRequest -Uri ($baseUrl + [uri]::EscapeDataString($package)) -OutFile $msi -UseBasicParsing -ErrorAction Stop
+Copy-RepositoryFile -Repository $repository -Name $package -Destination $msi
 $size = (Get-Item -LiteralPath $msi).Length
 $digest = (Get-FileHash -LiteralPath $msi -Algorithm SHA256).Hash.ToLowerInvariant()
 $steps += [ordered]@{ step = 'download'; size = $size; sha256 = $digest }
