@@ -2,10 +2,13 @@
 # are numbered apart and must each be compared with their own minimum:
 # - product_version: the installed product's version, the DisplayVersion of
 #   its Uninstall entry (Windows Installer records the MSI ProductVersion
-#   there). URL Rewrite 2.1 is 7.2.1993, the MSI ProductVersion EOMT
-#   requires; EOMT finds the module the same way, by an Uninstall entry whose
-#   DisplayName matches IIS, URL and 2 (CSS-Exchange Security/src/EOMT.ps1,
-#   Get-InstalledSoftwareVersion). $null when no such entry exists.
+#   there). URL Rewrite 2.1 is 7.2.1993, the MSI ProductVersion EOMT and
+#   EOMTv2 require before installing; both find the installed module the same
+#   way, by an Uninstall entry whose DisplayName matches *IIS*, *URL* and *2*
+#   ("IIS URL Rewrite Module 2"), and read its DisplayVersion (CSS-Exchange
+#   Security/src/EOMT.ps1 and EOMTv2.ps1, Get-InstalledSoftwareVersion).
+#   $null when no such entry exists (only per-machine entries are read: the
+#   URL Rewrite MSI installs per machine).
 # - file_version: rewrite.dll's own file version, all four parts. URL
 #   Rewrite 2.1's rewrite.dll reports 7.1.1993.2351, not 7.2.1993.
 # installed means rewrite.dll is present: that file is what IIS loads.
