@@ -172,6 +172,16 @@ def read(server):
             entry[collection] = ([dict(e, source="apphost") for e in (apphost or {}).get(collection, [])] +
                                  [dict(e, source="web.config") for e in (location or {}).get(collection, [])])
         locations.append(entry)
+    # Paths only applicationHost.config knows (a virtual directory that is
+    # not an application, such as Microsoft-Server-ActiveSync/Proxy).
+    known = {path.lower() for path in [""] + list(iis["applications"])}
+    for path, apphost in iis["apphost"].items():
+        if path.lower() in known or not any(apphost.get(c) for c in COLLECTIONS):
+            continue
+        entry = {"path": path, "file": None, "sha256": None}
+        for collection in COLLECTIONS:
+            entry[collection] = [dict(e, source="apphost") for e in apphost.get(collection, [])]
+        locations.append(entry)
     return {"site": SITE, "applications": list(iis["applications"]), "locations": locations,
             "apphost": {"file": APPHOST_FILE, "sha256": apphost_sha256(iis)},
             "backups": [{"id": b["id"], "time": b["time"], "reason": b["reason"],

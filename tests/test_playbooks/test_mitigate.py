@@ -249,6 +249,20 @@ def test_a_dangerous_rule_in_applicationhost_config_is_removed_there_with_a_back
     assert iis.APPHOST_FILE in restored["restored_files"] and _files(lab) == before
 
 
+def test_a_stale_rule_at_a_location_only_applicationhost_config_knows_is_found_and_removed(lab_factory):
+    # Microsoft-Server-ActiveSync/Proxy is a <location> in applicationHost.config, not an
+    # application (CSS-Exchange PR 2548: Health Checker missed rules there).
+    stale = dict(ISSUE_2003[1], path="/Microsoft-Server-ActiveSync/Proxy")
+    lab = lab_factory(_fleet(UNFIXED, [ISSUE_2003[0], stale]))
+    check = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True}, check=True)
+    assert any(f["rule"] == "ZeroDay_Mitigation" and f["path"] == "/Microsoft-Server-ActiveSync/Proxy"
+               for f in _mitigation(check, "CVE-2022-41040")["findings_before"])
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    assert result["changed"] and result["findings"] == []
+    assert _apphost(lab)["/Microsoft-Server-ActiveSync/Proxy"]["inbound"] == []
+    assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
+
+
 def test_a_failure_after_an_applicationhost_config_change_restores_that_file_too(lab_factory):
     lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
     before = _files(lab)

@@ -164,6 +164,29 @@ foreach ($place in $places) {
     $locations += $location
 }
 
+# Locations that exist only in applicationHost.config (a virtual directory
+# that is not an application, such as Microsoft-Server-ActiveSync/Proxy;
+# Get-WebApplication does not return them, which is how Health Checker
+# missed their rules until CSS-Exchange PR 2548). Their rewrite entries are
+# read too; they have no web.config of their own here (file is $null).
+$known = @($locations | ForEach-Object { ($siteName + $_.path).TrimEnd('/') })
+foreach ($node in $appHostLocations) {
+    $nodePath = ([string]$node.GetAttribute('path')).TrimEnd('/')
+    if (-not $nodePath.StartsWith($siteName + '/', [System.StringComparison]::OrdinalIgnoreCase) -or $known -contains $nodePath) {
+        continue
+    }
+    $location = [ordered]@{ path = $nodePath.Substring($siteName.Length); file = $null; sha256 = $null; inbound = @(); outbound = @(); preconditions = @() }
+    foreach ($same in $appHostLocations) {
+        if (([string]$same.GetAttribute('path')).TrimEnd('/') -eq $nodePath) {
+            Read-RewriteSection -Parent $same -Source 'apphost' -Into $location
+        }
+    }
+    $known += $nodePath
+    if (($location.inbound.Count + $location.outbound.Count + $location.preconditions.Count) -gt 0) {
+        $locations += $location
+    }
+}
+
 $backups = @()
 if (Test-Path -LiteralPath $backupRoot) {
     foreach ($folder in Get-ChildItem -LiteralPath $backupRoot -Directory | Sort-Object -Property Name) {
