@@ -542,3 +542,22 @@ def test_mitigate_playbook_reports_the_real_cause_of_an_unreachable_server(lab_f
     assert "All items completed" not in rows["EXM1"]["error"] and "500" in rows["EXM1"]["error"], rows["EXM1"]
     assert rows["EXM2"]["status"] == "checked" and rows["EXM2"]["error"] is None
     assert "EXM1" in (reports / "exchange-protection.csv").read_text(encoding="utf-8")
+
+
+def test_mitigate_playbook_keeps_the_owa_mitigation_after_the_fix_unless_told_to_remove_it(lab_factory, tmp_path):
+    lab = lab_factory(_fleet(build=JUN26_SE, rules=EOMT_CSP))
+    inventory = write_inventory(lab, tmp_path / "inventory.yml")
+    reports = tmp_path / "reports"
+    args = ("-e", "exchange_report_dir=%s" % reports, "-e", '{"exchange_mitigations": ["CVE-2026-42897"]}',
+            "--limit", "EXM1,localhost")
+    kept = run_playbook(inventory, "playbooks/mitigate.yml", *args)
+    assert kept.returncode == 0, kept.stdout[-3000:]
+    assert _recap(kept.stdout)["EXM1"] == 0
+    assert [r["name"] for r in _config(lab)["/owa"]["outbound"]] == ["EOMT OWA CSP - outbound"]
+    removed = run_playbook(inventory, "playbooks/mitigate.yml", *args,
+                           "-e", '{"exchange_mitigation_remove_after_fix": true}')
+    assert removed.returncode == 0, removed.stdout[-3000:]
+    assert _recap(removed.stdout)["EXM1"] == 1
+    assert _config(lab)["/owa"]["outbound"] == []
+    report = json.loads((reports / "exchange-protection.json").read_text(encoding="utf-8"))
+    assert report["servers"][0]["cves"][0]["protected_by"] == "code_fix"
