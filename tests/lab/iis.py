@@ -238,9 +238,18 @@ def backup(server, now, reason, apphost=False):
     return record
 
 
-def restore(server, record):
-    """Put every file back as the backup holds it; returns the files rewritten."""
+def restore(server, record, guard=False):
+    """Put every file back as the backup holds it; returns the files rewritten.
+    With ``guard`` (Restore-RewriteConfiguration), applicationHost.config is
+    put back only if nothing but the backup's own change has touched it since;
+    otherwise nothing is restored."""
     iis = normalise_server(server)
+    if guard and "apphost" in record and file_bytes(iis["apphost"]) not in (
+            file_bytes(record["apphost"]), file_bytes(record.get("apphost_after", {"never": True}))):
+        raise HostOpError("%s has changed since backup %s was made and changed it; restoring it would undo those "
+                          "other changes too. Nothing was restored. Compare it with its copy in %s and put the "
+                          "rewrite entries back by hand." % (APPHOST_FILE, record["id"], record["path"]),
+                          "System.InvalidOperationException")
     rewritten = []
     for path in sorted(set(iis["locations"]) | set(record["locations"])):
         old = record["locations"].get(path)

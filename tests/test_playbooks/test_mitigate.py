@@ -561,3 +561,18 @@ def test_mitigate_playbook_keeps_the_owa_mitigation_after_the_fix_unless_told_to
     assert _config(lab)["/owa"]["outbound"] == []
     report = json.loads((reports / "exchange-protection.json").read_text(encoding="utf-8"))
     assert report["servers"][0]["cves"][0]["protected_by"] == "code_fix"
+
+
+def test_restoring_applicationhost_config_is_refused_when_something_else_changed_it_since(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    with lab.state.lock:  # an update or an admin changes applicationHost.config afterwards
+        lab.state.server("EXM1")["iis"]["apphost"]["/ecp"] = {"inbound": [], "outbound": [], "preconditions": [
+            {"entry": "precondition", "name": "someone else's", "logical_grouping": "MatchAll",
+             "pattern_syntax": "ECMAScript", "conditions": []}]}
+    after = _files(lab)
+    with pytest.raises(AnsibleActionFail) as caught:
+        _run(lab, {"state": "restored", "backup": result["backup"]["id"]})
+    assert "applicationHost.config has changed since backup %s" % result["backup"]["id"] in str(caught.value)
+    assert "Nothing was restored." in str(caught.value)
+    assert _files(lab) == after

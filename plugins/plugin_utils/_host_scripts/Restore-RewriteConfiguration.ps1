@@ -23,9 +23,28 @@ else {
     }
 }
 $manifest = Get-Content -LiteralPath (Join-Path -Path $folder.FullName -ChildPath 'backup.json') -Raw | ConvertFrom-Json
+$records = @(Get-PropertyValue -InputObject $manifest -Name 'files' -Default @())
+# applicationHost.config holds all of IIS's configuration, not only rewrite
+# rules: put it back only when nothing but our own change has touched it
+# since (its SHA256 is still the one recorded after the change), otherwise
+# the restore would undo someone else's changes (an update's, an admin's).
+# Checked before any file is written.
+$appHostPath = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\config\applicationHost.config'
+foreach ($record in $records) {
+    $target = [string](Get-PropertyValue -InputObject $record -Name 'file' -Default '')
+    if ($target -ne $appHostPath -or -not (Test-Path -LiteralPath $target)) {
+        continue
+    }
+    $current = (Get-FileHash -LiteralPath $target -Algorithm SHA256).Hash.ToLowerInvariant()
+    $before = [string](Get-PropertyValue -InputObject $record -Name 'sha256' -Default '')
+    $after = [string](Get-PropertyValue -InputObject $record -Name 'after_sha256' -Default '')
+    if ($current -ne $before -and $current -ne $after) {
+        throw ('{0} has changed since backup {1} was made and changed it; restoring it would undo those other changes too. Nothing was restored. Compare it with its copy in {2} and put the rewrite entries back by hand.' -f $target, [string]$folder.Name, $folder.FullName)
+    }
+}
 $restored = @()
 $steps = @()
-foreach ($record in @(Get-PropertyValue -InputObject $manifest -Name 'files' -Default @())) {
+foreach ($record in $records) {
     $target = [string](Get-PropertyValue -InputObject $record -Name 'file' -Default '')
     $expected = [string](Get-PropertyValue -InputObject $record -Name 'sha256' -Default '')
     if ([bool](Get-PropertyValue -InputObject $record -Name 'existed' -Default $false)) {

@@ -62,6 +62,22 @@ function New-RewriteBackup {
     [ordered]@{ id = $id; time = $manifest.time; path = $folder; files = $files }
 }
 
+function Complete-RewriteBackup {
+    # Records each file's SHA256 after the changes, so a later restore can
+    # tell whether anything else has changed the file since (a restore of
+    # applicationHost.config would undo that too).
+    param($Backup, [string]$Reason)
+    foreach ($record in $Backup.files) {
+        $record.after_sha256 = $null
+        if (Test-Path -LiteralPath $record.file) {
+            $record.after_sha256 = (Get-FileHash -LiteralPath $record.file -Algorithm SHA256).Hash.ToLowerInvariant()
+        }
+    }
+    $manifest = [ordered]@{ id = $Backup.id; time = $Backup.time; reason = $Reason; files = $Backup.files }
+    $json = ConvertTo-Json -InputObject $manifest -Depth 5
+    [System.IO.File]::WriteAllText((Join-Path -Path $Backup.path -ChildPath 'backup.json'), $json, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+}
+
 function Restore-RewriteBackup {
     param($Backup)
     foreach ($record in $Backup.files) {
@@ -352,6 +368,7 @@ foreach ($change in $changes) {
     }
     $steps += [ordered]@{ step = $op; path = $changePath; file = $written; ok = $true }
 }
+Complete-RewriteBackup -Backup $backup -Reason ([string](Get-PropertyValue -InputObject $HostArgs -Name 'reason' -Default ''))
 $data = [ordered]@{
     backup = [ordered]@{ id = $backup.id; time = $backup.time; path = $backup.path }
     applied = $changes.Count

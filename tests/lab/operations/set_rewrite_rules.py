@@ -32,5 +32,8 @@ def set_rewrite_rules(ctx, args):
                               "backup %s." % (index + 1, len(changes), change.get("op"), iis.SITE,
                                               change.get("path", ""), error, record["id"]), error.type_name) from None
         steps.append({"step": change.get("op"), "path": change.get("path", ""), "file": written, "ok": True})
+    if "apphost" in record:
+        # What the backup records after the change (see iis.restore's guard).
+        record["apphost_after"] = iis.copy.deepcopy(server["iis"]["apphost"])
     return {"changed": True, "data": {"backup": {"id": record["id"], "time": record["time"], "path": record["path"]},
                                       "applied": len(changes)}, "steps": steps}
