@@ -213,6 +213,11 @@ class ActionModule(HostActionBase):
         if chosen is None:
             raise AnsibleActionFail("%s: backup %s does not exist; backups on this server: %s"
                                     % (host, wanted, ", ".join(b["id"] for b in backups)))
+        if chosen.get("blocked_by"):
+            raise AnsibleActionFail(
+                "%s: %s has changed since backup %s was made and changed it; restoring it would undo those other "
+                "changes too, so nothing is restored. Compare it with its copy in the backup and put the rewrite "
+                "entries back by hand." % (host, chosen["blocked_by"], chosen["id"]))
         outcome = {"changed": not chosen.get("matches_current"), "backup": chosen, "restored_files": []}
         if not outcome["changed"] or self._task.check_mode:
             return outcome

@@ -43,6 +43,9 @@ options:
         (CVE-2026-42897's OWA CSP rule, per the June 2026 SU release notes). That one is kept where it
         is in place (and repaired), and not added where it is not, unless O(remove_after_fix=true).
       - C(restored) puts back the rewrite configuration of O(backup) exactly, whatever mitigation it was.
+        A backup that holds applicationHost.config is refused (nothing is restored) when something other
+        than that backup's own change has changed the file since, because restoring the whole file would
+        undo those changes too.
     type: str
     choices: [present, absent, auto, restored]
     default: auto

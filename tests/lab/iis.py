@@ -186,7 +186,9 @@ def read(server):
             "apphost": {"file": APPHOST_FILE, "sha256": apphost_sha256(iis)},
             "backups": [{"id": b["id"], "time": b["time"], "reason": b["reason"],
                          "files": len(b["locations"]) + (1 if "apphost" in b else 0),
-                         "matches_current": _matches(iis, b)} for b in iis["backups"]]}
+                         "matches_current": _matches(iis, b),
+                         "blocked_by": APPHOST_FILE if _apphost_changed_since(iis, b) else None}
+                        for b in iis["backups"]]}
 
 
 def apphost_sha256(iis):
@@ -238,14 +240,20 @@ def backup(server, now, reason, apphost=False):
     return record
 
 
+def _apphost_changed_since(iis, record):
+    """applicationHost.config is in the backup and something other than the
+    backup's own change has changed it since."""
+    return "apphost" in record and file_bytes(iis["apphost"]) not in (
+        file_bytes(record["apphost"]), file_bytes(record.get("apphost_after", {"never": True})))
+
+
 def restore(server, record, guard=False):
     """Put every file back as the backup holds it; returns the files rewritten.
     With ``guard`` (Restore-RewriteConfiguration), applicationHost.config is
     put back only if nothing but the backup's own change has touched it since;
     otherwise nothing is restored."""
     iis = normalise_server(server)
-    if guard and "apphost" in record and file_bytes(iis["apphost"]) not in (
-            file_bytes(record["apphost"]), file_bytes(record.get("apphost_after", {"never": True}))):
+    if guard and _apphost_changed_since(iis, record):
         raise HostOpError("%s has changed since backup %s was made and changed it; restoring it would undo those "
                           "other changes too. Nothing was restored. Compare it with its copy in %s and put the "
                           "rewrite entries back by hand." % (APPHOST_FILE, record["id"], record["path"]),

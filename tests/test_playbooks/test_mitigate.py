@@ -571,8 +571,9 @@ def test_restoring_applicationhost_config_is_refused_when_something_else_changed
             {"entry": "precondition", "name": "someone else's", "logical_grouping": "MatchAll",
              "pattern_syntax": "ECMAScript", "conditions": []}]}
     after = _files(lab)
-    with pytest.raises(AnsibleActionFail) as caught:
-        _run(lab, {"state": "restored", "backup": result["backup"]["id"]})
-    assert "applicationHost.config has changed since backup %s" % result["backup"]["id"] in str(caught.value)
-    assert "Nothing was restored." in str(caught.value)
-    assert _files(lab) == after
+    for check in (True, False):  # check mode says so too
+        with pytest.raises(AnsibleActionFail) as caught:
+            _run(lab, {"state": "restored", "backup": result["backup"]["id"]}, check=check)
+        assert "applicationHost.config has changed since backup %s" % result["backup"]["id"] in str(caught.value)
+        assert "nothing is restored" in str(caught.value)
+    assert _files(lab) == after and "Restore-RewriteConfiguration" not in _writes(lab)

@@ -196,6 +196,9 @@ if (Test-Path -LiteralPath $backupRoot) {
             # Whether restoring this backup would change nothing, so check
             # mode can predict a restore from this read alone.
             $unchanged = $true
+            # applicationHost.config changed by something else since this
+            # backup's own change: Restore-RewriteConfiguration refuses it.
+            $blockedBy = $null
             $records = @(Get-PropertyValue -InputObject $manifest -Name 'files' -Default @())
             foreach ($record in $records) {
                 $recordFile = [string](Get-PropertyValue -InputObject $record -Name 'file' -Default '')
@@ -203,6 +206,10 @@ if (Test-Path -LiteralPath $backupRoot) {
                 $currentHash = $null
                 if ($recordFile -eq $appHostPath) {
                     $currentHash = $appHostHash
+                    $afterHash = [string](Get-PropertyValue -InputObject $record -Name 'after_sha256' -Default '')
+                    if ($currentHash -ne [string](Get-PropertyValue -InputObject $record -Name 'sha256' -Default '') -and $currentHash -ne $afterHash) {
+                        $blockedBy = $appHostPath
+                    }
                 }
                 else {
                     $current = $locations | Where-Object { $_.file -eq $recordFile } | Select-Object -First 1
@@ -223,6 +230,7 @@ if (Test-Path -LiteralPath $backupRoot) {
                 reason = [string](Get-PropertyValue -InputObject $manifest -Name 'reason' -Default '')
                 files = $records.Count
                 matches_current = $unchanged
+                blocked_by = $blockedBy
             }
         }
     }
