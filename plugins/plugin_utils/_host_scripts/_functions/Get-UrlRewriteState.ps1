@@ -25,7 +25,9 @@ function Get-UrlRewriteState {
         foreach ($key in @(Get-ChildItem -LiteralPath $root -ErrorAction SilentlyContinue)) {
             $name = [string]$key.GetValue('DisplayName')
             $version = $key.GetValue('DisplayVersion')
-            if ($name -like '*IIS*' -and $name -like '*URL*' -and $name -like '*Rewrite*' -and $null -ne $version) {
+            # EOMT's match, or the name with "Rewrite" in it (localized MSIs
+            # may name the product differently; both are accepted).
+            if ($name -like '*IIS*' -and $name -like '*URL*' -and ($name -like '*2*' -or $name -like '*Rewrite*') -and $null -ne $version) {
                 $state.product_name = $name
                 $state.product_version = [string]$version
                 return $state
