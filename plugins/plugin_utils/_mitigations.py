@@ -18,7 +18,10 @@ The configuration (what ``Get-RewriteConfiguration`` returns) is::
 A location's collections hold entries in the order IIS merges them: first
 those of its ``<location path="Default Web Site/...">`` in applicationHost.config
 (``"source": "apphost"``), then its own web.config (``"source": "web.config"``,
-the default). A rule
+the default); a child path's entries follow its parent's. That is the order
+CSS-Exchange's Health Checker established by testing (Get-URLRewriteRule.ps1:
+a path's web.config, then applicationHost.config for the same location,
+then one level up, and the global rules last, walking upwards). A rule
 (``{"entry": "rule", "name", "enabled", "pattern_syntax", "stop_processing",
 "match", "logical_grouping", "conditions", "action", "precondition"}``), a
 precondition (``{"entry": "precondition", "name", "logical_grouping",
