@@ -103,8 +103,8 @@ notes:
     mitigation before its rule is removed.
   - The installer is run only when its size and SHA256 match the repository manifest and its
     Authenticode signer is accepted.
-  - Rules are read from the web.config files and from applicationHost.config's C(<location path="Default Web
-    Site/...">) sections, in the order IIS merges them. A stale or dangerous rule (or a C(<remove>) that drops
+  - Rules are read from the web.config files and from applicationHost.config (its server-level section and its
+    C(<location path="Default Web Site/...">) sections), in the order IIS merges them. A stale or dangerous rule (or a C(<remove>) that drops
     the site rule) that lives in applicationHost.config is removed there, after applicationHost.config is
     copied into the same backup; rules are only ever added to web.config files.
   - A server using IIS shared configuration (applicationHost.config redirected to a share) is not

@@ -18,7 +18,9 @@ The configuration (what ``Get-RewriteConfiguration`` returns) is::
 A location's collections hold entries in the order IIS merges them: first
 those of its ``<location path="Default Web Site/...">`` in applicationHost.config
 (``"source": "apphost"``), then its own web.config (``"source": "web.config"``,
-the default); a child path's entries follow its parent's. That is the order
+the default); a child path's entries follow its parent's. The site's
+location ("") starts with applicationHost.config's server-level section,
+outside any <location>, which every site inherits (``"source": "apphost-root"``). That is the order
 CSS-Exchange's Health Checker established by testing (Get-URLRewriteRule.ps1:
 a path's web.config, then applicationHost.config for the same location,
 then one level up, and the global rules last, walking upwards). A rule
@@ -38,7 +40,7 @@ A change (what ``Set-RewriteRules`` applies, in order) is one of::
     {"op": "add_precondition", "path", "precondition"}
     {"op": "remove_precondition", "path", "name"}
 
-A removal carries ``"config": "apphost"`` when the entry lives in
+A removal carries ``"config": "apphost"`` (or ``"apphost-root"``) when the entry lives in
 applicationHost.config (for example a stale rule under
 ``<location path="Default Web Site/Autodiscover">``, as in CSS-Exchange
 issue 2003); the host edits that file there, after backing it up. Rules are
@@ -529,11 +531,15 @@ def _collection_list(config, path, collection, create=False):
 
 
 APPHOST = "apphost"
+APPHOST_ROOT = "apphost-root"
+APPHOST_SOURCES = (APPHOST_ROOT, APPHOST)
 
 
 def source_of(entry):
-    """Which file an entry lives in: ``apphost`` or ``web.config``."""
-    return APPHOST if entry.get("source") == APPHOST else "web.config"
+    """Where an entry lives: ``apphost-root`` (applicationHost.config outside
+    any <location>: every site), ``apphost`` (its <location> for the path) or
+    ``web.config``."""
+    return entry.get("source") if entry.get("source") in APPHOST_SOURCES else "web.config"
 
 
 def _index_of(entries, kind, name, source=None):
@@ -545,10 +551,10 @@ def _index_of(entries, kind, name, source=None):
 
 
 def _where(change, entry=None):
-    """``{"config": "apphost"}`` for a change to an applicationHost.config entry."""
-    if entry is not None:
-        return {"config": APPHOST} if source_of(entry) == APPHOST else {}
-    return {"config": APPHOST} if change.get("config") == APPHOST else {}
+    """``{"config": "apphost"}`` (or ``apphost-root``) for a change to an
+    applicationHost.config entry; nothing for web.config."""
+    source = source_of(entry) if entry is not None else change.get("config")
+    return {"config": source} if source in APPHOST_SOURCES else {}
 
 
 def apply_change(config, change):
@@ -560,7 +566,7 @@ def apply_change(config, change):
         collection = "preconditions" if op == "add_precondition" else change["collection"]
         entry = change["precondition" if op == "add_precondition" else "rule"]
         kind = entry.get("entry", "rule")
-        if change.get("config") == APPHOST:
+        if change.get("config") in APPHOST_SOURCES:
             raise MitigationError("rules are added to web.config files only, not applicationHost.config")
         entries = _collection_list(config, path, collection, create=True)
         if _index_of(entries, kind, entry["name"], "web.config") is not None:
@@ -568,7 +574,7 @@ def apply_change(config, change):
         # After everything applicationHost.config holds for this path (IIS
         # reads it first), then after web.config's leading remove/clear.
         position = 0
-        while position < len(entries) and source_of(entries[position]) == APPHOST:
+        while position < len(entries) and source_of(entries[position]) in APPHOST_SOURCES:
             position += 1
         while position < len(entries) and entries[position].get("entry") in ("remove", "clear"):
             position += 1
@@ -580,7 +586,7 @@ def apply_change(config, change):
         collection = "preconditions" if op == "remove_precondition" else change["collection"]
         kind = {"remove_rule": "rule", "remove_precondition": "precondition", "delete_entry": "remove"}[op]
         entries = _collection_list(config, path, collection)
-        source = APPHOST if change.get("config") == APPHOST else "web.config"
+        source = change.get("config") if change.get("config") in APPHOST_SOURCES else "web.config"
         index = _index_of(entries, kind, change["name"], source)
         if index is None:
             raise MitigationError("no %s %r at %s in %s" % (kind, change["name"], path or "/", source))
@@ -811,16 +817,18 @@ def render_diff(site, before, after, changes):
     touches: a location's web.config, or its <location> in applicationHost.config."""
     touched = []
     for change in changes:
-        key = (_key(change.get("path", "")), change.get("config") == APPHOST)
-        if key not in [(_key(p), a) for p, a in touched]:
-            touched.append((change.get("path", ""), key[1]))
+        source = change.get("config") if change.get("config") in APPHOST_SOURCES else "web.config"
+        key = (_key(change.get("path", "")), source)
+        if key not in [(_key(p), s) for p, s in touched]:
+            touched.append((change.get("path", ""), source))
     diffs = []
-    for path, apphost in touched:
-        if apphost:
+    for path, source in touched:
+        if source == APPHOST_ROOT:
+            header = "applicationHost.config (server level, every site)"
+        elif source == APPHOST:
             header = 'applicationHost.config <location path="%s%s">' % (site, path or "")
         else:
             header = "IIS:\\Sites\\%s%s" % (site, (path or "").replace("/", "\\"))
-        source = APPHOST if apphost else "web.config"
         diffs.append({
             "before_header": header, "after_header": header,
             "before": render_location(_locations(before).get(_location_name(before, path)), source),
@@ -834,6 +842,8 @@ def describe_change(site, change):
     where = "%s%s" % (site, change.get("path") or "")
     if change.get("config") == APPHOST:
         where += " (in applicationHost.config)"
+    elif change.get("config") == APPHOST_ROOT:
+        where = "server level (in applicationHost.config, for every site)"
     op = change["op"]
     if op == "add_rule":
         return "add %s rule %r at %s" % (change["collection"], change["rule"]["name"], where)

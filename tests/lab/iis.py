@@ -30,6 +30,9 @@ from .operations import HostOpError
 SITE = "Default Web Site"
 SITE_FILE = "C:\\inetpub\\wwwroot\\web.config"
 APPHOST_FILE = "C:\\Windows\\System32\\inetsrv\\config\\applicationHost.config"
+# applicationHost.config's server-level rewrite section, outside any
+# <location>: every site inherits it first. Kept in ``apphost`` under this key.
+APPHOST_ROOT = "<root>"
 FRONTEND = "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy"
 APPLICATIONS = ["/API", "/Autodiscover", "/ecp", "/EWS", "/mapi", "/Microsoft-Server-ActiveSync", "/OAB", "/owa",
                 "/PowerShell", "/Rpc"]
@@ -126,7 +129,9 @@ def normalise_server(server):
                "backups": []}
         for item in server.get("rewrite_rules") or []:
             path = item.get("path", "") or ""
-            home = iis["apphost"] if item.get("config") == "apphost" else iis["locations"]
+            home = iis["apphost"] if item.get("config") in ("apphost", "apphost-root") else iis["locations"]
+            if item.get("config") == "apphost-root":
+                path = APPHOST_ROOT
             location = home.setdefault(path, _empty_location())
             kind = item.get("entry", "rule")
             collection = "preconditions" if kind == "precondition" else item.get("direction", "inbound")
@@ -168,13 +173,15 @@ def read(server):
         apphost = _find_location(iis["apphost"], path)
         entry = {"path": path, "file": file_of(path),
                  "sha256": sha256(location) if location is not None else None}
+        root = iis["apphost"].get(APPHOST_ROOT) if not path else None
         for collection in COLLECTIONS:
-            entry[collection] = ([dict(e, source="apphost") for e in (apphost or {}).get(collection, [])] +
+            entry[collection] = ([dict(e, source="apphost-root") for e in (root or {}).get(collection, [])] +
+                                 [dict(e, source="apphost") for e in (apphost or {}).get(collection, [])] +
                                  [dict(e, source="web.config") for e in (location or {}).get(collection, [])])
         locations.append(entry)
     # Paths only applicationHost.config knows (a virtual directory that is
     # not an application, such as Microsoft-Server-ActiveSync/Proxy).
-    known = {path.lower() for path in [""] + list(iis["applications"])}
+    known = {path.lower() for path in [""] + list(iis["applications"]) + [APPHOST_ROOT]}
     for path, apphost in iis["apphost"].items():
         if path.lower() in known or not any(apphost.get(c) for c in COLLECTIONS):
             continue
@@ -209,6 +216,7 @@ def flat_rules(server):
     rows = []
     # Get-WebConfiguration shows applicationHost.config <location> rules at their path too.
     for path, location in list(iis["apphost"].items()) + list(iis["locations"].items()):
+        path = "" if path == APPHOST_ROOT else path
         for direction in ("inbound", "outbound"):
             for entry in location.get(direction) or []:
                 if entry.get("entry", "rule") != "rule":
@@ -322,7 +330,9 @@ def apply_one(server, change):
     iis = normalise_server(server)
     op = change.get("op")
     path = change.get("path", "") or ""
-    in_apphost = change.get("config") == "apphost"
+    in_apphost = change.get("config") in ("apphost", "apphost-root")
+    if change.get("config") == "apphost-root":
+        path = APPHOST_ROOT
     if in_apphost and op in ("add_rule", "add_precondition"):
         raise HostOpError("Rules are added to web.config files only, not to applicationHost.config.",
                           "System.ArgumentException")

@@ -263,6 +263,23 @@ def test_a_stale_rule_at_a_location_only_applicationhost_config_knows_is_found_a
     assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
 
 
+def test_a_stale_rule_in_applicationhost_configs_server_level_section_is_removed_there(lab_factory):
+    # Outside any <location>: every site inherits it (Health Checker reads it as the global level).
+    stale = dict(ISSUE_2003[1], name="RequestBlockingRule1", config="apphost-root", path="")
+    lab = lab_factory(_fleet(UNFIXED, [ISSUE_2003[0], stale]))
+    before = _files(lab)
+    check = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True}, check=True, diff=True)
+    assert check["changes"] == ["remove inbound rule 'RequestBlockingRule1' at server level (in applicationHost.config, "
+                                "for every site) (made by manual)"]
+    assert [d["before_header"] for d in check["diff"]] == ["applicationHost.config (server level, every site)"]
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    assert result["changed"] and result["findings"] == []
+    assert _apphost(lab)["<root>"]["inbound"] == []
+    assert [r["name"] for r in _config(lab)[""]["inbound"]] == ["EEMS M1.1 PowerShell - inbound"]
+    assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
+    assert _run(lab, {"state": "restored", "backup": result["backup"]["id"]})["changed"] and _files(lab) == before
+
+
 def test_a_failure_after_an_applicationhost_config_change_restores_that_file_too(lab_factory):
     lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
     before = _files(lab)

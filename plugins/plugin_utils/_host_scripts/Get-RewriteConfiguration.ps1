@@ -2,8 +2,9 @@
 # inbound rules, outbound rules and their preconditions on Default Web Site
 # and every application under it, in file order and including the <remove>
 # and <clear/> entries that cancel inherited rules (the merged view IIS
-# offers hides those). Each entry says its source: the path's <location> in
-# applicationHost.config (read first, as IIS merges it) or its web.config.
+# offers hides those). Each entry says its source: applicationHost.config's
+# server-level section (apphost-root, site only), the path's <location> there
+# (apphost; both read first, as IIS merges them) or its web.config.
 # Also the URL Rewrite module's state, the ExSetup build, the SHA256 of
 # applicationHost.config and the rewrite backups kept on this server.
 # Changes nothing.
@@ -151,6 +152,11 @@ $locations = @()
 foreach ($place in $places) {
     $location = [ordered]@{ path = $place.path; file = Join-Path -Path $place.physical -ChildPath 'web.config'; sha256 = $null; inbound = @(); outbound = @(); preconditions = @() }
     $wanted = ($siteName + $place.path).TrimEnd('/')
+    if (-not $place.path) {
+        # applicationHost.config's own section, outside any <location>:
+        # every site inherits it first.
+        Read-RewriteSection -Parent $appHost.DocumentElement -Source 'apphost-root' -Into $location
+    }
     foreach ($node in $appHostLocations) {
         if (([string]$node.GetAttribute('path')).TrimEnd('/') -eq $wanted) {
             Read-RewriteSection -Parent $node -Source 'apphost' -Into $location

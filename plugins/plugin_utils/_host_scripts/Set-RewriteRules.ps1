@@ -3,7 +3,8 @@
 # to the web.config files of Default Web Site and its applications, and
 # removes entries that live in applicationHost.config under
 # <location path="Default Web Site/..."> where they are (a change marked
-# config=apphost; a stale rule there is what CSS-Exchange issue 2003 found).
+# config=apphost; a stale rule there is what CSS-Exchange issue 2003 found),
+# or in its server-level section outside any <location> (apphost-root).
 # Rules are only ever added to web.config files.
 # First it copies every one of those files (applicationHost.config only when
 # a change is made there), with a timestamp, into a backup folder on this
@@ -240,16 +241,22 @@ function Invoke-RewriteChange {
     param($Change, $Places)
     $path = [string](Get-PropertyValue -InputObject $Change -Name 'path' -Default '')
     $op = [string](Get-PropertyValue -InputObject $Change -Name 'op' -Default '')
-    $inAppHost = [string](Get-PropertyValue -InputObject $Change -Name 'config' -Default '') -eq 'apphost'
-    if ($inAppHost) {
+    $config = [string](Get-PropertyValue -InputObject $Change -Name 'config' -Default '')
+    if ($config -eq 'apphost' -or $config -eq 'apphost-root') {
         if ($op -ne 'remove_rule' -and $op -ne 'remove_precondition' -and $op -ne 'delete_entry') {
             throw ('Rules are added to web.config files only, not to applicationHost.config ({0}).' -f $op)
         }
         $file = $appHostPath
         $document = Read-ConfigDocument -Path $file
-        $roots = @(Get-AppHostLocation -Document $document -Path $path)
-        if ($roots.Count -eq 0) {
-            throw ('applicationHost.config has no <location path="{0}{1}">.' -f $siteName, $path)
+        if ($config -eq 'apphost-root') {
+            # The server-level section, outside any <location>.
+            $roots = @($document.DocumentElement)
+        }
+        else {
+            $roots = @(Get-AppHostLocation -Document $document -Path $path)
+            if ($roots.Count -eq 0) {
+                throw ('applicationHost.config has no <location path="{0}{1}">.' -f $siteName, $path)
+            }
         }
     }
     else {
@@ -343,7 +350,7 @@ if (-not (Test-Path -LiteralPath (Join-Path -Path $env:windir -ChildPath 'System
 }
 $places = @(Get-ConfigPlace)
 $backupPlaces = $places
-if (@($changes | Where-Object { [string](Get-PropertyValue -InputObject $_ -Name 'config' -Default '') -eq 'apphost' }).Count -gt 0) {
+if (@($changes | Where-Object { @('apphost', 'apphost-root') -contains [string](Get-PropertyValue -InputObject $_ -Name 'config' -Default '') }).Count -gt 0) {
     $backupPlaces = $places + @([ordered]@{ path = 'applicationHost.config'; file = $appHostPath })
 }
 $backup = New-RewriteBackup -Places $backupPlaces -Reason ([string](Get-PropertyValue -InputObject $HostArgs -Name 'reason' -Default ''))

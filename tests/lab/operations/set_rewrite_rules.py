@@ -17,7 +17,8 @@ def set_rewrite_rules(ctx, args):
         raise HostOpError("The IIS URL Rewrite module is not installed; IIS would reject a <rewrite> section "
                           "and fail every request to the site.", "System.InvalidOperationException")
     record = iis.backup(server, ctx.clock.now(), args.get("reason"),
-                        apphost=any(isinstance(c, dict) and c.get("config") == "apphost" for c in changes))
+                        apphost=any(isinstance(c, dict) and c.get("config") in ("apphost", "apphost-root")
+                                    for c in changes))
     steps = [{"step": "backup", "id": record["id"], "path": record["path"]}]
     fail_at = (1 if len(changes) > 1 else 0) if server["faults"].get("iis_config_locked") else None
     for index, change in enumerate(changes):

@@ -293,3 +293,15 @@ def test_nothing_is_ever_added_to_applicationhost_config():
     with pytest.raises(mit.MitigationError, match="web.config files only"):
         mit.apply_changes(_config([]), [{"op": "add_rule", "path": "", "collection": "inbound", "config": "apphost",
                                          "rule": mit.canonical_rule(PNS["rules"][0])}])
+
+
+def test_a_server_level_applicationhost_entry_comes_first_and_is_removed_there():
+    stale = dict(_rule(name="RequestBlockingRule1", url="*"), source="apphost-root")
+    config = _config([stale, _rule()])
+    planned = mit.plan(DATA, [PNS], config, "present", repair=True)
+    assert [(c["op"], c["name"], c.get("config")) for c in planned["changes"]] == \
+        [("remove_rule", "RequestBlockingRule1", "apphost-root")]
+    # A rule added to the site's web.config goes after every applicationHost.config entry.
+    added = mit.apply_changes(_config([dict(_rule(name="other", pattern="x"), source="apphost-root")]), [
+        {"op": "add_rule", "path": "", "collection": "inbound", "rule": mit.canonical_rule(PNS["rules"][0])}])
+    assert [mit.source_of(e) for e in added["locations"][""]["inbound"]] == ["apphost-root", "web.config"]
