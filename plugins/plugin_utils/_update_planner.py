@@ -469,7 +469,9 @@ def _describe_target(info, catalog, current, final, reachable, moved):
     if not final.hops:
         text = "stay on %s (%s)" % (info["build"], info["name"])
     else:
-        text = "%s (%s)" % (info["name"], info["build"])
+        text = "%s (%s)" % (info["display_name"], info["build"])
+        if info["product_change"]:
+            text += ", a product change: %s -> %s" % (current["product"], info["product"])
     if not reachable and moved:
         info["fallback"] = True
         text = "requested target unreachable; best reachable instead: " + text

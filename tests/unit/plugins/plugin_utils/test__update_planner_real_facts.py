@@ -268,6 +268,8 @@ def test_a_product_change_is_shown_plainly():
     result = run("15.2.1544.13", "Windows Server 2019")
     assert result["target"]["display_name"] == "Exchange SE RTM Sep26SUv2"
     assert result["target"]["product_change"] is True
+    assert result["target"]["description"] == (
+        "Exchange SE RTM Sep26SUv2 (15.2.2562.53), a product change: Exchange 2019 -> Exchange SE")
     assert result["current"]["display_name"] == "Exchange 2019 CU14 Nov24SU"
 
 
