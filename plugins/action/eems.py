@@ -21,7 +21,11 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_settings imp
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import (
     REMEDIES, judge_check, judge_eems, remedy_with_plan)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import CatalogError, load_catalog
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
+    CatalogError,
+    catalog_files_from,
+    load_catalog,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import PlanInputError, plan_update
 
@@ -63,7 +67,7 @@ class ActionModule(HostActionBase):
         ems = self._ex_ems_args(args)
 
         before = self._ex_host_call("Get-EemsState", {"ems": ems}, task_vars)["data"]
-        classification, plan = self._ex_classify(before, args, today, host)
+        classification, plan = self._ex_classify(before, args, today, host, task_vars)
         try:
             change_plan = plan_changes(before, desired)
         except EemsSettingsError as error:
@@ -127,7 +131,8 @@ class ActionModule(HostActionBase):
         verification = {"performed": False, "forced_check": False, "reason": "nothing changed and verify is false"}
         fresh = None
         if service_outcome is not None and (service_outcome.get("started") or service_outcome.get("restarted")):
-            fresh, verification = self._ex_wait_for_check(after, service_outcome, args, ems, task_vars)
+            fresh, verification = self._ex_wait_for_check(after, service_outcome, args, ems, task_vars,
+                                                           classification)
         elif wants_check:
             verification["reason"] = "the check could not be forced (service not running)"
         verdict = self._ex_final_verdict(after, classification, plan, fresh=fresh)
@@ -136,18 +141,19 @@ class ActionModule(HostActionBase):
         return result
 
     # -- steps ----------------------------------------------------------------
-    def _ex_classify(self, state, args, today, host):
+    def _ex_classify(self, state, args, today, host, task_vars=None):
         """The catalog's view of the build and the planner's route to both EEMS
         cut-offs (for the remedy); (None, None) when there is no build."""
         build = (state.get("setup") or {}).get("exsetup_version")
         if not build:
             raise AnsibleActionFail("%s: Exchange is not installed (no ExSetup.exe under the MsiInstallPath)" % host)
         try:
-            catalog = load_catalog()
+            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
             classification = catalog.classify(build, today).to_dict()
             facts = {"build": build, "roles": (state.get("exchange") or {}).get("roles") or ["Mailbox"],
                      "setup_watermark": state.get("setup_watermark")}
-            plan = plan_update(facts, {"target": "eems", "esu_enrolled": args["esu_enrolled"]},
+            # The remedy names the smallest change that restores EEMS.
+            plan = plan_update(facts, {"target": "eems_minimal", "esu_enrolled": args["esu_enrolled"]},
                                today=today, catalog=catalog)
         except (ExchangeBuildError, PlanInputError, CatalogError) as error:
             raise AnsibleActionFail("%s: %s" % (host, error)) from None
@@ -171,7 +177,7 @@ class ActionModule(HostActionBase):
             return False  # switched off: a check would only say so
         return bool(args["verify"] or change_plan["changes"] or check_is_due(state, verdict, classification))
 
-    def _ex_wait_for_check(self, state, service_outcome, args, ems, task_vars):
+    def _ex_wait_for_check(self, state, service_outcome, args, ems, task_vars, classification=None):
         """Poll the events the forced check writes, at most verify_timeout seconds."""
         since = service_outcome["checked_from"]
         deadline = time.monotonic() + args["verify_timeout"]
@@ -180,12 +186,12 @@ class ActionModule(HostActionBase):
             polls += 1
             events = self._ex_host_call("Get-MitigationServiceEvent", {"since": since}, task_vars)["data"]["events"]
             finished = time.monotonic() >= deadline
-            verdict = judge_check(events, checked_from=since, finished=False)
+            verdict = judge_check(events, checked_from=since, finished=False, classification=classification)
             if verdict is None and finished:
                 applied_before = (state.get("exchange") or {}).get("mitigations_applied")
                 latest = self._ex_host_call("Get-EemsState", {"ems": ems}, task_vars)["data"]
                 verdict = judge_check(events, applied_before, (latest.get("exchange") or {}).get("mitigations_applied"),
-                                      checked_from=since, finished=True)
+                                      checked_from=since, finished=True, classification=classification)
             if verdict is not None:
                 return verdict, {"performed": True, "forced_check": True, "checked_from": since, "polls": polls,
                                  "reason": "service %s" % ("started" if service_outcome.get("started")

@@ -19,7 +19,11 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.onprem.exchange.plugins.action.build_facts import planner_facts
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuild
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import load_catalog
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
+    CatalogError,
+    catalog_files_from,
+    load_catalog,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError, run_host_operation
 from ansible_collections.onprem.exchange.plugins.plugin_utils._install_judge import (
@@ -197,7 +201,10 @@ class ActionModule(HostActionBase):
             raise AnsibleActionFail("%s: poll_interval, install_timeout and reboot_timeout must be positive" % host)
 
         raw, facts = self._ex_facts(args)
-        catalog = load_catalog()
+        try:
+            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
+        except CatalogError as error:
+            raise AnsibleActionFail("%s: %s" % (host, error)) from None
         try:
             todo = pending_actions(steps, facts, catalog)
         except InstallPlanError as error:
