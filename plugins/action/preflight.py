@@ -139,7 +139,7 @@ class ActionModule(HostActionBase):
             "os": (facts.get("os") or {}).get("caption"),
             "dotnet_release": facts.get("dotnet_release"),
             "free_disk_gb": facts.get("free_disk_gb"),
-            "url_rewrite": next((rewrite[key] for key in ("product_version", "version", "file_version")
+            "url_rewrite": next((rewrite[key] for key in ("product_version", "file_version")
                                  if rewrite.get(key)), None),
             "pending_reboot": (facts.get("pending_reboot") or {}).get("pending"),
             "dag": exchange.get("dag"),

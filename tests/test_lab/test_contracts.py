@@ -14,9 +14,11 @@ import json
 import urllib.request
 
 import pytest
+import yaml
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _contracts, _host_call
 from lab.client import WinRMClient
+from lab.fleet import DEFAULT_FLEET
 
 SERVERS = ["EX13A", "EX16A", "EX16B", "EX16C", "EX19A", "EX19B", "EX19C", "EX19D", "EX19E", "EX19P", "EXSE1",
            "FBEX01"]
@@ -147,3 +149,28 @@ def test_the_writes_answer_within_their_contracts(lab_factory):
     # Every operation that has a contract was answered by the lab in one of the two tests.
     assert set(_contracts.default_contracts().operations) - reads - seen == set()
 
+
+
+def test_rewrite_rules_in_application_host_config_answer_within_the_contract(lab_factory):
+    """Rules in applicationHost.config's server-level section and at a location
+    only it knows (no web.config there) come back in their own forms."""
+    with open(DEFAULT_FLEET, encoding="utf-8") as handle:
+        fleet = yaml.safe_load(handle)
+    rule = {"site": "Default Web Site", "direction": "inbound", "input": "{REQUEST_URI}", "pattern": "autodiscover",
+            "match_url": ".*", "action": "AbortRequest", "enabled": True}
+    for server in fleet["servers"]:
+        if server["name"] == "EX16A":
+            server["rewrite_rules"] = [dict(rule, name="server level", path="", config="apphost-root"),
+                                       dict(rule, name="proxy only", path="/Microsoft-Server-ActiveSync/Proxy",
+                                            config="apphost")]
+    lab = lab_factory(fleet)
+    client = WinRMClient.for_lab(lab, "EX16A")
+    try:
+        rewrite = _answer(client, "Get-RewriteConfiguration", {})
+        _conforms("Get-RewriteConfiguration", rewrite, "EX16A")
+        _conforms("Get-ExchangeFacts", _answer(client, "Get-ExchangeFacts", {"ems": _ems(lab)}), "EX16A")
+    finally:
+        client.close()
+    sources = {e["source"] for loc in rewrite["locations"] for e in loc["inbound"]}
+    assert sources == {"apphost-root", "apphost"}
+    assert any(loc["file"] is None for loc in rewrite["locations"])

@@ -107,3 +107,16 @@ def test_an_answer_without_data_is_refused_instead_of_read_as_empty():
     stdout = json.dumps({"ok": True, "changed": False, "data": None}).encode()
     with pytest.raises(_host_call.HostCallError, match=r"Get-HostIdentity answered data = null, expected an object"):
         _host_call.parse_result("Get-HostIdentity", 0, stdout, b"")
+
+
+def test_every_recorded_host_answer_conforms():
+    """The recorded Get-ExchangeFacts answers the unit tests replay are held
+    to the same contract as a live host (so they cannot drift from it)."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))), "unit",
+                          "data", "build_facts")
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+    assert names
+    for name in names:
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            recorded = json.load(handle)
+        assert _contracts.check_answer("Get-ExchangeFacts", recorded["stdout"]["data"]) is None, name
