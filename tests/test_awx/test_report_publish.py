@@ -1,0 +1,102 @@
+"""roles/report_publish: report files uploaded from the controller to where the admin said.
+
+Runs the role for real with ansible-playbook against a tiny upload endpoint
+on 127.0.0.1 (no lab needed); the AWX-shaped run of a whole audit that
+publishes is in test_estate.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+
+from labtools import run_playbook
+
+from uploadserver import UploadServer
+
+PLAYBOOK = [{
+    "name": "Publish some reports",
+    "hosts": "localhost",
+    "connection": "local",
+    "gather_facts": False,
+    "tasks": [{
+        "name": "Publish",
+        "ansible.builtin.include_role": {"name": "onprem.exchange.report_publish"},
+        "vars": {"exchange_report_publish_kind": "audit",
+                 "exchange_report_publish_files": "{{ report_files }}"},
+    }],
+}]
+
+
+@pytest.fixture
+def reports(tmp_path):
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    files = {"html": folder / "exchange-audit.html", "json": folder / "exchange-audit.json"}
+    files["html"].write_text("<html><body>EXSE1 up to date</body></html>", encoding="utf-8")
+    files["json"].write_text(json.dumps({"servers": [{"name": "EXSE1"}]}), encoding="utf-8")
+    playbook = tmp_path / "publish.yml"
+    playbook.write_text(yaml.safe_dump(PLAYBOOK, sort_keys=False), encoding="utf-8")
+    variables = tmp_path / "vars.json"
+    return {"playbook": str(playbook), "files": {k: str(v) for k, v in files.items()}, "vars": variables,
+            # Not localhost itself: the implicit localhost runs uri with this
+            # interpreter, as the lab inventory and AWX's inventories do.
+            "inventory": "unused.invalid,"}
+
+
+def _run(reports, **publish):
+    data = {"report_files": reports["files"]}
+    data.update(publish)
+    reports["vars"].write_text(json.dumps(data), encoding="utf-8")
+    return run_playbook(reports["inventory"], reports["playbook"], "-e", "@" + str(reports["vars"]), "-vvv",
+                        timeout=120)
+
+
+def test_put_uploads_every_file_into_the_job_folder_and_says_where(reports):
+    with UploadServer() as server:
+        result = _run(reports, exchange_report_publish_url=server.url + "/exchange/",
+                      exchange_report_publish_username=server.username,
+                      exchange_report_publish_password=server.password, awx_job_id=4711)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert set(server.files) == {"/exchange/4711/exchange-audit.html", "/exchange/4711/exchange-audit.json"}
+    content_type, body = server.files["/exchange/4711/exchange-audit.html"]
+    assert body == b"<html><body>EXSE1 up to date</body></html>" and content_type.startswith("text/html")
+    assert json.loads(server.files["/exchange/4711/exchange-audit.json"][1])["servers"][0]["name"] == "EXSE1"
+    assert "Audit reports published to %s/exchange/4711/" % server.url in result.stdout
+    assert server.password not in result.stdout + result.stderr
+
+
+def test_post_sends_multipart_forms(reports):
+    with UploadServer() as server:
+        result = _run(reports, exchange_report_publish_url=server.url + "/upload",
+                      exchange_report_publish_method="POST", exchange_report_publish_folder="audit-nightly",
+                      exchange_report_publish_username=server.username,
+                      exchange_report_publish_password=server.password)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert set(server.files) == {"/upload/audit-nightly/exchange-audit.html", "/upload/audit-nightly/exchange-audit.json"}
+    assert server.files["/upload/audit-nightly/exchange-audit.json"][0] == "application/json"
+
+
+def test_refused_upload_fails_naming_file_address_and_answer_without_the_password(reports):
+    wrong = "Wr0ng-Passw0rd-xyz"
+    with UploadServer() as server:
+        result = _run(reports, exchange_report_publish_url=server.url + "/exchange",
+                      exchange_report_publish_username=server.username,
+                      exchange_report_publish_password=wrong, awx_job_id=12)
+    assert result.returncode != 0
+    assert server.files == {} and len(server.refused) == 2
+    assert "Could not publish to %s/exchange/12/ with PUT" % server.url in result.stdout
+    assert "exchange-audit.html: HTTP 401" in result.stdout
+    assert wrong not in result.stdout + result.stderr
+
+
+def test_credentials_in_the_address_are_refused_before_anything_is_sent(reports):
+    with UploadServer() as server:
+        address = server.url.replace("http://", "http://reports:Hidden-Pw-99@") + "/exchange"
+        result = _run(reports, exchange_report_publish_url=address)
+    assert result.returncode != 0
+    assert "exchange_report_publish_url must be an http:// or https:// address without credentials" in result.stdout
+    assert "Hidden-Pw-99" not in result.stdout + result.stderr
+    assert server.files == {} and server.refused == []
