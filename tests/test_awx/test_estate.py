@@ -116,7 +116,8 @@ def _private_data_dir(lab, root, project, extravars, collections):
     files = {
         "extravars": extravars,
         "passwords": {r"^SSH [pP]assword:\s*?$": password},
-        "cmdline": "-u %s --ask-pass" % shlex.quote(username),
+        # The audit template's job type is check: AWX adds --check.
+        "cmdline": "-u %s --ask-pass --check" % shlex.quote(username),
         "envvars": {"PATH": BIN + os.pathsep + os.environ.get("PATH", ""), "ANSIBLE_NOCOLOR": "1",
                     # AWX puts the collections it installed at project sync first.
                     "ANSIBLE_COLLECTIONS_PATH": collections,

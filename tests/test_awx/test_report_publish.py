@@ -46,12 +46,12 @@ def reports(tmp_path):
             "inventory": "unused.invalid,"}
 
 
-def _run(reports, **publish):
+def _run(reports, *options, **publish):
     data = {"report_files": reports["files"]}
     data.update(publish)
     reports["vars"].write_text(json.dumps(data), encoding="utf-8")
     return run_playbook(reports["inventory"], reports["playbook"], "-e", "@" + str(reports["vars"]), "-vvv",
-                        timeout=120)
+                        *options, timeout=120)
 
 
 def test_put_uploads_every_file_into_the_job_folder_and_says_where(reports):
@@ -66,6 +66,16 @@ def test_put_uploads_every_file_into_the_job_folder_and_says_where(reports):
     assert json.loads(server.files["/exchange/4711/exchange-audit.json"][1])["servers"][0]["name"] == "EXSE1"
     assert "Audit reports published to %s/exchange/4711/" % server.url in result.stdout
     assert server.password not in result.stdout + result.stderr
+
+
+def test_check_mode_publishes_too(reports):
+    """The audit runs as an AWX check job; its report is output, not managed state."""
+    with UploadServer() as server:
+        result = _run(reports, "--check", exchange_report_publish_url=server.url + "/exchange",
+                      exchange_report_publish_username=server.username,
+                      exchange_report_publish_password=server.password, awx_job_id=5)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert set(server.files) == {"/exchange/5/exchange-audit.html", "/exchange/5/exchange-audit.json"}
 
 
 def test_post_sends_multipart_forms(reports):
