@@ -110,3 +110,50 @@ def test_credentials_in_the_address_are_refused_before_anything_is_sent(reports)
     assert "exchange_report_publish_url must be an http:// or https:// address without credentials" in result.stdout
     assert "Hidden-Pw-99" not in result.stdout + result.stderr
     assert server.files == {} and server.refused == []
+
+
+# -- reading a published file back (tasks_from: fetch) ---------------------------
+
+FETCH = [{
+    "name": "Read a published file back",
+    "hosts": "localhost",
+    "connection": "local",
+    "gather_facts": False,
+    "tasks": [
+        {"name": "Fetch", "ansible.builtin.include_role": {"name": "onprem.exchange.report_publish",
+                                                          "tasks_from": "fetch"}},
+        {"name": "Show", "ansible.builtin.debug": {"msg": "FETCHED {{ exchange_report_fetched | to_json }}"}},
+    ],
+}]
+
+
+def _fetch(tmp_path, **variables):
+    playbook = tmp_path / "fetch.yml"
+    playbook.write_text(yaml.safe_dump(FETCH, sort_keys=False), encoding="utf-8")
+    (tmp_path / "fetch-vars.json").write_text(json.dumps(variables), encoding="utf-8")
+    result = run_playbook("unused.invalid,", str(playbook), "-e", "@" + str(tmp_path / "fetch-vars.json"),
+                          "--check", timeout=120)
+    match = [line for line in result.stdout.splitlines() if "FETCHED " in line]
+    return result, (json.loads(match[0].split("FETCHED ", 1)[1].rstrip('"').replace('\\"', '"')) if match else None)
+
+
+def test_fetch_reads_back_a_published_history_and_says_when_there_is_none_yet(tmp_path):
+    dest = tmp_path / "history.json"
+    with UploadServer() as server:
+        common = {"exchange_report_publish_url": server.url + "/exchange/",
+                  "exchange_report_publish_username": server.username,
+                  "exchange_report_publish_password": server.password,
+                  "exchange_report_fetch_name": "eems-watch/history.json", "exchange_report_fetch_dest": str(dest)}
+        first, fetched = _fetch(tmp_path, **common)
+        assert first.returncode == 0, first.stdout[-3000:]
+        assert fetched == {"found": False, "location": server.url + "/exchange/eems-watch/history.json", "path": None}
+        assert not dest.exists()
+        server.files["/exchange/eems-watch/history.json"] = ("application/json", b'{"runs": 3}')
+        second, fetched = _fetch(tmp_path, **common)
+        assert second.returncode == 0, second.stdout[-3000:]
+        assert fetched["found"] is True and fetched["path"] == str(dest)
+        assert json.loads(dest.read_text(encoding="utf-8")) == {"runs": 3}
+        wrong, _ = _fetch(tmp_path, **dict(common, exchange_report_publish_password="Wr0ng-Pw-777"))
+    assert wrong.returncode != 0
+    assert "Could not read eems-watch/history.json back from %s/exchange/: HTTP 401" % server.url in wrong.stdout
+    assert "Wr0ng-Pw-777" not in wrong.stdout + wrong.stderr and server.password not in first.stdout + second.stdout

@@ -1,7 +1,7 @@
 """A tiny report upload endpoint on 127.0.0.1 for the publishing tests.
 
 Accepts PUT (the body is the file) and POST (multipart form, field ``file``)
-behind HTTP basic authentication, and keeps what it received in memory:
+and answers GET (the file, or 404) behind HTTP basic authentication, and keeps what it received in memory:
 ``server.files[path] = (content_type, bytes)``. Anything else gets 401/405.
 """
 from __future__ import annotations
@@ -38,6 +38,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.files[unquote(self.path)] = (self.headers.get("Content-Type"), self._body())
         self.send_response(201)
         self.end_headers()
+
+    def do_GET(self):
+        if not self._authorised():
+            return
+        found = self.server.files.get(unquote(self.path))
+        if found is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", found[0] or "application/octet-stream")
+        self.send_header("Content-Length", str(len(found[1])))
+        self.end_headers()
+        self.wfile.write(found[1])
 
     def do_POST(self):
         if not self._authorised():
