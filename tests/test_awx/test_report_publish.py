@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -157,3 +158,25 @@ def test_fetch_reads_back_a_published_history_and_says_when_there_is_none_yet(tm
     assert wrong.returncode != 0
     assert "Could not read eems-watch/history.json back from %s/exchange/: HTTP 401" % server.url in wrong.stdout
     assert "Wr0ng-Pw-777" not in wrong.stdout + wrong.stderr and server.password not in first.stdout + second.stdout
+
+
+def test_one_run_publishing_twice_keeps_one_folder_from_a_shell(tmp_path, reports):
+    """Without AWX's job id the folder is the run's UTC time, named once, so
+    remediate's before/after audits and its own report land side by side."""
+    twice = [dict(PLAYBOOK[0], tasks=[
+        dict(PLAYBOOK[0]["tasks"][0], vars={"exchange_report_publish_kind": "audit",
+                                            "exchange_report_publish_subfolder": sub,
+                                            "exchange_report_publish_files": "{{ report_files }}"})
+        for sub in ("before", "after")])]
+    # A second between them, as between remediate's audits: the clock moves on, the folder must not.
+    twice[0]["tasks"].insert(1, {"name": "A second later", "ansible.builtin.pause": {"seconds": 1}})
+    (tmp_path / "twice.yml").write_text(yaml.safe_dump(twice, sort_keys=False), encoding="utf-8")
+    reports["playbook"] = str(tmp_path / "twice.yml")
+    with UploadServer() as server:
+        result = _run(reports, exchange_report_publish_url=server.url + "/exchange",
+                      exchange_report_publish_username=server.username,
+                      exchange_report_publish_password=server.password)
+    assert result.returncode == 0, result.stdout[-3000:]
+    folders = {path.rsplit("/", 2)[0] for path in server.files}
+    assert len(folders) == 1 and re.fullmatch(r"/exchange/\d{8}T\d{6}Z", folders.pop())
+    assert {path.rsplit("/", 2)[1] for path in server.files} == {"before", "after"} and len(server.files) == 4
