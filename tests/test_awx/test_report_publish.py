@@ -180,3 +180,27 @@ def test_one_run_publishing_twice_keeps_one_folder_from_a_shell(tmp_path, report
     folders = {path.rsplit("/", 2)[0] for path in server.files}
     assert len(folders) == 1 and re.fullmatch(r"/exchange/\d{8}T\d{6}Z", folders.pop())
     assert {path.rsplit("/", 2)[1] for path in server.files} == {"before", "after"} and len(server.files) == 4
+
+
+def test_a_failed_audit_still_publishes_its_report_naming_the_unreachable_server(lab_factory, tmp_path):
+    """The job goes red because a server could not be audited; the report that
+    says so is on the endpoint anyway (published before the final check)."""
+    lab = lab_factory({"servers": [{"name": "EXSE1", "build": "15.2.2562.53"}]})
+    inventory = lab.inventory()
+    hosts = inventory["all"]["children"]["exchange"]["hosts"]
+    # A server whose WinRM listener is gone: nothing answers on its port.
+    hosts["EXGONE"] = dict(hosts["EXSE1"], ansible_port=9)
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
+    with UploadServer() as server:
+        (tmp_path / "vars.json").write_text(json.dumps({
+            "exchange_report_dir": str(tmp_path / "reports"), "awx_job_id": 77,
+            "exchange_report_publish_url": server.url + "/exchange",
+            "exchange_report_publish_username": server.username,
+            "exchange_report_publish_password": server.password}), encoding="utf-8")
+        result = run_playbook(str(path), "playbooks/audit.yml", "-e", "@" + str(tmp_path / "vars.json"), timeout=300)
+    assert result.returncode != 0
+    assert "1 server(s) unreachable (EXGONE)" in " ".join(result.stdout.split())
+    report = json.loads(server.files["/exchange/77/exchange-audit.json"][1])
+    assert {s["name"] for s in report["servers"]} == {"EXSE1", "EXGONE"}
+    assert "Audit reports published to %s/exchange/77/" % server.url in result.stdout
