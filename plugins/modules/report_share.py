@@ -68,7 +68,7 @@ notes:
   - The whole file travels in one host call; files above 32 MiB are refused (publish those to an HTTP
     endpoint).
 author:
-  - onprem.exchange maintainers
+  - onprem.exchange contributors (@onprem-exchange)
 """
 
 EXAMPLES = r"""
