@@ -149,6 +149,10 @@ def test_fetch_reads_back_a_published_history_and_says_when_there_is_none_yet(tm
         assert first.returncode == 0, first.stdout[-3000:]
         assert fetched == {"found": False, "location": server.url + "/exchange/eems-watch/history.json", "path": None}
         assert not dest.exists()
+        # Nothing published yet: a history already kept locally stays as it was.
+        dest.write_text('{"runs": 1}', encoding="utf-8")
+        _fetch(tmp_path, **common)
+        assert dest.read_text(encoding="utf-8") == '{"runs": 1}' and not os.path.exists(str(dest) + ".partial")
         server.files["/exchange/eems-watch/history.json"] = ("application/json", b'{"runs": 3}')
         second, fetched = _fetch(tmp_path, **common)
         assert second.returncode == 0, second.stdout[-3000:]
@@ -204,3 +208,39 @@ def test_a_failed_audit_still_publishes_its_report_naming_the_unreachable_server
     report = json.loads(server.files["/exchange/77/exchange-audit.json"][1])
     assert {s["name"] for s in report["servers"]} == {"EXSE1", "EXGONE"}
     assert "Audit reports published to %s/exchange/77/" % server.url in result.stdout
+
+
+def test_the_eems_watch_keeps_its_history_on_the_endpoint_across_deleted_job_folders(lab_factory, tmp_path):
+    """Each run starts in an empty folder, as an AWX job does; the second run
+    still compares with the first because the history came back from the endpoint."""
+    from labtools import write_inventory
+    lab = lab_factory({"organizations": [{"name": "Contoso", "mitigations_enabled": True}],
+                       "servers": [{"name": name, "build": "15.2.2562.53"} for name in ("EXSE1", "EXSE2")]})
+    for name in ("EXSE1", "EXSE2"):
+        assert lab.run_eems_check(name)["id"] == 1005
+    inventory = write_inventory(lab, str(tmp_path / "inventory.yml"))
+
+    def watch(job_id, server):
+        folder = tmp_path / ("job%d" % job_id)
+        (tmp_path / "vars.json").write_text(json.dumps({
+            "exchange_report_dir": str(folder), "awx_job_id": job_id,
+            "exchange_report_publish_url": server.url + "/exchange",
+            "exchange_report_publish_username": server.username,
+            "exchange_report_publish_password": server.password}), encoding="utf-8")
+        result = run_playbook(inventory, "playbooks/eems_watch.yml", "-e", "@" + str(tmp_path / "vars.json"),
+                              timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:]
+        import shutil
+        shutil.rmtree(str(folder))  # the job ends, its folder goes
+        return " ".join(result.stdout.split())
+
+    with UploadServer() as server:
+        first = watch(1, server)
+        assert "first run: baseline recorded" in first
+        assert json.loads(server.files["/exchange/eems-watch/eems-watch-history.json"][1])["servers"]
+        with lab.state.lock:
+            lab.state.server("EXSE2")["services"]["MSExchangeMitigation"]["state"] = "Stopped"
+        second = watch(2, server)
+    assert "first run" not in second
+    assert "ALERT EXSE2 [service_stopped]" in second
+    assert server.password not in first + second
