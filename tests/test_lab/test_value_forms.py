@@ -164,3 +164,15 @@ def test_check_refuses_the_forms_real_servers_do_not_give():
     assert check("15.2.986.5", "text", adv) and not check("Version 15.2 (Build 1544.4)", "text", adv)
     exsetup = value_forms.form("ExSetup.exe VersionInfo", "FileVersion", "2019")
     assert check("15.2.986.5", "padded", exsetup) and not check("15.02.1544.039", "padded", exsetup)
+
+
+def test_ad_prep_answer_keeps_what_update_install_decides_on(answers):
+    from ansible_collections.onprem.exchange.plugins.plugin_utils._install_judge import ad_prep_needed
+
+    data = answers["2019"]["Get-ActiveDirectoryPrepState"]
+    builds = [s["build"] for s in data["servers"]]
+    assert data["organization"] == "Contoso"
+    # Contoso already runs 2019 CU15 and SE RTM: neither needs AD prep again.
+    assert not ad_prep_needed("15.2.1748.10", builds) and not ad_prep_needed("15.2.2562.17", builds)
+    # A CU newer than every server of the organisation does.
+    assert ad_prep_needed("15.2.9999.1", builds)
