@@ -73,8 +73,9 @@ LAB_FACTS = {
                    "(Get-OrganizationConfig ObjectVersion)",
         "sources": [
             "CSS-Exchange Shared/Get-ExchangeBuildVersionInformation.ps1 (orgValue per CU)",
-            "Microsoft Learn, 'Prepare Active Directory and domains for Exchange Server' (Exchange Server Active "
-            "Directory versions table)",
+            "Microsoft Learn, 'Prepare Active Directory and domains for Exchange Server', Exchange Server Active "
+            "Directory versions table: https://learn.microsoft.com/exchange/plan-and-deploy/prepare-ad-and-domains "
+            "(linked from the same CSS-Exchange file)",
             "the exports above: ObjectVersion 16133 (2013 CU23), 16222 (2016 CU22), 16759 (2019 CU11)",
         ],
     },
