@@ -1,4 +1,6 @@
-# Reads one property without tripping Set-StrictMode: values may be live
+# Reads one property without tripping Set-StrictMode (version 2.0 and later
+# refuse references to non-existent properties of an object: Microsoft Learn,
+# Set-StrictMode, -Version). Values may be live
 # objects, deserialized property bags, dictionaries (our own JSON arguments)
 # or $null, and a property may be missing on older builds (for example
 # MitigationsEnabled exists only from the September 2021 CUs on).
