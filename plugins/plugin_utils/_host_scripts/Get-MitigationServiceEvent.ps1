@@ -2,14 +2,17 @@
 # written at or after a given time, newest first, with the host's own clock,
 # so the controller can tell fresh evidence from old. Changes nothing and
 # needs no Exchange cmdlets, so it is cheap to poll.
-# Uses: Read-MitigationServiceEvent
+# max_events is optional (the controller sends only since): read through
+# Get-PropertyValue, as a bare read of an absent argument throws under StrictMode.
+# Uses: Get-PropertyValue, Read-MitigationServiceEvent
 param($HostArgs)
 
 $styles = [System.Globalization.DateTimeStyles]::AdjustToUniversal -bor [System.Globalization.DateTimeStyles]::AssumeUniversal
-$since = [DateTime]::Parse([string]$HostArgs.since, [System.Globalization.CultureInfo]::InvariantCulture, $styles)
+$since = [DateTime]::Parse([string](Get-PropertyValue -InputObject $HostArgs -Name 'since'), [System.Globalization.CultureInfo]::InvariantCulture, $styles)
 $maxEvents = 50
-if ($null -ne $HostArgs.max_events) {
-    $maxEvents = [int]$HostArgs.max_events
+$wanted = Get-PropertyValue -InputObject $HostArgs -Name 'max_events'
+if ($null -ne $wanted) {
+    $maxEvents = [int]$wanted
 }
 $events = @(Read-MitigationServiceEvent -MaxEvents $maxEvents -Since $since)
 $data = [ordered]@{
