@@ -46,7 +46,7 @@ _ARGUMENT_RULE = re.compile(r"\$HostArgs\.(?!PSObject\b)\w+")
 STRICT_ARGUMENT_SCRIPTS = (
     "Get-ExchangeFacts", "Get-MaintenanceState", "Enter-MaintenanceStep", "Exit-MaintenanceStep",
     "Get-ActiveDirectoryPrepState", "Test-ExchangeInstallHealth", "Set-EemsServerConfig", "Get-EemsState",
-    "Set-EemsOrganizationConfig", "Get-MitigationServiceEvent",
+    "Set-EemsOrganizationConfig",
 )
 
 
