@@ -4,6 +4,9 @@
 # this one) finds it set and changes nothing.
 # MitigationsEnabled exists only from the September 2021 CUs on: when the
 # session's server lacks it, this refuses and changes nothing.
+# It refuses before any EEMS parameter is used on a build without them, so
+# those parameters are only ever sent to:
+# Exchange: 2016, 2019, SE
 # Uses: ConvertTo-NullableBoolean, Get-PropertyValue, Open-ExchangeSession
 param($HostArgs)
 

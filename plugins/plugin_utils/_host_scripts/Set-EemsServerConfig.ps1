@@ -6,6 +6,9 @@
 # between, this refuses rather than overwrite someone else's change.
 # The EEMS properties exist only from the September 2021 CUs on: a build
 # without them answers null for each, and refuses to set them.
+# It refuses before any EEMS parameter is used on a build without them, so
+# those parameters are only ever sent to:
+# Exchange: 2016, 2019, SE
 # Uses: ConvertTo-NullableBoolean, ConvertTo-StringList, Get-PropertyValue, Open-ExchangeSession
 param($HostArgs)
 
