@@ -76,3 +76,16 @@ def test_eems_settings_leave_a_build_without_the_properties_alone():
                                                    "mitigations_enabled": True}))
     assert plan["changes"] == [] and plan["organization"] is None and plan["server"] == {}
     assert "no EEMS settings" in plan["left_alone"][0]["reason"]
+
+
+def test_summary_takes_the_organisation_flag_from_a_server_that_could_read_it():
+    from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_summary import summarize
+
+    def record(flag, message):
+        return {"exchange_eems": {"state": "handled", "after": {"status": "working"}, "before": None,
+                                  "changed": False, "organization": {"name": "Contoso", "mitigations_enabled": flag,
+                                                                     "changed": False, "message": message}}}
+    hostvars = {"EX13A": record(None, "organisation Contoso: this server's Exchange build has no MitigationsEnabled"),
+                "EXSE1": record(False, "organisation Contoso: MitigationsEnabled would be set to True by EXSE1")}
+    org = summarize(["EX13A", "EXSE1"], hostvars)["organizations"]["Contoso"]
+    assert org["mitigations_enabled"] is False and "EXSE1" in org["message"]
