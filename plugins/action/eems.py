@@ -228,6 +228,11 @@ class ActionModule(HostActionBase):
                  "managed": wanted is not None, "changed": False}
         if wanted is None:
             entry["message"] = "organisation-wide flag not managed by this task"
+        elif entry["mitigations_enabled"] is None:
+            # A build before the September 2021 CUs has no such property: this
+            # server can neither read nor set the flag.
+            entry["message"] = ("organisation %s: this server's Exchange build has no MitigationsEnabled setting; a "
+                                "server from 2016 CU22 / 2019 CU11 on reads and sets it" % (name,))
         elif change_plan["organization"] is None:
             entry["message"] = ("organisation %s already has MitigationsEnabled=%s; it is organisation-wide, so "
                                 "nothing was sent" % (name, wanted))

@@ -57,6 +57,15 @@ WRITING_OPERATIONS = ("Start-InstallerTask", "Restart-HostComputer")
 _MAX_POLL_ERRORS = 30
 
 
+def _schema_note(state):
+    """What the AD-prep read says about the schema level: its value, or why
+    it could not be read over the Exchange session."""
+    if state.get("schema_version") is not None:
+        return "schema rangeUpper %s" % state["schema_version"]
+    reason = (state.get("unreadable") or {}).get("schema_version")
+    return "schema level not read: %s" % (reason or "no reason given")
+
+
 class _InstallFailed(Exception):
     """Stop the run; ``msg`` for the person, the result keeps what was done."""
 
@@ -174,9 +183,12 @@ class ActionModule(HostActionBase):
         if not args["allow_ad_prep"]:
             done.append({"action": "ad_prep", "update": action.get("update"), "rc": None, "result": "skipped",
                          "log_excerpt": [], "reboot": False,
-                         "detail": "no server of %s runs %s yet, so it may need schema/organisation preparation; "
-                                   "allow_ad_prep is false, so Setup itself will prepare it or say what is missing"
-                                   % (state.get("organization"), action.get("update"))})
+                         "detail": "no server of %s runs %s yet, so it may need schema/organisation preparation "
+                                   "(organisation objectVersion now %s; %s); allow_ad_prep is false, so Setup itself "
+                                   "will prepare it or say what is missing"
+                                   % (state.get("organization"), action.get("update"),
+                                      state.get("organization_version") if state.get("organization_version")
+                                      is not None else "unknown", _schema_note(state))})
             return
         for kind in ("prepare_schema", "prepare_ad"):
             prep = dict(action, kind=kind)

@@ -134,7 +134,9 @@ def test_the_writes_answer_within_their_contracts(lab_factory):
                                      "dotnet_release": None, "username": credential["username"],
                                      "password": credential["password"]}),
             ("Get-InstallerTaskState", {"staging_dir": STAGING, "tail_lines": 20}),
-            ("Restart-HostComputer", {"delay_seconds": 30}),
+            ("Publish-ReportFile", {"share": "\\\\files.lab.contoso.test\\reports", "folder": "contracts",
+                                    "name": "report.json", "content_base64": "eyJvayI6IHRydWV9"}),
+            ("Restart-HostComputer", {"reason": "contract test", "delay_seconds": 30}),
         ],
     }
     for name, calls in sequences.items():

@@ -90,14 +90,18 @@ foreach ($listener in @(Get-WSManInstance -ResourceURI 'winrm/config/listener' -
     }
 }
 
-$account = [string](Get-PropertyValue -InputObject $HostArgs.ems -Name 'username')
+# Every argument is optional: read through Get-PropertyValue, since a bare
+# read of a missing one throws under Set-StrictMode.
+$ems = Get-PropertyValue -InputObject $HostArgs -Name 'ems'
+$repository = Get-PropertyValue -InputObject $HostArgs -Name 'repository'
+$account = [string](Get-PropertyValue -InputObject $ems -Name 'username')
 if (-not $account) {
     $account = $identity.Name
 }
 $data = [ordered]@{
     computer_name = $env:COMPUTERNAME
     winrm = [ordered]@{ account = $identity.Name; local_admin = $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator); listeners = $listeners }
-    ems = [ordered]@{ available = $false; mode = [string](Get-PropertyValue -InputObject $HostArgs.ems -Name 'mode'); error = $null }
+    ems = [ordered]@{ available = $false; mode = [string](Get-PropertyValue -InputObject $ems -Name 'mode'); error = $null }
     roles = [ordered]@{ account = $account; read = $false; error = $null; assigned = @(); role_groups = @(); cmdlets = @() }
     endpoints = @()
 }
@@ -105,7 +109,7 @@ $data = [ordered]@{
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem
 $session = $null
 try {
-    $session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn ('{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain) -CommandName 'Get-ManagementRole', 'Get-ManagementRoleAssignment'
+    $session = Open-ExchangeSession -Ems $ems -Fqdn ('{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain) -CommandName 'Get-ManagementRole', 'Get-ManagementRoleAssignment'
     $data.ems.available = $true
     try {
         $assigned = @()
@@ -118,7 +122,7 @@ try {
         }
         $data.roles.assigned = @($assigned | Where-Object { $_ } | Sort-Object -Unique)
         $data.roles.role_groups = @($groups | Where-Object { $_ } | Sort-Object -Unique)
-        foreach ($wanted in @($HostArgs.cmdlets)) {
+        foreach ($wanted in @(Get-PropertyValue -InputObject $HostArgs -Name 'cmdlets' -Default @())) {
             $name = [string]$wanted
             $holding = @(Get-ManagementRole -Cmdlet $name -ErrorAction Stop | ForEach-Object { Get-IdentityName -Value (Get-PropertyValue -InputObject $_ -Name 'Name') } | Where-Object { $_ } | Sort-Object -Unique)
             $granting = @($holding | Where-Object { $data.roles.assigned -contains $_ })
@@ -141,9 +145,9 @@ finally {
     }
 }
 
-foreach ($endpoint in @($HostArgs.endpoints)) {
+foreach ($endpoint in @(Get-PropertyValue -InputObject $HostArgs -Name 'endpoints' -Default @())) {
     if ($null -ne $endpoint) {
-        $data.endpoints += Test-Endpoint -Endpoint $endpoint -Repository $HostArgs.repository
+        $data.endpoints += Test-Endpoint -Endpoint $endpoint -Repository $repository
     }
 }
 
