@@ -346,7 +346,7 @@ def test_identity_reads_through_the_helpers_are_accepted(tmp_path):
 
 def test_bare_mitigations_enabled_is_refused(tmp_path):
     hits = _assert_mutation_refused(
-        tmp_path, "Get-ExchangeFacts", r"\[string\]\(Get-PropertyValue -InputObject \$(\w+) -Name 'InternetWebProxy'\)", r"[bool]$\1.MitigationsEnabled",
+        tmp_path, "Get-ExchangeFacts", r"\[string\]\(Get-PropertyValue -InputObject \$(\w+) -Name 'Edition'\)", r"[bool]$\1.MitigationsEnabled",
         "version-property", "bare read of '.MitigationsEnabled'")
     assert "Get-PropertyValue" in hits[0].hint
 

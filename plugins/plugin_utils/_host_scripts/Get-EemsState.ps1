@@ -7,7 +7,7 @@
 # network logon cannot pass its own credential on).
 # The EEMS properties exist only from the September 2021 CUs on: read through
 # Get-PropertyValue, null where a build lacks them.
-# Uses: ConvertTo-NullableBoolean, ConvertTo-StringList, Get-ExSetupVersion, Get-PropertyValue, Get-SetupWatermark, Open-ExchangeSession, Read-MitigationServiceEvent
+# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-PropertyValue, Get-SetupWatermark, Open-ExchangeSession, Read-MitigationServiceEvent
 param($HostArgs)
 
 $emsArgs = Get-PropertyValue -InputObject $HostArgs -Name 'ems'
@@ -35,24 +35,9 @@ try {
     $session = Open-ExchangeSession -Ems $emsArgs -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-OrganizationConfig'
     $exchangeServer = Get-ExchangeServer -Identity $env:COMPUTERNAME
     $organization = Get-OrganizationConfig
-    $serverMitigations = ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $exchangeServer -Name 'MitigationsEnabled')
-    $blocked = $null
-    $applied = $null
-    if ($null -ne $serverMitigations) {
-        $blocked = ConvertTo-StringList -Value (Get-PropertyValue -InputObject $exchangeServer -Name 'MitigationsBlocked')
-        $applied = ConvertTo-StringList -Value (Get-PropertyValue -InputObject $exchangeServer -Name 'MitigationsApplied')
-    }
     $roles = @(([string](Get-PropertyValue -InputObject $exchangeServer -Name 'ServerRole')).Split(',') | ForEach-Object { $_.Trim() } | Where-Object { $_ })
-    $state.exchange = [ordered]@{
-        roles = $roles
-        organization_name = [string](Get-PropertyValue -InputObject $organization -Name 'Name')
-        organization_mitigations_enabled = ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $organization -Name 'MitigationsEnabled')
-        server_mitigations_enabled = $serverMitigations
-        mitigations_blocked = $blocked
-        mitigations_applied = $applied
-        data_collection_enabled = ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $exchangeServer -Name 'DataCollectionEnabled')
-        internet_web_proxy = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'InternetWebProxy')
-    }
+    $state.exchange = Get-EemsSetting -ExchangeServer $exchangeServer -Organization $organization
+    $state.exchange.roles = $roles
     $state.ems.available = $true
 }
 catch {

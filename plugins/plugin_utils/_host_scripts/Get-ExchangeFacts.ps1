@@ -8,7 +8,7 @@
 # bags or text, and the EEMS properties (MitigationsEnabled/Blocked/Applied,
 # DataCollectionEnabled) exist only from the September 2021 CUs on: they are
 # read through the shared helpers and answered as null where a build lacks them.
-# Uses: ConvertTo-NullableBoolean, ConvertTo-StringList, Get-ExSetupVersion, Get-IdentityName, Get-PropertyValue, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent
+# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-IdentityName, Get-PropertyValue, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent
 param($HostArgs)
 
 function Get-InstalledExchangeUpdate {
@@ -99,32 +99,21 @@ function Get-ExchangeOrganizationFact {
     if ($null -ne $mailboxServer) {
         $dag = Get-IdentityName -Value (Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseAvailabilityGroup')
     }
-    # MitigationsEnabled marks a build with EEMS; the lists come with it and
-    # are Nil when empty.
-    $serverMitigations = ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $exchangeServer -Name 'MitigationsEnabled')
-    $blocked = $null
-    $applied = $null
-    if ($null -ne $serverMitigations) {
-        $blocked = ConvertTo-StringList -Value (Get-PropertyValue -InputObject $exchangeServer -Name 'MitigationsBlocked')
-        $applied = ConvertTo-StringList -Value (Get-PropertyValue -InputObject $exchangeServer -Name 'MitigationsApplied')
-    }
-    [ordered]@{
+    $fact = Get-EemsSetting -ExchangeServer $exchangeServer -Organization $organization
+    $more = [ordered]@{
         # The text form "Version 15.2 (Build 1544.4)", whatever form arrived.
         admin_display_version = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'AdminDisplayVersion')
         roles = $roles
         edition = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'Edition')
         site = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'Site')
         dag = $dag
-        server_mitigations_enabled = $serverMitigations
-        mitigations_blocked = $blocked
-        mitigations_applied = $applied
-        data_collection_enabled = ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $exchangeServer -Name 'DataCollectionEnabled')
-        internet_web_proxy = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'InternetWebProxy')
-        organization_name = [string](Get-PropertyValue -InputObject $organization -Name 'Name')
-        organization_mitigations_enabled = ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $organization -Name 'MitigationsEnabled')
         component_states = $components
         database_copies = $copies
     }
+    foreach ($key in $more.Keys) {
+        $fact[$key] = $more[$key]
+    }
+    $fact
 }
 
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
