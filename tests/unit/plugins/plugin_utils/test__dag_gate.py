@@ -39,7 +39,9 @@ def _state(me="EX19B", members=None, copies=None, **changes):
      "EX19C is in maintenance (cluster node Paused)"),
     ([_member("EX19C", components={"ServerWideOffline": "Inactive"}), _member("EX19D")], None, 1, False,
      "EX19C is in maintenance (ServerWideOffline Inactive)"),
-    ([_member("EX19C", auto_activation="Blocked"), _member("EX19D")], None, 1, False, "EX19C is in maintenance"),
+    ([_member("EX19C", move_now=True), _member("EX19D")], None, 1, False, "EX19C is in maintenance"),
+    ([_member("EX19C", components={"HighAvailability": "Inactive"}), _member("EX19D")], None, 1, False,
+     "EX19C is in maintenance (HighAvailability Inactive)"),
     ([_member("EX19C", cluster_node="Down"), _member("EX19D")], None, 1, False, "EX19C's cluster node is Down"),
     ([_member("EX19C", components={"HubTransport": "Draining"}), _member("EX19D")], None, 1, False,
      "claimed by EX19C"),
@@ -126,3 +128,97 @@ def test_redirect_goes_to_a_dag_member_in_service_first():
     assert gate.redirect_target(state) == "EX19D.lab"
     assert gate.redirect_target(state, "EX01.contoso.com") == "EX01.contoso.com"
     assert gate.redirect_target(_state(members=[], transport_servers=[])) is None
+
+
+# -- DAGs as they are really run (issue 13) -------------------------------------
+
+def _two_member(**changes):
+    copies = {db: [("EX19B", "Mounted"), ("EX19C", "Healthy")] for db in ("DB01", "DB02")}
+    return _state(members=[_member("EX19C", **changes)], copies=copies)
+
+
+def test_one_member_of_a_two_member_dag_may_leave_by_default():
+    verdict = gate.judge_gate(_two_member())
+    assert verdict["open"] is True, verdict["reason"]
+    assert "a healthy copy that can take over" in verdict["reason"]
+
+
+def test_the_stricter_rule_stays_available_and_names_itself():
+    verdict = gate.judge_gate(_two_member(), 2)
+    assert verdict["open"] is False
+    assert verdict["held_by"] == [gate.RULE_MIN_COPIES]
+    assert "fewer than min_healthy_copies=2" in verdict["reason"]
+
+
+def test_the_last_healthy_copy_is_never_taken_down_and_the_rule_is_named():
+    copies = {"DB01": [("EX19B", "Mounted"), ("EX19C", "Healthy")], "DB02": [("EX19B", "Mounted"), ("EX19C", "Healthy")]}
+    # EX19C is down for the DAG: every database would lose its last copy.
+    state = _state(members=[_member("EX19C", cluster_node="Down")], copies=copies)
+    verdict = gate.judge_gate(state)
+    assert verdict["open"] is False
+    assert gate.RULE_LAST_COPY in verdict["held_by"] and "member_down" in verdict["held_by"]
+    assert "DB01 would lose its last healthy copy that can take over if EX19B left" in verdict["reason"]
+
+
+def test_a_member_blocked_on_purpose_keeps_the_gate_open_but_its_copy_cannot_take_over():
+    lagged = _member("EX19D", auto_activation="Blocked")
+    assert gate.phase(lagged) == "in_service"
+    three = _state(members=[_member("EX19C"), lagged])
+    assert gate.judge_gate(three)["open"] is True
+    # With only the lagged copy left, the database would have nowhere to go.
+    two = _state(members=[lagged], copies={db: [("EX19B", "Mounted"), ("EX19D", "Healthy")] for db in ("DB01", "DB02")})
+    verdict = gate.judge_gate(two)
+    assert verdict["open"] is False and verdict["held_by"] == [gate.RULE_LAST_COPY]
+    assert "the copy on EX19D is not counted, its activation is Blocked" in verdict["reason"]
+
+
+def test_a_single_copy_database_is_refused_up_front_unless_its_outage_is_allowed():
+    copies = {"DB02": [("EX19B", "Mounted")]}
+    state = _state(copies=copies, active_copies=["DB01", "DB02"])
+    verdict = gate.judge_gate(state)
+    assert verdict["open"] is False and verdict["single_copy"] == ["DB02"]
+    assert "DB02 holds a single copy (not replicated)" in verdict["refused"]
+    allowed = gate.judge_gate(state, allow_single_copy_outage=True)
+    assert allowed["open"] is True and allowed["refused"] is None and allowed["single_copy"] == ["DB02"]
+    # Only DB01 can move: the procedure waits for that one, never for DB02.
+    assert gate.movable_active(state) == ["DB01"]
+    assert "wait_moves" not in gate.enter_steps(dict(state, active_copies=["DB02"]))
+    # A standalone server's databases are never "single-copy DAG databases".
+    assert gate.judge_gate(dict(state, dag=None, members=[]))["open"] is True
+
+
+def test_microsofts_extra_steps_high_availability_um_and_the_cluster_core_group():
+    state = _state(components={"HubTransport": "Active", "ServerWideOffline": "Active", "HighAvailability": "Active",
+                               "UMCallRouter": "Active"}, cluster_group_owner="EX19B")
+    assert gate.enter_steps(state) == ["drain_transport", "drain_um", "suspend_cluster_node",
+                                       "disable_high_availability", "block_activation", "move_cluster_group",
+                                       "wait_moves", "server_offline"]
+    assert gate.cluster_group_target(state) == "EX19C"
+    assert "move_cluster_group" not in gate.enter_steps(dict(state, cluster_group_owner="EX19C"))
+    out = _state(components={"HubTransport": "Draining", "ServerWideOffline": "Inactive",
+                             "HighAvailability": "Inactive", "UMCallRouter": "Draining"},
+                 cluster_node="Paused", auto_activation="Blocked", move_now=True, activation_before="Unrestricted")
+    assert gate.exit_steps(out) == ["server_online", "resume_cluster_node", "enable_high_availability",
+                                    "allow_activation", "resume_um", "resume_transport"]
+    # An admin's Inactive UM is not ours to undo.
+    assert "resume_um" not in gate.exit_steps(dict(out, components=dict(out["components"], UMCallRouter="Inactive")))
+
+
+@pytest.mark.parametrize("changes, steps", [
+    # A lagged member in service: Blocked is its policy, nothing to undo.
+    ({"auto_activation": "Blocked"}, []),
+    # The same member after the window's procedure: the record says Blocked; put exactly that back.
+    ({"auto_activation": "Blocked", "move_now": True, "activation_before": "Blocked"}, ["allow_activation"]),
+    # A record left by a run whose exit stopped half-way: it is still spent.
+    ({"auto_activation": "IntrasiteOnly", "activation_before": "IntrasiteOnly"}, ["allow_activation"]),
+    # No record, but Blocked while otherwise in maintenance (entered by other means): undone.
+    ({"auto_activation": "Blocked", "cluster_node": "Paused"}, ["resume_cluster_node", "allow_activation"]),
+])
+def test_leaving_puts_back_the_recorded_policy_and_leaves_an_admins_block(changes, steps):
+    assert gate.exit_steps(_state(**changes)) == steps
+
+
+def test_a_lagged_member_is_patched_like_any_other():
+    state = _state(auto_activation="Blocked", active_copies=[])
+    assert gate.phase(state) == "in_service"
+    assert "block_activation" in gate.enter_steps(state)
