@@ -90,7 +90,8 @@ EXTRA = (
     "Start-ScheduledTask", "Stop-ScheduledTask", "Get-ScheduledTaskInfo",
     "New-ScheduledTaskAction", "New-ScheduledTaskSettingsSet", "New-ScheduledTaskTrigger",
     "New-ScheduledTaskPrincipal", "Get-DiskImage", "Mount-DiskImage", "Dismount-DiskImage",
-    "Get-Volume", "Get-ClusterNode", "Suspend-ClusterNode", "Resume-ClusterNode",
+    "Get-Volume", "Get-ClusterNode", "Suspend-ClusterNode", "Resume-ClusterNode", "Get-ClusterGroup",
+    "Move-ClusterGroup",
     "Start-BitsTransfer", "Get-ManagementRole", "Get-ManagementRoleAssignment", "Get-ManagementRoleEntry",
     "Get-RoleGroup", "Get-RoleGroupMember", "Get-WSManInstance", "Test-WSMan",
 )

@@ -15,7 +15,8 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action impor
 
 ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "state": {"type": "str", "choices": ["present", "absent"], "required": True},
-    "min_healthy_copies": {"type": "int", "default": 2},
+    "min_healthy_copies": {"type": "int", "default": 1},
+    "allow_single_copy_outage": {"type": "bool", "default": False},
     "gate_timeout": {"type": "int", "default": 0},
     "queue_timeout": {"type": "int", "default": 600},
     "move_timeout": {"type": "int", "default": 600},
@@ -48,13 +49,18 @@ class ActionModule(HostActionBase):
         for name in ("gate_timeout", "queue_timeout", "move_timeout", "min_healthy_copies"):
             if args[name] < 0:
                 raise AnsibleActionFail("%s: %s=%d must not be negative" % (host, name, args[name]))
+        if args["min_healthy_copies"] < 1:
+            raise AnsibleActionFail("%s: min_healthy_copies=0 is not allowed: a database's last healthy copy is "
+                                    "never taken down (1 is that rule, 2 or more is stricter)" % host)
         if args["poll_interval"] <= 0:
             raise AnsibleActionFail("%s: poll_interval must be more than 0 seconds" % host)
         state = self._ex_read()
         desired = args["state"]
         todo = gate_logic.pending_steps(state, desired)
-        gate = gate_logic.judge_gate(state, args["min_healthy_copies"]) if desired == "present" else None
+        gate = self._ex_judge(state) if desired == "present" else None
         result.update(changed=False, steps=[], state=gate_logic.summary(state), gate=gate)
+        if gate and gate["single_copy"] and args["allow_single_copy_outage"]:
+            result["single_copy_outage"] = gate["single_copy"]
         if not todo:
             return result
         if self._task.diff:
@@ -64,7 +70,7 @@ class ActionModule(HostActionBase):
             result.update(changed=True, steps=[{"name": s, "changed": True, "detail": "would run"} for s in todo])
             if desired == "present" and state.get("dag") and gate_logic.phase(state) == "in_service" \
                     and not gate["open"]:
-                if args["gate_timeout"] == 0:
+                if gate["refused"] or args["gate_timeout"] == 0:
                     raise AnsibleActionFail(self._ex_refusal(gate, waited=0))
                 result["warnings"] = ["%s: the DAG gate is closed now (%s); the real run would wait up to %d s"
                                       % (host, gate["reason"], args["gate_timeout"])]
@@ -103,16 +109,22 @@ class ActionModule(HostActionBase):
                        % (self._ex_host, message, left["phase"], left["components"], left["cluster_node"],
                           ", ".join(left["active_copies"]) or "none"))
 
+    def _ex_judge(self, state):
+        return gate_logic.judge_gate(state, self._ex_args["min_healthy_copies"],
+                                     self._ex_args["allow_single_copy_outage"])
+
     def _ex_refusal(self, gate, waited):
-        return ("%s: the DAG gate of %s is closed: %s.%s Nothing was changed on %s." % (
-            self._ex_host, gate["dag"], gate["reason"],
+        if gate["refused"]:
+            return ("%s: refused up front (rule: single_copy_database): %s. Nothing was changed on %s." % (
+                self._ex_host, gate["refused"], self._ex_host))
+        return ("%s: the DAG gate of %s is closed: %s. Held back by rule: %s.%s Nothing was changed on %s." % (
+            self._ex_host, gate["dag"], gate["reason"], ", ".join(gate["held_by"]) or "another member's claim",
             " Waited %d s (gate_timeout)." % waited if waited else " gate_timeout is 0, so it did not wait.",
             self._ex_host))
 
     # -- entering -----------------------------------------------------------
     def _ex_enter(self, state):
-        args = self._ex_args
-        gate = gate_logic.judge_gate(state, args["min_healthy_copies"])
+        gate = self._ex_judge(state)
         if state.get("dag"):
             state, gate = self._ex_pass_gate(state)
         for step in gate_logic.enter_steps(state):
@@ -130,7 +142,7 @@ class ActionModule(HostActionBase):
         me = state["server"]
         started = time.monotonic()
         while True:
-            gate = gate_logic.judge_gate(state, args["min_healthy_copies"])
+            gate = self._ex_judge(state)
             my_phase = gate_logic.phase(state)
             if my_phase == "in_maintenance":
                 # A run that stopped part-way: carry on, unless someone else is out too.
@@ -139,6 +151,8 @@ class ActionModule(HostActionBase):
                                   % gate["reason"], state)
                 return state, gate
             if my_phase == "in_service":
+                if gate["refused"]:
+                    raise _Refused(self._ex_refusal(gate, 0))  # waiting cannot help
                 if not gate["open"]:
                     waited = time.monotonic() - started
                     if waited >= args["gate_timeout"]:
@@ -151,7 +165,7 @@ class ActionModule(HostActionBase):
             held_since = time.monotonic()
             while True:
                 state = self._ex_read()
-                gate = gate_logic.judge_gate(state, args["min_healthy_copies"])
+                gate = self._ex_judge(state)
                 decision = gate_logic.after_claim(gate, me)
                 if decision == "proceed":
                     return state, gate
@@ -183,10 +197,22 @@ class ActionModule(HostActionBase):
                                  lambda s: "%d messages still queued after %d s (queue_timeout)" % (
                                      s.get("queue_messages") or 0, args["queue_timeout"]))
         if step == "wait_moves":
-            return self._ex_wait(step, lambda s: not s.get("active_copies"), args["move_timeout"],
+            # Only replicated databases can move; a single-copy one was
+            # decided at the gate (refused, or its outage allowed).
+            return self._ex_wait(step, lambda s: not gate_logic.movable_active(s), args["move_timeout"],
                                  lambda s: "%s still active here after %d s (move_timeout): no healthy copy on a "
                                  "member that allows activation took over" % (
-                                     ", ".join(s.get("active_copies") or []), args["move_timeout"]))
+                                     ", ".join(gate_logic.movable_active(s)), args["move_timeout"]))
+        if step == "move_cluster_group":
+            target = gate_logic.cluster_group_target(state)
+            if target is None:
+                self._ex_fail("owns the DAG's cluster core group (the PAM) and no other member is in service with "
+                              "its cluster node Up to take it.", state)
+            self._ex_apply("Enter-MaintenanceStep", step, target=target)
+            state = self._ex_read()
+            if step in gate_logic.enter_steps(state):
+                self._ex_fail("step %s did not take effect." % step, state)
+            return state
         self._ex_apply("Enter-MaintenanceStep", step)
         state = self._ex_read()
         if step in gate_logic.enter_steps(state):

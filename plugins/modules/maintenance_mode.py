@@ -10,14 +10,20 @@ short_description: Take an Exchange server out of service for patching, or put i
 version_added: 0.2.0
 description:
   - With O(state=present), runs the Exchange maintenance procedure in order, reading the state back after
-    every step - drain HubTransport, redirect queued mail to another server, wait (bounded) for the queues to
-    empty, suspend the DAG cluster node, move active database copies away and block activation, then set
-    ServerWideOffline inactive.
-  - With O(state=absent), the exact reverse - ServerWideOffline active, resume the cluster node, allow
-    activation again, HubTransport active. Every exit step is attempted even when one fails.
+    every step - drain HubTransport (and UMCallRouter on Exchange 2016), redirect queued mail to another
+    server, wait (bounded) for the queues to empty, suspend the DAG cluster node, set the HighAvailability
+    component inactive, move active database copies away and block activation, move the cluster core group
+    (the PAM) to another member when this server owns it, then set ServerWideOffline inactive, as Microsoft's
+    StartDagServerMaintenance.ps1 and the Learn procedure for DAG members do.
+  - With O(state=absent), the exact reverse - ServerWideOffline active, resume the cluster node,
+    HighAvailability active, the activation policy the server had before entering (recorded on the server
+    itself when activation was blocked, so it survives a lost controller), UMCallRouter and HubTransport
+    active. Every exit step is attempted even when one fails.
   - Before a DAG member leaves service, a gate reads the real state of the DAG. It refuses (or waits up to
     O(gate_timeout)) while another member is claimed or in maintenance, is down or holds an unhealthy copy,
-    or while a replicated database would keep fewer than O(min_healthy_copies) healthy copies. Because it reads
+    or while a replicated database would keep fewer than O(min_healthy_copies) healthy copies that can take
+    over. A member whose activation is C(Blocked) on purpose (a lagged or DR copy) does not close the gate,
+    and its copies do not count as copies that can take over. Because it reads
     the estate rather than remembering anything, it holds across separate runs, AWX job slices and crashed runs.
   - The gate claims first (draining transport, which every member can see), reads the DAG again and goes on
     only if no other member has claimed. When two claim at once, the lower server name keeps its claim and the
@@ -32,10 +38,20 @@ options:
     required: true
   min_healthy_copies:
     description:
-      - No replicated database may be left with fewer healthy copies than this on the other members.
-      - A two-member DAG needs C(1).
+      - No replicated database may be left with fewer healthy copies that can take over (on members in
+        service whose activation is not C(Blocked)) than this.
+      - The default C(1) is the rule "never take down a database's last healthy copy", so one member of a
+        two-member DAG may be patched. C(2) or more is stricter. The refusal names the rule that held the
+        server back.
     type: int
-    default: 2
+    default: 1
+  allow_single_copy_outage:
+    description:
+      - A DAG member holding a database with a single copy (not replicated) is refused at once, since that
+        database cannot move and would be offline while the server is out of service.
+      - C(true) accepts that outage; the result lists those databases in RV(single_copy_outage).
+    type: bool
+    default: false
   gate_timeout:
     description:
       - Seconds to wait for a closed DAG gate, re-reading the real state. C(0) refuses at once.
@@ -59,8 +75,9 @@ options:
     type: str
   activation_policy:
     description:
-      - Database copy auto-activation policy set when leaving maintenance, replacing the block this module set.
-        A policy the module did not block is left as it is.
+      - Database copy auto-activation policy set when leaving maintenance when the server holds no record of
+        its policy before entry (a server put into maintenance by other means). With a record, exactly the
+        recorded policy is put back, C(Blocked) included. A policy the module did not block is left as it is.
     type: str
     choices: [Unrestricted, IntrasiteOnly]
     default: Unrestricted
@@ -142,6 +159,15 @@ state:
       description: The server's database copy auto-activation policy.
       type: str
       sample: Blocked
+    activation_before:
+      description: The policy the server had before this module blocked activation, as recorded on the server;
+        null when there is no record (cleared when the policy is put back).
+      type: str
+      sample: Unrestricted
+    cluster_group_owner:
+      description: The node that owns the DAG cluster's core group (the PAM); null outside a DAG.
+      type: str
+      sample: EX19C
     queue_messages:
       description: Messages in the transport queues (shadow and poison queues excluded).
       type: int
@@ -184,4 +210,25 @@ gate:
       type: list
       elements: str
       sample: []
+    held_by:
+      description: The rules behind the blockers - C(member_out), C(member_down), C(unhealthy_copy),
+        C(last_healthy_copy) (the default rule) or C(min_healthy_copies) (a stricter O(min_healthy_copies)).
+      type: list
+      elements: str
+      sample: [last_healthy_copy]
+    single_copy:
+      description: Databases of this DAG member that have a single copy (not replicated).
+      type: list
+      elements: str
+      sample: [ARCHIVE01]
+    refused:
+      description: Set when waiting cannot help (a single-copy database without O(allow_single_copy_outage)).
+      type: str
+      sample: null
+single_copy_outage:
+  description: The single-copy databases that stay offline while the server is out (O(allow_single_copy_outage)).
+  returned: when O(allow_single_copy_outage) accepted such an outage
+  type: list
+  elements: str
+  sample: [ARCHIVE01]
 """

@@ -11,8 +11,16 @@ the ``queue_stuck`` fault keeps them full.
 Every change of a server's maintenance markers, and every reboot, is
 appended to ``state["maintenance_log"]`` with whether the server was out of
 service afterwards.  Out of service means the DAG has lost it: cluster node
-paused, activation blocked, ServerWideOffline inactive, or rebooting.
-Transport draining alone is the gate's claim, not an outage.
+paused, activation disabled with MoveNow, HighAvailability or
+ServerWideOffline inactive, or rebooting.  Transport (or UM) draining alone
+is the gate's claim, not an outage; nor is activation ``Blocked`` alone: a
+lagged or DR member kept that way on purpose still holds its copies.
+
+A server may carry ``maintenance_record`` (the registry values
+Enter-MaintenanceStep writes under HKLM\\SOFTWARE\\onprem.exchange\\Maintenance;
+it lives with the server, so it survives restarts).  A DAG may carry
+``cluster_group_owner`` (the node owning the cluster core group, the PAM);
+by default its lowest-named member.
 ``dag_violations`` replays the log and names every moment two members of
 one DAG were out together.
 """
@@ -47,9 +55,33 @@ def move_now(server):
     return bool(server.setdefault("activation_move_now", False))
 
 
+def has_um(server):
+    """UMCallRouter exists on 2013 and 2016; Exchange 2019 removed Unified Messaging."""
+    return str(server.get("build", "")).startswith(("15.0.", "15.1."))
+
+
+def components(server):
+    """What Get-ServerComponentState lists for the server (the ones the
+    maintenance procedure touches)."""
+    found = {"ServerWideOffline": "Active", "HubTransport": "Active", "HighAvailability": "Active"}
+    if has_um(server):
+        found["UMCallRouter"] = "Active"
+    found.update(server["component_states"])
+    return found
+
+
+def cluster_group_owner(state, dag_name):
+    owner = state.dag(dag_name).get("cluster_group_owner")
+    if owner:
+        return owner.upper()
+    members = sorted(m["name"].upper() for m in state.dag_members(dag_name))
+    return members[0] if members else None
+
+
 def out_of_service(server):
     return bool(server.get("rebooting_until")) or component(server, "ServerWideOffline") != "Active" \
-        or server.get("cluster_node") == "Paused" or auto_activation(server) == "Blocked" or move_now(server)
+        or server.get("cluster_node") == "Paused" or move_now(server) \
+        or component(server, "HighAvailability") != "Active"
 
 
 def _queue(server, now):

@@ -49,8 +49,12 @@ def test_enter_and_leave_in_order_and_a_second_run_changes_nothing(dag_lab, tmp_
     assert enter.returncode == 0, enter.stdout[-3000:]
     assert _recap(enter.stdout)["EX19B"]["changed"] == 1
     log = [(e["server"], e["event"]) for e in dag_lab.maintenance_log]
+    # Microsoft's procedure: HighAvailability inactive, and the cluster core
+    # group (the PAM) handed to another member, since EX19B owned it.
     assert log == [("EX19B", "drain_transport"), ("EX19B", "redirect_messages"), ("EX19B", "suspend_cluster_node"),
-                   ("EX19B", "block_activation"), ("EX19B", "server_offline")]
+                   ("EX19B", "disable_high_availability"), ("EX19B", "block_activation"),
+                   ("EX19B", "move_cluster_group"), ("EX19B", "server_offline")]
+    assert dag_lab.state.dag("DAG01")["cluster_group_owner"] == "EX19C"
     db01 = next(db for db in dag_lab.state.data["databases"] if db["name"] == "DB01")
     assert db01["active"] == "EX19C"  # moved to the next activation preference
     again = _run(dag_lab, tmp_path, "EX19B", "present")
@@ -58,8 +62,9 @@ def test_enter_and_leave_in_order_and_a_second_run_changes_nothing(dag_lab, tmp_
 
     leave = _run(dag_lab, tmp_path, "EX19B", "absent")
     assert leave.returncode == 0 and _recap(leave.stdout)["EX19B"]["changed"] == 1
-    assert [e["event"] for e in dag_lab.maintenance_log][5:] == [
-        "server_online", "resume_cluster_node", "allow_activation", "resume_transport"]
+    assert [e["event"] for e in dag_lab.maintenance_log][7:] == [
+        "server_online", "resume_cluster_node", "enable_high_availability", "allow_activation", "resume_transport"]
+    assert dag_lab.state.server("EX19B")["auto_activation"] == "Unrestricted"
     assert not dag_lab.maintenance_log[-1]["out_of_service"]
     leave_again = _run(dag_lab, tmp_path, "EX19B", "absent")
     assert leave_again.returncode == 0 and _recap(leave_again.stdout)["EX19B"]["changed"] == 0

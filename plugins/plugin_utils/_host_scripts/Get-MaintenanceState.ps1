@@ -32,10 +32,23 @@ try {
         $dag = $null
     }
     $clusterNodes = @{}
+    $clusterGroupOwner = $null
     if ($dag) {
         Import-Module -Name FailoverClusters -ErrorAction Stop
         foreach ($node in Get-ClusterNode) {
             $clusterNodes[([string]$node.Name).ToUpperInvariant()] = [string]$node.State
+        }
+        # The core group's owner is the Primary Active Manager (Learn,
+        # "Performing maintenance on DAG members"); a live local object.
+        $clusterGroupOwner = ([string](Get-ClusterGroup -Name 'Cluster Group').OwnerNode.Name).ToUpperInvariant()
+    }
+    # What Enter-MaintenanceStep recorded before it blocked activation.
+    $activationBefore = $null
+    $recordKey = 'HKLM:\SOFTWARE\onprem.exchange\Maintenance'
+    if (Test-Path -Path $recordKey) {
+        $activationBefore = [string](Get-PropertyValue -InputObject (Get-ItemProperty -Path $recordKey -ErrorAction SilentlyContinue) -Name 'ActivationPolicyBefore')
+        if (-not $activationBefore) {
+            $activationBefore = $null
         }
     }
 
@@ -106,6 +119,8 @@ try {
         cluster_node = if ($dag) { $clusterNodes[$name.ToUpperInvariant()] } else { $null }
         auto_activation = [string](Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseCopyAutoActivationPolicy')
         move_now = [bool](ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseCopyActivationDisabledAndMoveNow'))
+        activation_before = $activationBefore
+        cluster_group_owner = $clusterGroupOwner
         queue_messages = $queueMessages
         active_copies = $activeCopies
         databases = $databases

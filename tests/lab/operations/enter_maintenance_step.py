@@ -5,7 +5,15 @@ from .. import maintenance as mm
 from ..ems import open_exchange_session
 from . import HostOpError, operation
 
-STEPS = ("drain_transport", "redirect_messages", "suspend_cluster_node", "block_activation", "server_offline")
+STEPS = ("drain_transport", "drain_um", "redirect_messages", "suspend_cluster_node", "disable_high_availability",
+         "block_activation", "move_cluster_group", "server_offline")
+
+
+def _component_or_fail(server, name):
+    # Get-ServerComponentState refuses a component the server does not have.
+    if name not in mm.components(server):
+        raise HostOpError("The component %s is not valid on this server." % name, "System.ArgumentException")
+    return mm.component(server, name)
 
 
 @operation("Enter-MaintenanceStep")
@@ -16,12 +24,37 @@ def enter_maintenance_step(ctx, args):
     open_exchange_session(ctx, args)
     server, state, now = ctx.server, ctx.state, ctx.clock.now()
     changed = False
+    activation_before = None
     if step == "drain_transport":
         if mm.component(server, "HubTransport") == "Active":
             server["component_states"]["HubTransport"] = "Draining"
             mm.set_queue_rate(server, now, mm.DRAIN_RATE)
             changed = True
         detail = mm.component(server, "HubTransport")
+    elif step == "drain_um":
+        if _component_or_fail(server, "UMCallRouter") == "Active":
+            server["component_states"]["UMCallRouter"] = "Draining"
+            changed = True
+        detail = mm.component(server, "UMCallRouter")
+    elif step == "disable_high_availability":
+        if _component_or_fail(server, "HighAvailability") == "Active":
+            server["component_states"]["HighAvailability"] = "Inactive"
+            changed = True
+        detail = mm.component(server, "HighAvailability")
+    elif step == "move_cluster_group":
+        target = str(args.get("target") or "").upper()
+        if not target:
+            raise HostOpError("move_cluster_group needs a target node.")
+        if not server["dag"]:
+            raise HostOpError("The cluster service is not running on this server.", "System.ComponentModel.Win32Exception")
+        members = {m["name"].upper(): m for m in state.dag_members(server["dag"])}
+        if target not in members or mm.cluster_node(members[target]) != "Up":
+            raise HostOpError("Move-ClusterGroup: the node %s is not an Up node of this cluster." % target)
+        dag = state.dag(server["dag"])
+        if mm.cluster_group_owner(state, server["dag"]) == server["name"].upper():
+            dag["cluster_group_owner"] = target
+            changed = True
+        detail = mm.cluster_group_owner(state, server["dag"])
     elif step == "redirect_messages":
         target = str(args.get("target") or "")
         if not target:
@@ -45,6 +78,10 @@ def enter_maintenance_step(ctx, args):
             changed = True
         detail = mm.cluster_node(server)
     elif step == "block_activation":
+        record = server.setdefault("maintenance_record", {})
+        if not record.get("ActivationPolicyBefore"):
+            record["ActivationPolicyBefore"] = mm.auto_activation(server)
+        activation_before = record["ActivationPolicyBefore"]
         if not mm.move_now(server) or mm.auto_activation(server) != "Blocked":
             server["auto_activation"] = "Blocked"
             server["activation_move_now"] = True
@@ -65,5 +102,5 @@ def enter_maintenance_step(ctx, args):
         detail = mm.component(server, "ServerWideOffline")
     if changed:
         mm.record(ctx.lab, server, step, detail)
-    return {"changed": changed, "data": {"step": step, "detail": detail},
+    return {"changed": changed, "data": {"step": step, "detail": detail, "activation_before": activation_before},
             "steps": [{"name": step, "changed": changed, "detail": detail}]}

@@ -5,7 +5,14 @@ from .. import maintenance as mm
 from ..ems import open_exchange_session
 from . import HostOpError, operation
 
-STEPS = ("server_online", "resume_cluster_node", "allow_activation", "resume_transport")
+STEPS = ("server_online", "resume_cluster_node", "enable_high_availability", "allow_activation", "resume_um",
+         "resume_transport")
+
+
+def _component_or_fail(server, name):
+    if name not in mm.components(server):
+        raise HostOpError("The component %s is not valid on this server." % name, "System.ArgumentException")
+    return mm.component(server, name)
 
 
 @operation("Exit-MaintenanceStep")
@@ -18,6 +25,7 @@ def exit_maintenance_step(ctx, args):
     open_exchange_session(ctx, args)
     server, now = ctx.server, ctx.clock.now()
     changed = False
+    activation_before = None
     if step == "server_online":
         if mm.component(server, "ServerWideOffline") != "Active":
             server["component_states"]["ServerWideOffline"] = "Active"
@@ -30,10 +38,27 @@ def exit_maintenance_step(ctx, args):
             server["cluster_node"] = "Up"
             changed = True
         detail = mm.cluster_node(server)
+    elif step == "enable_high_availability":
+        if _component_or_fail(server, "HighAvailability") != "Active":
+            server["component_states"]["HighAvailability"] = "Active"
+            changed = True
+        detail = mm.component(server, "HighAvailability")
+    elif step == "resume_um":
+        if _component_or_fail(server, "UMCallRouter") == "Draining":
+            server["component_states"]["UMCallRouter"] = "Active"
+            changed = True
+        detail = mm.component(server, "UMCallRouter")
     elif step == "allow_activation":
-        if mm.move_now(server) or mm.auto_activation(server) == "Blocked":
-            server["auto_activation"] = policy
+        record = server.setdefault("maintenance_record", {})
+        activation_before = record.get("ActivationPolicyBefore")
+        restore = activation_before if activation_before in ("Unrestricted", "IntrasiteOnly", "Blocked") else policy
+        if mm.move_now(server) or (activation_before and mm.auto_activation(server) != restore) \
+                or (not activation_before and mm.auto_activation(server) == "Blocked"):
+            server["auto_activation"] = restore
             server["activation_move_now"] = False
+            changed = True
+        if activation_before:
+            record.pop("ActivationPolicyBefore", None)
             changed = True
         detail = mm.auto_activation(server)
     else:
@@ -44,5 +69,5 @@ def exit_maintenance_step(ctx, args):
         detail = mm.component(server, "HubTransport")
     if changed:
         mm.record(ctx.lab, server, step, detail)
-    return {"changed": changed, "data": {"step": step, "detail": detail},
+    return {"changed": changed, "data": {"step": step, "detail": detail, "activation_before": activation_before},
             "steps": [{"name": step, "changed": changed, "detail": detail}]}

@@ -7,7 +7,7 @@ from . import operation
 
 
 def _components(server):
-    return dict({"ServerWideOffline": "Active", "HubTransport": "Active"}, **server["component_states"])
+    return mm.components(server)
 
 
 @operation("Get-MaintenanceState")
@@ -41,6 +41,8 @@ def get_maintenance_state(ctx, args):
         "server": name, "fqdn": "%s.%s" % (name, server["domain"]), "dag": server["dag"],
         "components": _components(server), "cluster_node": mm.cluster_node(server),
         "auto_activation": mm.auto_activation(server), "move_now": mm.move_now(server),
+        "activation_before": (server.get("maintenance_record") or {}).get("ActivationPolicyBefore"),
+        "cluster_group_owner": mm.cluster_group_owner(state, server["dag"]) if server["dag"] else None,
         "queue_messages": mm.queue_messages(server, now), "active_copies": active, "databases": databases,
         "members": members, "transport_servers": transport,
     }
