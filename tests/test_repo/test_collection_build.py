@@ -37,6 +37,7 @@ MUST_NOT_SHIP = [
     ".ci/decoy",
     "scripts/decoy.sh",
     "pytest.ini",
+    "ruff.toml",
     ".lab/decoy.json",
     ".pytest_cache/decoy",
     "reports/decoy.html",

@@ -43,7 +43,7 @@ def _documentation(name):
         else:  # ansible-core's own, e.g. action_common_attributes (attributes, options only if any)
             package = "ansible.plugins.doc_fragments"
             fragment = fragment.removeprefix("ansible.builtin.")
-        frag_name, _, variant = fragment.partition(".")
+        frag_name, _dot, variant = fragment.partition(".")
         frag_module = importlib.import_module("%s.%s" % (package, frag_name))
         text = getattr(frag_module.ModuleDocFragment, (variant or "documentation").upper())
         for key, value in (yaml.safe_load(text).get("options") or {}).items():
@@ -72,8 +72,8 @@ def _compare(where, spec, doc, problems):
             if s.get("elements") != d.get("elements"):
                 problems.append("%s: elements %s in spec, %s in docs" % (path, s.get("elements"), d.get("elements")))
         if bool(s.get("required")) != bool(d.get("required")):
-            problems.append("%s: required %s in spec, %s in docs" % (path, bool(s.get("required")),
-                                                                   bool(d.get("required"))))
+            problems.append("%s: required %s in spec, %s in docs"
+                            % (path, bool(s.get("required")), bool(d.get("required"))))
         if s.get("default") != d.get("default"):
             problems.append("%s: default %r in spec, %r in docs" % (path, s.get("default"), d.get("default")))
         s_choices, d_choices = s.get("choices"), d.get("choices")

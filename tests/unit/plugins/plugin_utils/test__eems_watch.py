@@ -140,7 +140,7 @@ def test_a_foreign_record_is_refused_with_a_clear_message():
 def test_summary_lines_put_alerts_first():
     _outcome, record = _run(None, {"EX1": observe(_state()), "EX2": observe(_state())}, "t1")
     outcome, _record = _run(record, {"EX1": observe(_state(exchange=dict(_state()["exchange"], mitigations_blocked=[]))),
-                               "EX2": "refused"}, "t2")
+                                     "EX2": "refused"}, "t2")
     lines = summary_lines(outcome["summary"])
     assert lines[0].startswith("EEMS watch: 2 server(s), 1 observed, 1 alert(s)")
     assert lines[1] == "ALERT EX2 [stopped_reporting] stopped reporting: refused"
