@@ -6,9 +6,10 @@ bootstrap Invoke-HostOperation excepted) one row: the script, what it does
 (the first sentence of its header comment), the shared functions its
 ``# Uses:`` line declares, the action plugins that call it (directly, or
 through a plugin_utils module they import), and the lab model that answers it
-in tests/lab/operations/. The last column, what the answer's ``data``
-carries, is written by hand in the document and kept when the table is
-rewritten; a row without it is an error.
+in tests/lab/operations/, and what the answer's ``data`` carries: the
+top-level fields of the operation's contract in
+plugins/plugin_utils/_data/host_contracts.yml, which the controller checks
+every answer against. Nothing in the table is written by hand.
 
     python scripts/host_operations_table.py           # check the document (exit 1 on drift)
     python scripts/host_operations_table.py --write   # rewrite the table in place
@@ -16,24 +17,27 @@ rewritten; a row without it is an error.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import sys
+
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT_DIR = os.path.join(ROOT, "plugins", "plugin_utils", "_host_scripts")
 ACTION_DIR = os.path.join(ROOT, "plugins", "action")
 UTILS_DIR = os.path.join(ROOT, "plugins", "plugin_utils")
 LAB_DIR = os.path.join(ROOT, "tests", "lab", "operations")
+CONTRACTS = os.path.join(UTILS_DIR, "_data", "host_contracts.yml")
 DOC = os.path.join(ROOT, "docs", "architecture.md")
 BOOTSTRAP = "Invoke-HostOperation"
 BEGIN = "<!-- host-operations:begin (scripts/host_operations_table.py --write) -->"
 END = "<!-- host-operations:end -->"
 HEADER = ("| Operation script | What it does | Shared functions (`# Uses:`) | Action plugins | Lab model | "
-          "Answer `data` carries |")
+          "Answer `data` fields (contract) |")
 RULE = "|---|---|---|---|---|---|"
 _OPERATION_DECORATOR = re.compile(r"""@operation\(\s*["']([A-Za-z]+-[A-Za-z]+)["']\s*\)""")
-_IMPORT_UTIL = re.compile(r"plugin_utils\.(_[a-z_]+) import|plugin_utils import (_[a-z_]+)")
 
 
 def _read(path):
@@ -84,20 +88,57 @@ def _mentions(text, name):
     return re.search(r"""["']%s["']""" % re.escape(name), text) is not None
 
 
+def _module_name(node_module):
+    """plugin_utils module named by an import (absolute or relative), else None."""
+    if not node_module:
+        return None
+    last = node_module.rsplit(".", 1)[-1]
+    if node_module.startswith("ansible_collections.onprem.exchange.plugins.plugin_utils.") or "." not in node_module:
+        return last if last.startswith("_") else None
+    return None
+
+
+def _imports(text):
+    """{plugin_utils module: set of names imported from it} for one Python file."""
+    found = {}
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom):
+            module = _module_name(node.module)
+            if module:
+                found.setdefault(module, set()).update(alias.name for alias in node.names)
+    return found
+
+
+def _constant_strings(text):
+    """{top-level name: string constants in its value} of a module."""
+    constants = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Assign):
+            strings = {n.value for n in ast.walk(node.value) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    constants[target.id] = strings
+    return constants
+
+
 def callers(name):
-    """Action plugins naming the operation, or importing a plugin_utils module that names it."""
-    utils = {n[:-3] for n in _py_files(UTILS_DIR) if _mentions(_read(os.path.join(UTILS_DIR, n)), name)}
-    utils.discard("_host_call")
-    # One level of plugin_utils importing plugin_utils (e.g. a helper used by another helper).
-    for n in _py_files(UTILS_DIR):
-        imported = {a or b for a, b in _IMPORT_UTIL.findall(_read(os.path.join(UTILS_DIR, n)))}
-        if imported & utils:
-            utils.add(n[:-3])
+    """Action plugins that send the operation: they name it themselves, import
+    a plugin_utils helper that sends it (a module that calls
+    run_host_operation and names it, or imports such a module), or import a
+    plugin_utils constant that lists it (such as a list of operations to run).
+    A plugin_utils module that merely names operations (a table of which job
+    needs which) does not make its importers callers."""
+    texts = {n[:-3]: _read(os.path.join(UTILS_DIR, n)) for n in _py_files(UTILS_DIR)}
+    senders = {m for m, t in texts.items()
+               if m != "_host_call" and "run_host_operation" in t and _mentions(t, name)}
+    senders |= {m for m, t in texts.items() if set(_imports(t)) & senders}
     found = []
     for n in _py_files(ACTION_DIR):
         text = _read(os.path.join(ACTION_DIR, n))
-        imported = {a or b for a, b in _IMPORT_UTIL.findall(text)}
-        if _mentions(text, name) or imported & utils:
+        imports = _imports(text)
+        listed = any(name in _constant_strings(texts[m]).get(imported, ())
+                     for m, names in imports.items() if m in texts for imported in names)
+        if _mentions(text, name) or set(imports) & senders or listed:
             found.append(n[:-3])
     return found
 
@@ -110,8 +151,17 @@ def lab_models():
     return models
 
 
+def contract_fields():
+    """{operation: top-level field names of its answer's contract}."""
+    with open(CONTRACTS, encoding="utf-8") as handle:
+        operations_ = (yaml.safe_load(handle) or {}).get("operations") or {}
+    return {name: [f for f in spec if not f.startswith("_")] for name, spec in operations_.items()
+            if isinstance(spec, dict)}
+
+
 def derived_rows():
     models = lab_models()
+    contracts = contract_fields()
     rows = []
     for name in operations():
         text = _read(os.path.join(SCRIPT_DIR, name + ".ps1"))
@@ -120,7 +170,8 @@ def derived_rows():
             "cells": ["`%s.ps1`" % name, purpose(text).replace("|", "\\|").replace("<", "&lt;"),
                       ", ".join("`%s`" % u for u in uses(text)) or "-",
                       ", ".join("`%s`" % c for c in callers(name)) or "-",
-                      ", ".join("`%s`" % m for m in models.get(name, [])) or "**none**"],
+                      ", ".join("`%s`" % m for m in models.get(name, [])) or "**none**",
+                      ", ".join("`%s`" % f for f in contracts.get(name, [])) or "**none**"],
         })
     return rows
 
@@ -147,10 +198,10 @@ def documented(doc_text):
     return head, rows, tail
 
 
-def render(answers):
+def render():
     lines = [HEADER, RULE]
     for row in derived_rows():
-        lines.append("| " + " | ".join(row["cells"] + [answers.get(row["name"], "")]) + " |")
+        lines.append("| " + " | ".join(row["cells"]) + " |")
     return "\n".join(lines)
 
 
@@ -168,12 +219,12 @@ def problems(doc_text):
         cells = rows.get(row["name"])
         if cells is None:
             continue
-        if cells[:5] != row["cells"]:
-            found.append("%s: row is %s, the tree says %s" % (row["name"], cells[:5], row["cells"]))
-        if len(cells) < 6 or not cells[5]:
-            found.append("%s: the 'Answer data carries' cell is empty" % row["name"])
+        if cells != row["cells"]:
+            found.append("%s: row is %s, the tree says %s" % (row["name"], cells, row["cells"]))
         if "**none**" in row["cells"][4]:
             found.append("%s: no lab model registers @operation(%r)" % (row["name"], row["name"]))
+        if "**none**" in row["cells"][5]:
+            found.append("%s: no answer contract in %s" % (row["name"], os.path.relpath(CONTRACTS, ROOT)))
     return found
 
 
@@ -183,10 +234,9 @@ def main(argv=None):
     options = parser.parse_args(argv)
     text = _read(DOC)
     if options.write:
-        head, rows, tail = documented(text)
-        answers = {name: (cells[5] if len(cells) > 5 else "") for name, cells in rows.items()}
+        head, _rows, tail = documented(text)
         with open(DOC, "w", encoding="utf-8") as handle:
-            handle.write(head + BEGIN + "\n" + render(answers) + "\n" + END + tail)
+            handle.write(head + BEGIN + "\n" + render() + "\n" + END + tail)
         text = _read(DOC)
     found = problems(text)
     for problem in found:

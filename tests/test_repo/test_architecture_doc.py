@@ -1,16 +1,18 @@
 """docs/architecture.md stays true: its host-operation table matches the tree.
 
 The table is generated (scripts/host_operations_table.py --write) from the
-host scripts, their `# Uses:` lines, the action plugins that call them and the
-lab models; only the answer column is written by hand. A new script without a
-row, a row for a deleted script, a changed caller or model, or an empty answer
-cell fails here by name.
+host scripts, their `# Uses:` lines, the action plugins that call them, the
+lab models and the answer contracts. A new script without a row, a row for a
+deleted script, a changed caller, model or contract, or an operation without
+a contract fails here by name.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
 import re
+
+import yaml
 
 from labtools import REPO_ROOT
 
@@ -36,15 +38,28 @@ def test_every_host_script_is_in_the_table():
     assert sorted(rows) == [s for s in scripts if s != "Invoke-HostOperation"]
 
 
-def test_a_missing_row_a_wrong_caller_and_an_empty_answer_are_found():
+def test_a_missing_row_a_wrong_caller_and_a_missing_contract_are_found(tmp_path, monkeypatch):
     text = _doc()
     without = "\n".join(line for line in text.split("\n") if not line.startswith("| `Get-StagedFile.ps1`"))
     assert "Get-StagedFile.ps1 is missing from the table" in table.problems(without)
     wrong_caller = re.sub(r"(\| `Get-HostIdentity\.ps1` \|[^|]*\|[^|]*\| )`host_info`", r"\1`eems`", text)
     assert wrong_caller != text
     assert any(p.startswith("Get-HostIdentity: row is") for p in table.problems(wrong_caller))
-    empty_answer = re.sub(r"(\| `Start-InstallerTask\.ps1` (?:\|[^|\n]*){4}\|)[^|]*\|", r"\1  |", text)
-    assert "Start-InstallerTask: the 'Answer data carries' cell is empty" in table.problems(empty_answer)
+    # An operation whose contract is gone (or was never written).
+    with open(table.CONTRACTS, encoding="utf-8") as handle:
+        contracts = yaml.safe_load(handle)
+    del contracts["operations"]["Start-InstallerTask"]
+    trimmed = tmp_path / "host_contracts.yml"
+    trimmed.write_text(yaml.safe_dump(contracts), encoding="utf-8")
+    monkeypatch.setattr(table, "CONTRACTS", str(trimmed))
+    assert any(p.startswith("Start-InstallerTask: no answer contract") for p in table.problems(text))
+
+
+def test_a_preflight_style_list_of_operations_makes_its_importer_a_caller_and_a_job_table_does_not():
+    # preflight imports READ_OPERATIONS from _readiness; _readiness also names
+    # write operations in a job table, which preflight never sends.
+    assert "preflight" in table.callers("Get-MaintenanceState")
+    assert "preflight" not in table.callers("Enter-MaintenanceStep")
 
 
 def test_callers_follow_plugin_utils_helpers():
