@@ -222,6 +222,10 @@ class LabHostBackend:
         args = request.get("args") or {}
         self.lab.note_operation(endpoint, name)
         ctx = OperationContext(self.lab, self.lab.state.server(endpoint))
+        with self.lab.state.lock:
+            cut = self.lab.before_operation(ctx.server, name)
+        if cut:  # the connection is gone; nothing ran and nobody reads this
+            return CommandResult(b"", b"", 1)
         try:
             with self.lab.state.lock:
                 outcome = self.models[name](ctx, args)

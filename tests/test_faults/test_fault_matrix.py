@@ -175,6 +175,37 @@ def _check_latency(lab, run):
     assert lab.wsman.stats("FS1")["requests"] > 0
 
 
+def _possibly_out(name, during, last_done):
+    """The network to ``name`` was cut ``during`` a step and stays cut: the
+    report, the summary, the console line and the final failure all say the
+    server is possibly out of service, with what was last done."""
+    def check(lab, run):
+        assert run.result.returncode != 0, tail(run.result)
+        row = run.rows[name]
+        assert row["in_maintenance"] is True and row["maintenance"] == "possibly_out_of_service", row
+        assert row["status"] == "unreachable", row
+        assert during in row["message"], row["message"]
+        assert "possibly out of service: could not be reached at the end of the window" in row["message"], row
+        assert "last done: %s" % last_done in row["message"], row["message"]
+        assert name in run.summary["hosts"]["in_maintenance"]
+        assert run.summary["hosts"]["possibly_out_of_service"] == [name]
+        output = run.result.stdout
+        assert "%s IS POSSIBLY OUT OF SERVICE" % name in output, tail(run.result)
+        assert "Left in maintenance or possibly out of service: %s: possibly out of service (could not be " \
+               "reached)" % name in output, tail(run.result)
+        assert "possibly out of service: %s: possibly out of service" % name in output  # the final failure
+        assert name in out_of_service(lab)  # the lab agrees: it is out of service
+    return check
+
+
+def _blip_absorbed(name):
+    def check(lab, run):
+        _patched(name)(lab, run)
+        assert run.rows[name]["in_maintenance"] is False and run.summary["hosts"]["in_maintenance"] == []
+        assert any(e["server"] == name and e["event"] == "network_cut" for e in lab.maintenance_log)
+    return check
+
+
 def _clear_and_start_services(name):
     """Remove the fault, then start the stopped automatic services, as the
     role's message tells a person to do before re-running."""
@@ -234,6 +265,29 @@ CASES = [
      _eems_verdict("FE1", "not_working", "service_will_not_start", job_fails=True), _clear("FE1"), {}),
     ("iis_config_locked_during_mitigation", "playbooks/mitigate.yml", ["FX1"], _set(FX1={"iis_config_locked": True}),
      _check_iis_locked, _clear("FX1"), {}),
+    # Cut (connections refused, live ones reset) at a chosen moment of the
+    # window, until the cause is removed.  During entry: right as the
+    # cluster node shows Paused, the answer of that step lost.
+    ("cut_while_entering_after_node_paused", "playbooks/patch.yml", ["FM1"],
+     _set(FM1={"unreachable_at": {"event": "suspend_cluster_node"}}),
+     _possibly_out("FM1", "the connection was lost while entering maintenance, after: drain_transport (done), "
+                   "suspend_cluster_node (answer lost)", "entering maintenance (maintenance steps: "
+                   "drain_transport, suspend_cluster_node)"), _clear("FM1"), {}),
+    # Between entry and install: maintenance complete, the install's first call refused.
+    ("cut_between_entry_and_install", "playbooks/patch.yml", ["FM1"],
+     _set(FM1={"unreachable_at": {"event": "server_offline", "operation": "Get-ExchangeFacts"}}),
+     _possibly_out("FM1", "Stop when the server could not be reached to install: FM1: could not connect for "
+                   "Get-ExchangeFacts (connection refused); tried 5 times",
+                   "installing (maintenance steps: drain_transport, suspend_cluster_node, block_activation, "
+                   "wait_moves, server_offline)"), _clear("FM1"), {}),
+    # During leave: installed, the first step back (ServerWideOffline Active) applied, its answer lost.
+    ("cut_while_leaving", "playbooks/patch.yml", ["FM1"], _set(FM1={"unreachable_at": {"event": "server_online"}}),
+     _possibly_out("FM1", "the connection was lost while leaving maintenance, after: server_online (answer lost)",
+                   "leaving maintenance"), _clear("FM1"), {}),
+    # A refusal of a few seconds as the node pauses: retried, the window goes on.
+    ("refused_for_seconds_while_entering", "playbooks/patch.yml", ["FM1"],
+     _set(FM1={"unreachable_at": {"event": "suspend_cluster_node"}, "unreachable_seconds": 3}),
+     _blip_absorbed("FM1"), _nothing, {}),
 ]
 
 # Server settings some cases start from (part of the scenario, not a fault key).
@@ -365,6 +419,7 @@ def test_matrix_covers_every_fault_key_the_lab_offers():
                 for faults in cell.cell_contents.values():
                     used |= set(faults) if isinstance(faults, dict) else set()
     used |= {"drop_next_commands", "services_fail_start"}  # injected by a watcher / by the fleet
+    used |= {"unreachable"}  # set by the lab itself when unreachable_at fires
     # Covered by their own suites: queue_stuck (test_maintenance), malformed_answer (test_malformed_answers).
     assert FAULT_KEYS - used <= {"queue_stuck", "malformed_answer"}, FAULT_KEYS - used
     assert SU_ONLY != TARGET and recap("") == {}

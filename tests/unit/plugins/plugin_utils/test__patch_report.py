@@ -61,7 +61,8 @@ def test_renderers_escape_host_text():
     evil = next(row for row in cells if "EVIL" in row[0])
     assert evil[0].startswith("'=") and evil[-1].startswith("'=")
     assert "\\<script\\>" in render_markdown(report)
-    assert "Left in maintenance on purpose (install failed part-way): EX2" in render_markdown(report)
+    assert "Out of service after the window" in render_markdown(report)
+    assert "- **EX2: in maintenance**" in render_markdown(report)
 
 
 def test_files_are_written_and_bad_input_is_refused(tmp_path):
