@@ -155,6 +155,9 @@ def _empty_server(name, status, error=None):
 
 
 def _server(name, result):
+    if result is not None and not isinstance(result, Mapping):
+        return _empty_server(name, "failed", "results[%r] is a %s, not the registered result of "
+                             "onprem.exchange.build_facts (a dict) or null" % (name, type(result).__name__))
     if result is None or result.get("skipped"):
         return _empty_server(name, "not_run")
     if result.get("unreachable"):
@@ -240,9 +243,9 @@ def _summary(servers):
 def build_report(results, *, generated_on, title):
     """The fleet report (see the module docstring for its keys).
 
-    Raises AuditReportError when ``results`` is not a dict, an entry is
-    neither a dict nor None (naming the host), or ``generated_on`` is not an
-    ISO date.
+    Raises AuditReportError when ``results`` is not a dict or ``generated_on``
+    is not an ISO date.  An entry that is neither a dict nor None is a
+    ``failed`` row naming what it was.
     """
     if not isinstance(results, Mapping):
         raise AuditReportError("results must be a dict of host name to build_facts result, got %s"
@@ -254,10 +257,8 @@ def build_report(results, *, generated_on, title):
     servers = []
     for host in results:
         result = results[host]
-        if result is not None and not isinstance(result, Mapping):
-            raise AuditReportError(
-                "results[%r] is a %s, not the registered result of onprem.exchange.build_facts (a dict) or null"
-                % (str(host), type(result).__name__))
+        # Whatever a host left behind, it is a row: one broken entry must
+        # not cost every other server its report.
         servers.append(_server(str(host), result))
     servers.sort(key=lambda server: (server["name"].casefold(), server["name"]))
     return {
