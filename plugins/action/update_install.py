@@ -18,6 +18,7 @@ import time
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.onprem.exchange.plugins.action.build_facts import planner_facts
+from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import MAX_WINDOWS_FOLDER, text_problem
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuild
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import load_catalog
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
@@ -193,6 +194,11 @@ class ActionModule(HostActionBase):
         self._ex_vars = task_vars or {}
         host = self._ex_vars.get("inventory_hostname", "host")
         steps = (args["plan"] or {}).get("steps") if args["plan"] is not None else [args["step"]]
+        for problem in (text_problem(args["staging_dir"], "staging_dir", max_length=MAX_WINDOWS_FOLDER),
+                        text_problem(args.get("resume_installer"), "resume_installer", max_length=255),
+                        text_problem(args.get("setup_username"), "setup_username", max_length=256)):
+            if problem:
+                raise AnsibleActionFail("%s: %s; nothing was sent to the server" % (host, problem))
         if args["poll_interval"] <= 0 or args["install_timeout"] <= 0 or args["reboot_timeout"] <= 0:
             raise AnsibleActionFail("%s: poll_interval, install_timeout and reboot_timeout must be positive" % host)
 

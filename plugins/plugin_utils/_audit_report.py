@@ -50,6 +50,8 @@ import re
 import secrets
 from collections.abc import Mapping
 
+from ._bounds import controller_path_problem
+
 REPORT_VERSION = 1
 
 STATES = ("audited", "unreachable", "failed", "not_run")
@@ -564,13 +566,16 @@ RENDERERS = {"html": render_html, "json": render_json, "csv": render_csv, "markd
 # --- Writing ----------------------------------------------------------------
 
 def _prepare_dir(dest_dir):
+    problem = controller_path_problem(str(dest_dir), "dest (the report folder)")
+    if problem:
+        raise AuditReportError(problem)
     dest_dir = os.path.abspath(os.path.expanduser(str(dest_dir)))
     if os.path.exists(dest_dir) and not os.path.isdir(dest_dir):
         raise AuditReportError("dest %s exists and is not a directory" % dest_dir)
     try:
         os.makedirs(dest_dir, exist_ok=True)
-    except OSError as error:
-        raise AuditReportError("dest %s cannot be created: %s" % (dest_dir, error.strerror or error)) from None
+    except (OSError, ValueError) as error:
+        raise AuditReportError("dest %s cannot be created: %s" % (dest_dir, getattr(error, "strerror", None) or error)) from None
     return dest_dir
 
 

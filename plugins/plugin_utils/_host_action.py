@@ -21,6 +21,7 @@ import time
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 
+from ._bounds import host_argument_problem
 from ._host_call import HostCallError, run_host_operation
 from ._reboot import _reset as reset_connection
 
@@ -125,6 +126,12 @@ class HostActionBase(ActionBase):
 
     def _ex_host_call(self, operation, op_args, task_vars):
         host = (task_vars or {}).get("inventory_hostname", "host")
+        # The backstop for values no option check covers: nothing with a
+        # NUL byte or of absurd length is sent (the message names the
+        # argument, never its value: it may be a password).
+        problem = host_argument_problem(op_args)
+        if problem:
+            raise AnsibleActionFail("%s: the %s argument %s; nothing was sent to the server" % (host, operation, problem))
         delays = RETRY_DELAYS if operation in SAFE_TO_REPEAT else ()
         started, tries = None, 0
         while True:

@@ -113,3 +113,13 @@ def test_every_host_operation_is_classified_as_safe_to_repeat_or_not():
     # Only reads and the maintenance steps (which read their state first) are repeated.
     for name in _host_action.SAFE_TO_REPEAT:
         assert name.split("-")[0] in ("Get", "Test") or name in ("Enter-MaintenanceStep", "Exit-MaintenanceStep")
+
+
+def test_a_nul_byte_anywhere_in_the_arguments_is_refused_before_sending(monkeypatch, no_waiting):
+    host = Flaky(0, None)
+    monkeypatch.setattr(_host_action, "run_host_operation", host)
+    with pytest.raises(AnsibleActionFail) as caught:
+        _plugin()._ex_host_call("Set-EemsServerConfig", {"ems": {"password": "p\x00w"}}, {"inventory_hostname": "EX1"})
+    assert str(caught.value) == ("EX1: the Set-EemsServerConfig argument ems.password contains a NUL byte; "
+                                 "nothing was sent to the server")
+    assert host.calls == []
