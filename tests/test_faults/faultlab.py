@@ -104,16 +104,17 @@ _EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)", re.M)
 
 def unexpected_tracebacks(output):
     """Tracebacks in ``output`` that pass through this collection's code and
-    end in something other than a deliberate Ansible error (AnsibleActionFail
-    and friends, which every refusal raises on purpose): an exception that
-    escaped.  Returns [(exception type, last collection frame)]."""
+    end in something other than a deliberate error (ansible.errors types such
+    as AnsibleActionFail, or the collection's own exception classes, which
+    refusals raise on purpose): a ValueError, KeyError, a library's
+    exception... that escaped.  Returns [(exception type, last collection frame)]."""
     found = []
     for chunk in output.split("Traceback (most recent call last):")[1:]:
         frames = re.findall(r'File "([^"]+)", line (\d+)', chunk)
         ours = [f for f in frames if _COLLECTION_FRAME in f[0].replace("\\", "/")]
         ending = _EXCEPTION_LINE.search(chunk)
         kind = ending.group("type") if ending else "?"
-        if ours and not kind.startswith("ansible.errors."):
+        if ours and not kind.startswith(("ansible.errors.", "ansible_collections.onprem.exchange.")):
             found.append((kind, "%s:%s" % ours[-1]))
     return found
 

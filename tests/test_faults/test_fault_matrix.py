@@ -129,11 +129,9 @@ def _check_drop(lab, run):
 
 
 def _check_http500(lab, run):
-    # The first request of the run fails with HTTP 500: that server is reported
-    # unreachable and nothing was started on it.
-    assert run.result.returncode != 0
-    assert run.rows["FS1"]["status"] == "unreachable" and run.rows["FS1"]["in_maintenance"] is False
-    assert "500" in run.rows["FS1"]["message"], run.rows["FS1"]["message"]
+    # The first request of the run fails with HTTP 500: a read, so it is
+    # repeated after a short wait, and one blip does not cost the window.
+    _patched("FS1")(lab, run)
     assert lab.wsman.stats("FS1")["http500_sent"] == 1
 
 
@@ -242,8 +240,10 @@ CASES = [
     ("reboot_longer_than_timeout", "playbooks/patch.yml", ["FS1"], _set(FS1={"slow_reboot_seconds": 480}),
      _failed_in_maintenance("FS1", "did not come back within 4 s of the restart"), _clear_and_wait_up("FS1"),
      {"exchange_patch_reboot_timeout": 4}),
+    # FM1 usually wins the claim (lowest name on a tie): FM2 must wait for it
+    # at the gate rather than give up after PATCH_VARS' 4 s.
     ("installer_exit_1603", "playbooks/patch.yml", ["FM1", "FM2"], _set(FM2={"installer_exit_code": 1603}),
-     _check_1603, _clear("FM2"), {}),
+     _check_1603, _clear("FM2"), {"exchange_patch_gate_timeout": 45}),
     ("installer_exit_3010", "playbooks/patch.yml", ["FS1"], _set(FS1={"installer_exit_code": 3010}),
      _check_3010, _clear("FS1"), {}),
     ("hash_mismatched_package", "playbooks/patch.yml", ["FS1"], _set(FS1={"hash_mismatch": True}),
