@@ -13,6 +13,9 @@ Usage::
     python scripts/check_ps1.py                    # scan the collection
     python scripts/check_ps1.py --require-files    # CI: zero files is a failure
     python scripts/check_ps1.py a.ps1 b.ps1        # check just these
+    python scripts/check_ps1.py --semantics        # cmdlets, parameters and value
+                                                   # forms of the host scripts
+                                                   # (scripts/check_ps1_semantics.py)
 
 Allow-list: the grammar rejects a few valid constructs (about 2.5% of 280
 real scripts from ansible.windows and CSS-Exchange), for example a labelled
@@ -220,7 +223,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="fail when the scan finds no files, so a moved folder cannot pass silently",
     )
+    ap.add_argument(
+        "--semantics",
+        action="store_true",
+        help="check the host scripts' cmdlets, parameters and Exchange value reads "
+        "against Microsoft's cmdlet reference instead (see check_ps1_semantics.py)",
+    )
     args = ap.parse_args(argv)
+
+    if args.semantics:
+        return _semantics([str(p) for p in args.paths])
 
     if args.paths:
         missing = [str(p) for p in args.paths if not p.is_file()]
@@ -254,6 +266,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 1 if failed else 0
+
+
+def _semantics(paths: list[str]) -> int:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / "check_ps1_semantics.py"
+    spec = importlib.util.spec_from_file_location("check_ps1_semantics", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("check_ps1_semantics", module)
+    spec.loader.exec_module(module)
+    return module.main(paths)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI quality gates: ansible-lint (production profile, offline) over playbooks
-# and roles, then the PowerShell syntax check of the collection's .ps1 files.
+# and roles, then the PowerShell syntax check of the collection's .ps1 files
+# and the semantic check of the host scripts against Microsoft's cmdlet reference.
 # Usage: scripts/lint.sh VENV_DIR   (the venv must already hold ansible-core)
 set -uo pipefail
 
@@ -45,5 +46,8 @@ ansible-lint --profile production --offline || rc=1
 
 echo "== check_ps1 --require-files"
 "$py" scripts/check_ps1.py --require-files || rc=1
+
+echo "== check_ps1 --semantics (cmdlets, parameters, Exchange value forms)"
+"$py" scripts/check_ps1.py --semantics || rc=1
 
 exit "$rc"

@@ -127,7 +127,8 @@ class ActionModule(HostActionBase):
         verification = {"performed": False, "forced_check": False, "reason": "nothing changed and verify is false"}
         fresh = None
         if service_outcome is not None and (service_outcome.get("started") or service_outcome.get("restarted")):
-            fresh, verification = self._ex_wait_for_check(after, service_outcome, args, ems, task_vars)
+            fresh, verification = self._ex_wait_for_check(after, service_outcome, args, ems, task_vars,
+                                                           classification)
         elif wants_check:
             verification["reason"] = "the check could not be forced (service not running)"
         verdict = self._ex_final_verdict(after, classification, plan, fresh=fresh)
@@ -171,7 +172,7 @@ class ActionModule(HostActionBase):
             return False  # switched off: a check would only say so
         return bool(args["verify"] or change_plan["changes"] or check_is_due(state, verdict, classification))
 
-    def _ex_wait_for_check(self, state, service_outcome, args, ems, task_vars):
+    def _ex_wait_for_check(self, state, service_outcome, args, ems, task_vars, classification=None):
         """Poll the events the forced check writes, at most verify_timeout seconds."""
         since = service_outcome["checked_from"]
         deadline = time.monotonic() + args["verify_timeout"]
@@ -180,12 +181,12 @@ class ActionModule(HostActionBase):
             polls += 1
             events = self._ex_host_call("Get-MitigationServiceEvent", {"since": since}, task_vars)["data"]["events"]
             finished = time.monotonic() >= deadline
-            verdict = judge_check(events, checked_from=since, finished=False)
+            verdict = judge_check(events, checked_from=since, finished=False, classification=classification)
             if verdict is None and finished:
                 applied_before = (state.get("exchange") or {}).get("mitigations_applied")
                 latest = self._ex_host_call("Get-EemsState", {"ems": ems}, task_vars)["data"]
                 verdict = judge_check(events, applied_before, (latest.get("exchange") or {}).get("mitigations_applied"),
-                                      checked_from=since, finished=True)
+                                      checked_from=since, finished=True, classification=classification)
             if verdict is not None:
                 return verdict, {"performed": True, "forced_check": True, "checked_from": since, "polls": polls,
                                  "reason": "service %s" % ("started" if service_outcome.get("started")

@@ -21,6 +21,7 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "name": {"type": "str", "aliases": ["cve"]},
     "state": {"type": "str", "choices": ["present", "absent", "auto", "restored"], "default": "auto"},
     "repair": {"type": "bool", "default": False},
+    "remove_after_fix": {"type": "bool", "default": False},
     "backup": {"type": "str", "default": "latest"},
     "install_url_rewrite": {"type": "bool", "default": False},
     "repository_url": {"type": "str"},
@@ -64,7 +65,8 @@ class ActionModule(HostActionBase):
         targets = []
         try:
             for definition, fix in zip(definitions, fixes):
-                target = mit.resolve_state(args["state"], fix)
+                target = mit.resolve_state(args["state"], fix,
+                                           mit.keeps_after_fix(definition, args["remove_after_fix"]))
                 targets.append(target)
                 if args["state"] == "auto" and fix is None:
                     warnings.append("%s: cannot tell from build %s whether the code fix for %s is installed; keeping "
@@ -78,16 +80,15 @@ class ActionModule(HostActionBase):
 
         rewrite = raw.get("url_rewrite") or {}
         minimum = data["url_rewrite"]["min_version"]
-        rewrite_ok = bool(rewrite.get("installed")) and mit.version_at_least(rewrite.get("version"), minimum)
+        rewrite_ok, rewrite_text = mit.url_rewrite_ready(rewrite, data["url_rewrite"])
         install = any(c["op"].startswith("add") for c in changes) and not rewrite_ok
         package = args.get("url_rewrite_package") or data["url_rewrite"].get("package")
         if install and not args["install_url_rewrite"]:
             raise AnsibleActionFail(
-                "%s: the IIS URL Rewrite module is %s; the mitigation needs version %s or later. Set "
-                "install_url_rewrite=true (with repository_url) to install %s from the internal repository, or "
-                "install it yourself. Nothing was changed."
-                % (host, "at version %s" % rewrite.get("version") if rewrite.get("installed") else "not installed",
-                   minimum, package))
+                "%s: the IIS URL Rewrite module is %s; the mitigation needs URL Rewrite 2.1 (product version %s, "
+                "rewrite.dll %s) or later. Set install_url_rewrite=true (with repository_url) to install %s from "
+                "the internal repository, or install it yourself. Nothing was changed."
+                % (host, rewrite_text, minimum, data["url_rewrite"]["min_file_version"], package))
         if install and not args.get("repository_url"):
             raise AnsibleActionFail("%s: install_url_rewrite=true needs repository_url (the internal package "
                                     "repository, e.g. exchange_repository_url). Nothing was changed." % host)
@@ -107,8 +108,7 @@ class ActionModule(HostActionBase):
             changes=[mit.describe_change(config["site"], c) for c in changes],
             eems_blocked=blocks,
             backup=None,
-            url_rewrite={"installed": bool(rewrite.get("installed")), "version": rewrite.get("version"),
-                         "min_version": minimum, "install": install},
+            url_rewrite=self._ex_rewrite_summary(rewrite, data, install),
         )
         if changed and self._task.diff:
             result["diff"] = mit.render_diff(config["site"], config, planned, changes)
@@ -122,8 +122,8 @@ class ActionModule(HostActionBase):
         if install:
             self._ex_host_call("Install-UrlRewriteModule", {
                 "repository_url": args["repository_url"], "package": package, "min_version": minimum,
+                "min_file_version": data["url_rewrite"]["min_file_version"],
                 "signers": data["url_rewrite"].get("signers") or []}, task_vars)
-            result["url_rewrite"]["version"] = None  # read again below
         if blocks:
             self._ex_block(blocks, args, host, task_vars)
         if changes:
@@ -133,7 +133,7 @@ class ActionModule(HostActionBase):
 
         after_raw = self._ex_host_call("Get-RewriteConfiguration", {}, task_vars)["data"]
         after = mit.configuration_from_host(after_raw)
-        result["url_rewrite"]["version"] = (after_raw.get("url_rewrite") or {}).get("version")
+        result["url_rewrite"] = self._ex_rewrite_summary(after_raw.get("url_rewrite"), data, install)
         leftover = []
         for definition, target in zip(definitions, targets):
             leftover += mit.plan(data, [definition], after, target, repair=args["repair"])["changes"]
@@ -152,6 +152,13 @@ class ActionModule(HostActionBase):
     # -- pieces ------------------------------------------------------------
 
     @staticmethod
+    def _ex_rewrite_summary(rewrite, data, install):
+        rewrite = rewrite or {}
+        return {"installed": bool(rewrite.get("installed")), "product_version": rewrite.get("product_version"),
+                "file_version": rewrite.get("file_version"), "min_version": data["url_rewrite"]["min_version"],
+                "min_file_version": data["url_rewrite"]["min_file_version"], "install": install}
+
+    @staticmethod
     def _ex_report(data, definitions, fixes, targets, before, after):
         report = []
         for definition, fix, target in zip(definitions, fixes, targets):
@@ -165,7 +172,8 @@ class ActionModule(HostActionBase):
                 protected_by = "nothing"
             report.append({
                 "name": definition["name"], "cve": definition["cve"], "title": definition["title"],
-                "state": target, "code_fix": fix, "present_before": was["present"], "present": now["present"],
+                "state": target, "kept_after_fix": target == "keep" and mit.in_place(definition, after),
+                "code_fix": fix, "present_before": was["present"], "present": now["present"],
                 "protected_by": protected_by,
                 "providers": [p for rule in now["rules"] for p in rule["providers"]],
                 "findings_before": was["findings"], "findings": now["findings"],
@@ -205,6 +213,11 @@ class ActionModule(HostActionBase):
         if chosen is None:
             raise AnsibleActionFail("%s: backup %s does not exist; backups on this server: %s"
                                     % (host, wanted, ", ".join(b["id"] for b in backups)))
+        if chosen.get("blocked_by"):
+            raise AnsibleActionFail(
+                "%s: %s has changed since backup %s was made and changed it; restoring it would undo those other "
+                "changes too, so nothing is restored. Compare it with its copy in the backup and put the rewrite "
+                "entries back by hand." % (host, chosen["blocked_by"], chosen["id"]))
         outcome = {"changed": not chosen.get("matches_current"), "backup": chosen, "restored_files": []}
         if not outcome["changed"] or self._task.check_mode:
             return outcome

@@ -126,7 +126,11 @@ notes:
   - Exchange 2013, Edge Transport servers and builds older than Exchange 2016 CU22 or 2019 CU11 have no
     Mitigation Service; the module then changes nothing and says so in RV(left_alone).
   - The verdict reports a server that cannot work even though every flag is on, for example a build
-    older than the March 2023 SU (Office Config Service certificate, C(untrusted endpoint)).
+    older than the March 2023 SU (Office Config Service certificate) or the June 2026 SU.
+  - Event 1008 texts are recognised from the texts Microsoft and field reports published (kept with
+    their sources in the collection's C(plugin_utils/_data/eems_events.yml)), ignoring case and line
+    wrapping; an error text that matches none gives cause C(unknown_error) with the raw text in
+    RV(eems.event_text).
 seealso:
   - module: onprem.exchange.build_facts
   - name: Exchange Emergency Mitigation (EM) service
@@ -241,7 +245,8 @@ eems:
     cause:
       description:
         - Why it is not working, null when it works. One of C(build_before_march_2023),
-          C(build_before_june_2026), C(tls_inspecting_proxy), C(endpoint_unreachable),
+          C(build_before_june_2026), C(tls_inspecting_proxy), C(signing_certificate_untrusted),
+          C(endpoint_unreachable), C(fetch_failed),
           C(service_not_running), C(service_will_not_start), C(setup_incomplete),
           C(disabled_at_organization), C(disabled_at_server), C(not_applicable),
           C(exchange_cmdlets_unavailable), C(no_evidence), C(no_evidence_after_check), C(unknown_error).
@@ -252,6 +257,11 @@ eems:
     evidence:
       description: What the verdict rests on (event id, time and text, build, service state).
       type: str
+    event_text:
+      description: The full text of the Mitigation Service error event the verdict rests on (at most 4000
+        characters); present only when an event 1008 decided it.
+      type: str
+      returned: when an error event decided the verdict
     build:
       description: The installed build (ExSetup.exe version), normalised.
       type: str
@@ -259,7 +269,7 @@ eems:
     status: not_working
     cause: build_before_march_2023
     remedy: "Install CU23 then Mar23SU (to 15.1.2507.23): builds older than the March 2023 SU can no longer fetch ..."
-    evidence: "event 1008 at 2026-11-26T08:03:00+00:00 after the forced check: ... untrusted endpoint."
+    evidence: "event 1008 at 2026-11-26T08:03:00+00:00 after the forced check: An unexpected exception occurred. ..."
     build: 15.1.2375.37
 verification:
   description: Whether a check was forced and waited for.

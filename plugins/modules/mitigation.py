@@ -39,8 +39,13 @@ options:
       - C(present) makes sure the mitigation protects the server; C(absent) removes every rule that
         belongs to it.
       - C(auto) is C(present) while the server's build lacks the code fix (by the build catalog) and
-        C(absent) once it has it.
+        C(absent) once it has it, except for a mitigation Microsoft advises keeping after the fix
+        (CVE-2026-42897's OWA CSP rule, per the June 2026 SU release notes). That one is kept where it
+        is in place (and repaired), and not added where it is not, unless O(remove_after_fix=true).
       - C(restored) puts back the rewrite configuration of O(backup) exactly, whatever mitigation it was.
+        A backup that holds applicationHost.config is refused (nothing is restored) when something other
+        than that backup's own change has changed the file since, because restoring the whole file would
+        undo those changes too.
     type: str
     choices: [present, absent, auto, restored]
     default: auto
@@ -48,6 +53,13 @@ options:
     description:
       - Also remove rules of this mitigation that are dangerous, stale, disabled or duplicated.
         Without it they are only reported in RV(findings).
+    type: bool
+    default: false
+  remove_after_fix:
+    description:
+      - With O(state=auto), also remove a mitigation Microsoft advises keeping after its code fix
+        (CVE-2026-42897) once the server has the fix. Without it such a mitigation stays in place.
+      - O(state=absent) removes it whatever this option says.
     type: bool
     default: false
   backup:
@@ -58,7 +70,10 @@ options:
   install_url_rewrite:
     description:
       - Install the IIS URL Rewrite module from O(repository_url) when it is missing or older than
-        7.2.1993 and a rule must be added. Without it the task fails and changes nothing.
+        URL Rewrite 2.1 and a rule must be added. Without it the task fails and changes nothing.
+      - The installed product's version (its Uninstall entry, 7.2.1993 for 2.1) is compared with
+        7.2.1993; only when no such entry exists is C(rewrite.dll)'s own file version (7.1.1993.2351
+        for 2.1) compared with 7.1.1993.
     type: bool
     default: false
   repository_url:
@@ -88,7 +103,12 @@ notes:
     mitigation before its rule is removed.
   - The installer is run only when its size and SHA256 match the repository manifest and its
     Authenticode signer is accepted.
-  - A rule defined in applicationHost.config is read and judged, but only web.config files are written.
+  - Rules are read from the web.config files and from applicationHost.config (its server-level section and its
+    C(<location path="Default Web Site/...">) sections), in the order IIS merges them. A stale or dangerous rule (or a C(<remove>) that drops
+    the site rule) that lives in applicationHost.config is removed there, after applicationHost.config is
+    copied into the same backup; rules are only ever added to web.config files.
+  - A server using IIS shared configuration (applicationHost.config redirected to a share) is not
+    supported for rules that live in applicationHost.config.
 seealso:
   - module: onprem.exchange.build_facts
   - module: onprem.exchange.mitigation_report
@@ -109,6 +129,12 @@ EXAMPLES = r"""
 - name: Show what protects the server
   ansible.builtin.debug:
     msg: "{{ mitigations.mitigations | map(attribute='protected_by') | list }}"
+
+- name: Remove the CVE-2026-42897 OWA mitigation after the fix, against Microsoft's advice to keep it
+  onprem.exchange.mitigation:
+    cve: CVE-2026-42897
+    state: auto
+    remove_after_fix: true
 
 - name: Apply the ProxyNotShell mitigation now
   onprem.exchange.mitigation:
@@ -137,8 +163,13 @@ mitigations:
       description: The CVE it covers.
       type: str
     state:
-      description: The state aimed for (C(auto) resolved to present or absent).
+      description:
+        - The state aimed for (C(auto) resolved to C(present) or C(absent), or C(keep) for a mitigation kept
+          after its code fix).
       type: str
+    kept_after_fix:
+      description: Whether the mitigation stays in place although the build has the code fix, as Microsoft advises.
+      type: bool
     code_fix:
       description: Whether the build carries the code fix; null when it cannot be told.
       type: bool
@@ -208,10 +239,14 @@ restored_files:
   type: list
   elements: str
 url_rewrite:
-  description: The URL Rewrite module (C(installed), C(version), C(min_version)) and whether this run installs it (C(install)).
+  description:
+    - The URL Rewrite module (C(installed), C(product_version) from its Uninstall entry, C(file_version) of
+      C(rewrite.dll)), the minimums they are compared with (C(min_version), C(min_file_version)) and whether
+      this run installs it (C(install)).
   returned: unless O(state=restored)
   type: dict
-  sample: {installed: true, version: 7.2.1993, min_version: 7.2.1993, install: false}
+  sample: {installed: true, product_version: 7.2.1993, file_version: 7.1.1993.2351, min_version: 7.2.1993,
+           min_file_version: 7.1.1993, install: false}
 build:
   description: The ExSetup.exe build the code-fix decision was made on.
   returned: unless O(state=restored)

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import re
 
+from ._eems_status import is_disabled_notice
+
 SERVICE_NAME = "MSExchangeMitigation"
 BLOCKED_MODES = ("add", "remove", "exact")
 
@@ -281,7 +283,7 @@ def stale_disabled_notice(current):
     if not events or not exchange:
         return False
     newest = events[0]
-    return (newest.get("id") == 1005 and "disabled by configuration" in (newest.get("message") or "").lower()
+    return (is_disabled_notice(newest)
             and bool(exchange.get("organization_mitigations_enabled"))
             and bool(exchange.get("server_mitigations_enabled")))
 
@@ -290,13 +292,19 @@ def check_is_due(current, verdict, classification):
     """Whether the newest evidence is stale, so a forced check should replace it.
 
     Stale means: the newest event blames a cut-off the installed build now
-    meets (after a patch window raised the build, the last event still says
-    "untrusted endpoint" until the next hourly check), or it reports EEMS
+    meets (after a patch window raised the build, the last event still shows
+    the old failure until the next hourly check), or it reports EEMS
     disabled by configuration while both flags are on now.
+
+    The event for the March 2023 cut-off is only the bare "Exception
+    encountered while fetching mitigations" (Exchange Team blog, January
+    2025): on a build that meets that cut-off it cannot be told from a stale
+    one, so a check is forced to get fresh evidence.  A server whose fetch
+    keeps failing that way is therefore re-checked on every run.
     """
     classification = classification or {}
     cause = (verdict or {}).get("cause")
-    if cause == "build_before_march_2023" and classification.get("eems_fetch_ok") is True:
+    if cause in ("build_before_march_2023", "fetch_failed") and classification.get("eems_fetch_ok") is True:
         return True
     if cause == "build_before_june_2026" and classification.get("eems_2026_ok") is True:
         return True

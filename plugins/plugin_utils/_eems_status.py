@@ -11,15 +11,14 @@ the Mitigation Service's own events.
 """
 from __future__ import annotations
 
-# Markers in event 1008 text and what each one means.  Order matters: the
-# first marker found wins.
-_EVENT_CAUSES = (
-    ("untrusted endpoint", "build_before_march_2023"),
-    ("unknown issuer or eku mismatch", "build_before_june_2026"),
-    ("chain validation failed", "tls_inspecting_proxy"),
-    ("could not establish trust relationship", "tls_inspecting_proxy"),
-    ("unable to connect", "endpoint_unreachable"),
-)
+import os
+import re
+
+import yaml
+
+# The event texts the judge knows, each with its published source.
+EVENTS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_data", "eems_events.yml")
+_EVENT_CAUSES = None
 
 REMEDIES = {
     "not_applicable": "Exchange 2013 has no Emergency Mitigation Service: apply interim mitigations and migrate.",
@@ -43,6 +42,16 @@ REMEDIES = {
                               "that the service account can log on, then run onprem.exchange.eems again.",
     "setup_incomplete": "Exchange Setup did not finish and left the services disabled: reboot, finish Setup "
                         "(the plan's resume_setup step), then run onprem.exchange.eems again.",
+    "signing_certificate_untrusted": "The server rejects the signature of the mitigation definitions: check that it "
+                                     "trusts the Microsoft Root Certificate Authority 2011 chain (trusted root "
+                                     "auto-update or a current root store) and that its build is current, then run "
+                                     "onprem.exchange.eems with verify=true.",
+    "fetch_failed": "The Mitigation Service could not fetch definitions and the event does not say why: read "
+                    "<ExchangeInstall>\\Logging\\MitigationService for the FetchMitigation line and run "
+                    "$exscripts\\Test-MitigationServiceConnectivity.ps1 on the server.",
+    "unknown_error": "The Mitigation Service reported an error this toolkit does not recognise (its text is in "
+                     "event_text): read it and <ExchangeInstall>\\Logging\\MitigationService, fix the cause, then "
+                     "run onprem.exchange.eems with verify=true.",
     "no_evidence_after_check": "The forced check wrote no Mitigation Service event in time: read the Application "
                                "log (source MSExchange Mitigation Service) and <ExchangeInstall>\\Logging\\"
                                "MitigationService, or raise verify_timeout.",
@@ -54,12 +63,72 @@ def _watermark_text(watermark):
     return watermark.get("watermark") if isinstance(watermark, dict) else str(watermark)
 
 
-def cause_from_event(message):
-    text = (message or "").lower()
-    for marker, cause in _EVENT_CAUSES:
-        if marker in text:
-            return cause
-    return "unknown_error"
+def load_event_causes(path=EVENTS_PATH):
+    """``[(cause, [normalised phrases])...]`` in the data file's order."""
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return [(entry["cause"], [normalize_event_text(p) for p in entry["phrases"]]) for entry in data["causes"]]
+
+
+def _event_causes():
+    global _EVENT_CAUSES
+    if _EVENT_CAUSES is None:
+        _EVENT_CAUSES = load_event_causes()
+    return _EVENT_CAUSES
+
+
+_DISABLED_PHRASES = None
+
+
+def is_disabled_notice(event):
+    """A 1005 saying the service runs with EEMS switched off (an unconfirmed,
+    lab-only form: see ``disabled_notice`` in the data file)."""
+    global _DISABLED_PHRASES
+    if _DISABLED_PHRASES is None:
+        with open(EVENTS_PATH, encoding="utf-8") as handle:
+            notice = yaml.safe_load(handle).get("disabled_notice") or {}
+        _DISABLED_PHRASES = [normalize_event_text(p) for p in notice.get("phrases") or []]
+    if (event or {}).get("id") != 1005:
+        return False
+    text = normalize_event_text(event.get("message"))
+    return any(phrase in text for phrase in _DISABLED_PHRASES)
+
+
+_QUOTES = re.compile(r"[\u2018\u2019\u02bc`]|''")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_event_text(text):
+    """Lower case, one space for any whitespace run, one plain apostrophe for
+    typographic or doubled ones (the EEMS log doubles them: xml''s)."""
+    text = _QUOTES.sub("'", str(text or ""))
+    return _SPACES.sub(" ", text).strip().lower()
+
+
+def cause_from_event(message, classification=None):
+    """The cause a Mitigation Service error text names, ``unknown_error`` when
+    it names none the data file knows.
+
+    A bare "Exception encountered while fetching mitigations" says only that
+    the fetch failed; on a build the catalog places before the March 2023 SU
+    that is the published symptom of the retired OCS certificate.
+    """
+    text = normalize_event_text(message)
+    cause = next((cause for cause, phrases in _event_causes() if any(p in text for p in phrases)), "unknown_error")
+    if cause == "fetch_failed" and (classification or {}).get("eems_fetch_ok") is False:
+        return "build_before_march_2023"
+    return cause
+
+
+# The raw text travels with the verdict, bounded: an event can carry a
+# long stack trace.
+EVENT_TEXT_LIMIT = 4000
+
+
+def _event_verdict(status, cause, evidence, message):
+    text = str(message or "")
+    return {"status": status, "cause": cause, "remedy": REMEDIES.get(cause), "evidence": evidence,
+            "event_text": text[:EVENT_TEXT_LIMIT]}
 
 
 def judge_eems(facts, classification=None):
@@ -102,8 +171,9 @@ def judge_eems(facts, classification=None):
     events = facts.get("mitigation_events") or []
     latest = events[0] if events else None  # newest first
     if latest and latest.get("id") == 1008:
-        cause = cause_from_event(latest.get("message"))
-        return verdict("not_working", cause, "event 1008 at %s: %s" % (latest.get("time"), latest.get("message", "")[:300]))
+        message = latest.get("message") or ""
+        return _event_verdict("not_working", cause_from_event(message, classification),
+                              "event 1008 at %s: %s" % (latest.get("time"), message[:300]), message)
     if classification.get("eems_2026_ok") is False:
         return verdict("not_working", "build_before_june_2026", "build %s" % classification.get("build"))
     if not exchange:
@@ -147,11 +217,8 @@ def remedy_with_plan(cause, plan):
     return " ".join(p.strip() for p in parts) or base
 
 
-def _is_disabled_notice(event):
-    return "disabled by configuration" in (event.get("message") or "").lower()
-
-
-def judge_check(events, applied_before=None, applied_after=None, checked_from=None, finished=False):
+def judge_check(events, applied_before=None, applied_after=None, checked_from=None, finished=False,
+                classification=None):
     """Judge the evidence a forced check left, or return None to keep waiting.
 
     ``events`` are Mitigation Service events written since ``checked_from``
@@ -168,11 +235,12 @@ def judge_check(events, applied_before=None, applied_after=None, checked_from=No
     oldest_first = list(reversed(events or []))
     for event in oldest_first:
         if event.get("id") == 1008:
-            return verdict("not_working", cause_from_event(event.get("message")),
-                           "event 1008 at %s after the forced check: %s"
-                           % (event.get("time"), (event.get("message") or "")[:300]))
+            message = event.get("message") or ""
+            return _event_verdict("not_working", cause_from_event(message, classification),
+                                  "event 1008 at %s after the forced check: %s" % (event.get("time"), message[:300]),
+                                  message)
     for event in oldest_first:
-        if event.get("id") == 1005 and _is_disabled_notice(event):
+        if is_disabled_notice(event):
             return verdict("disabled", "disabled_at_organization" if "organization: false" in
                            event["message"].lower() else "disabled_at_server",
                            "event 1005 at %s: %s" % (event.get("time"), event.get("message")))

@@ -15,7 +15,15 @@ The configuration (what ``Get-RewriteConfiguration`` returns) is::
      "locations": {"": {"inbound": [...], "outbound": [...], "preconditions": [...]},
                    "/owa": {...}}}
 
-A location's collections hold entries in file order: a rule
+A location's collections hold entries in the order IIS merges them: first
+those of its ``<location path="Default Web Site/...">`` in applicationHost.config
+(``"source": "apphost"``), then its own web.config (``"source": "web.config"``,
+the default); a child path's entries follow its parent's. The site's
+location ("") starts with applicationHost.config's server-level section,
+outside any <location>, which every site inherits (``"source": "apphost-root"``). That is the order
+CSS-Exchange's Health Checker established by testing (Get-URLRewriteRule.ps1:
+a path's web.config, then applicationHost.config for the same location,
+then one level up, and the global rules last, walking upwards). A rule
 (``{"entry": "rule", "name", "enabled", "pattern_syntax", "stop_processing",
 "match", "logical_grouping", "conditions", "action", "precondition"}``), a
 precondition (``{"entry": "precondition", "name", "logical_grouping",
@@ -32,8 +40,13 @@ A change (what ``Set-RewriteRules`` applies, in order) is one of::
     {"op": "add_precondition", "path", "precondition"}
     {"op": "remove_precondition", "path", "name"}
 
-A rule is added first in its collection (after leading remove/clear
-entries), so a rule that stops processing cannot shadow it.
+A removal carries ``"config": "apphost"`` (or ``"apphost-root"``) when the entry lives in
+applicationHost.config (for example a stale rule under
+``<location path="Default Web Site/Autodiscover">``, as in CSS-Exchange
+issue 2003); the host edits that file there, after backing it up. Rules are
+only ever added to web.config files. A rule is added first in its web.config
+collection (after leading remove/clear entries), so a rule that stops
+processing cannot shadow it.
 """
 from __future__ import annotations
 
@@ -125,6 +138,9 @@ def parse_definitions(data, source="<mitigations>"):
         definition.setdefault("also_covers", [])
         definition.setdefault("side_effects", [])
         definition.setdefault("fixed_builds", {})
+        definition.setdefault("after_fix", "remove")
+        if definition["after_fix"] not in ("remove", "keep"):
+            raise MitigationError("%s: after_fix must be remove or keep" % where)
         equivalents = definition.setdefault("equivalents", {})
         for tool in ("eems", "eomt", "manual"):
             equivalents[tool] = list(equivalents.get(tool) or [])
@@ -133,6 +149,7 @@ def parse_definitions(data, source="<mitigations>"):
     data.setdefault("site", "Default Web Site")
     data.setdefault("url_rewrite", {})
     data["url_rewrite"].setdefault("min_version", "7.2.1993")
+    data["url_rewrite"].setdefault("min_file_version", "7.1.1993")
     return data
 
 
@@ -193,11 +210,22 @@ def code_fix_status(definition, build, catalog=None):
     return None
 
 
-def resolve_state(state, fix_status):
-    """``auto`` means present while the code fix is missing (or unknown)."""
+def resolve_state(state, fix_status, keep_after_fix=False):
+    """``auto`` means present while the code fix is missing (or unknown).
+    Once the fix is in, ``auto`` means absent, or ``keep`` when the
+    mitigation's guidance is to keep it in place after the fix
+    (``keep_after_fix``): what is there stays (and is repaired), nothing is
+    added."""
     if state != "auto":
         return state
-    return "absent" if fix_status is True else "present"
+    if fix_status is not True:
+        return "present"
+    return "keep" if keep_after_fix else "absent"
+
+
+def keeps_after_fix(definition, remove_after_fix=False):
+    """Whether ``auto`` keeps this mitigation once the code fix is installed."""
+    return bool(definition.get("after_fix") == "keep") and not remove_after_fix
 
 
 # --- reading a configuration --------------------------------------------------
@@ -502,11 +530,31 @@ def _collection_list(config, path, collection, create=False):
     return locations[name].setdefault(collection, [])
 
 
-def _index_of(entries, kind, name):
+APPHOST = "apphost"
+APPHOST_ROOT = "apphost-root"
+APPHOST_SOURCES = (APPHOST_ROOT, APPHOST)
+
+
+def source_of(entry):
+    """Where an entry lives: ``apphost-root`` (applicationHost.config outside
+    any <location>: every site), ``apphost`` (its <location> for the path) or
+    ``web.config``."""
+    return entry.get("source") if entry.get("source") in APPHOST_SOURCES else "web.config"
+
+
+def _index_of(entries, kind, name, source=None):
     for index, entry in enumerate(entries):
-        if entry.get("entry", "rule") == kind and (name is None or entry.get("name", "").lower() == name.lower()):
+        if entry.get("entry", "rule") == kind and (name is None or entry.get("name", "").lower() == name.lower()) \
+                and (source is None or source_of(entry) == source):
             return index
     return None
+
+
+def _where(change, entry=None):
+    """``{"config": "apphost"}`` (or ``apphost-root``) for a change to an
+    applicationHost.config entry; nothing for web.config."""
+    source = source_of(entry) if entry is not None else change.get("config")
+    return {"config": source} if source in APPHOST_SOURCES else {}
 
 
 def apply_change(config, change):
@@ -518,21 +566,30 @@ def apply_change(config, change):
         collection = "preconditions" if op == "add_precondition" else change["collection"]
         entry = change["precondition" if op == "add_precondition" else "rule"]
         kind = entry.get("entry", "rule")
+        if change.get("config") in APPHOST_SOURCES:
+            raise MitigationError("rules are added to web.config files only, not applicationHost.config")
         entries = _collection_list(config, path, collection, create=True)
-        if _index_of(entries, kind, entry["name"]) is not None:
+        if _index_of(entries, kind, entry["name"], "web.config") is not None:
             raise MitigationError("%s %r already exists at %s" % (kind, entry["name"], path or "/"))
+        # After everything applicationHost.config holds for this path (IIS
+        # reads it first), then after web.config's leading remove/clear.
         position = 0
+        while position < len(entries) and source_of(entries[position]) in APPHOST_SOURCES:
+            position += 1
         while position < len(entries) and entries[position].get("entry") in ("remove", "clear"):
             position += 1
-        entries.insert(position, copy.deepcopy(entry))
+        added = copy.deepcopy(entry)
+        added.pop("source", None)
+        entries.insert(position, added)
         return
     if op in ("remove_rule", "remove_precondition", "delete_entry"):
         collection = "preconditions" if op == "remove_precondition" else change["collection"]
         kind = {"remove_rule": "rule", "remove_precondition": "precondition", "delete_entry": "remove"}[op]
         entries = _collection_list(config, path, collection)
-        index = _index_of(entries, kind, change["name"])
+        source = change.get("config") if change.get("config") in APPHOST_SOURCES else "web.config"
+        index = _index_of(entries, kind, change["name"], source)
         if index is None:
-            raise MitigationError("no %s %r at %s" % (kind, change["name"], path or "/"))
+            raise MitigationError("no %s %r at %s in %s" % (kind, change["name"], path or "/", source))
         del entries[index]
         return
     raise MitigationError("unknown change %r" % (op,))
@@ -551,8 +608,8 @@ def _removal(data, location, collection, entry, blocks):
     ident = eems_id(entry["name"]) if owner_of(data, entry["name"]) == "eems" else None
     if ident and ident not in blocks:
         blocks.append(ident)
-    return {"op": "remove_rule", "path": location, "collection": collection, "name": entry["name"],
-            "owner": owner_of(data, entry["name"])}
+    return dict({"op": "remove_rule", "path": location, "collection": collection, "name": entry["name"],
+                 "owner": owner_of(data, entry["name"])}, **_where(None, entry))
 
 
 def _keep_order(data, item):
@@ -576,14 +633,17 @@ def _plan_present(data, definition, config, repair, changes, blocks):
         providers = [(e, loc) for e, loc in effective(config, path, collection)
                      if related(definition, spec, e) and not problems(config, path, spec, e)]
         if not providers:
-            own = _index_of(_entries(config, path, collection), "rule", spec["name"])
+            entries = _entries(config, path, collection)
+            own = _index_of(entries, "rule", spec["name"])
             if own is not None:  # our own rule, edited by hand: put it right
-                step({"op": "remove_rule", "path": path, "collection": collection, "name": spec["name"],
-                      "owner": "onprem.exchange"})
+                step(dict({"op": "remove_rule", "path": path, "collection": collection, "name": spec["name"],
+                           "owner": "onprem.exchange"}, **_where(None, entries[own])))
             if collection == "outbound":
                 pre_name = spec["precondition"]["name"]
-                if _index_of(_entries(config, path, "preconditions"), "precondition", pre_name) is not None:
-                    step({"op": "remove_precondition", "path": path, "name": pre_name})
+                pres = _entries(config, path, "preconditions")
+                pre = _index_of(pres, "precondition", pre_name)
+                if pre is not None:
+                    step(dict({"op": "remove_precondition", "path": path, "name": pre_name}, **_where(None, pres[pre])))
                 step({"op": "add_precondition", "path": path, "precondition": canonical_precondition(spec)})
             step({"op": "add_rule", "path": path, "collection": collection, "rule": canonical_rule(spec)})
             providers = [(e, loc) for e, loc in effective(config, path, collection)
@@ -617,7 +677,8 @@ def _unblock(config, spec, path, child, name):
             continue
         for entry in _entries(config, location, spec["direction"]):
             if entry.get("entry") == "remove" and entry.get("name", "").lower() == name.lower():
-                return {"op": "delete_entry", "path": location, "collection": spec["direction"], "name": entry["name"]}
+                return dict({"op": "delete_entry", "path": location, "collection": spec["direction"],
+                             "name": entry["name"]}, **_where(None, entry))
             if entry.get("entry") == "clear":
                 return {"op": "add_rule", "path": location, "collection": spec["direction"],
                         "rule": canonical_rule(spec)}
@@ -639,25 +700,37 @@ def _plan_absent(data, definition, config, changes, blocks):
                 for entry in list(_entries(config, location, "preconditions")):
                     name = entry.get("name", "")
                     if entry.get("entry") == "precondition" and name.lower() in names and name.lower() not in still_used:
-                        change = {"op": "remove_precondition", "path": location, "name": name}
+                        change = dict({"op": "remove_precondition", "path": location, "name": name},
+                                      **_where(None, entry))
                         apply_change(config, change)
                         changes.append(change)
 
 
+def in_place(definition, config):
+    """Whether any rule of this mitigation (in any form, working or not) is
+    in the configuration."""
+    return any(related(definition, spec, entry)
+               for spec in definition["rules"] for _where, entry in _all_rules(config, spec["direction"]))
+
+
 def plan(data, definitions, config, state, repair=False):
-    """The changes that bring ``config`` to ``state`` (present or absent) for
+    """The changes that bring ``config`` to ``state`` (present, absent or keep) for
     each definition, in order, and the EEMS mitigation IDs to block first.
 
     Returns ``{"changes", "eems_block", "after"}``; ``after`` is the
     configuration the changes produce, from the same code that decided them.
     """
-    if state not in ("present", "absent"):
-        raise MitigationError("state must be present or absent here, not %r" % (state,))
+    if state not in ("present", "absent", "keep"):
+        raise MitigationError("state must be present, absent or keep here, not %r" % (state,))
     after = copy.deepcopy(config)
     after.setdefault("locations", {})
     changes, blocks = [], []
     for definition in definitions:
-        if state == "present":
+        if state == "keep":
+            # Keep what is in place, in working order; add nothing new.
+            if in_place(definition, after):
+                _plan_present(data, definition, after, repair, changes, blocks)
+        elif state == "present":
             _plan_present(data, definition, after, repair, changes, blocks)
         else:
             _plan_absent(data, definition, after, changes, blocks)
@@ -713,9 +786,12 @@ def _render_entry(entry, indent):
     return lines + ["%s</rule>" % indent]
 
 
-def render_location(location):
-    """The <rewrite> section of one location as web.config-style text."""
+def render_location(location, source=None):
+    """The <rewrite> section of one location as web.config-style text; with
+    ``source``, only the entries that file holds."""
     location = location or {}
+    if source is not None:
+        location = {c: [e for e in location.get(c) or [] if source_of(e) == source] for c in COLLECTIONS}
     lines = ["<rewrite>"]
     if location.get("inbound"):
         lines.append("  <rules>")
@@ -737,19 +813,26 @@ def render_location(location):
 
 
 def render_diff(site, before, after, changes):
-    """Ansible diff entries (before/after text) for each location a change touches."""
+    """Ansible diff entries (before/after text) for each file section a change
+    touches: a location's web.config, or its <location> in applicationHost.config."""
     touched = []
     for change in changes:
-        key = _key(change.get("path", ""))
-        if key not in [_key(t) for t in touched]:
-            touched.append(change.get("path", ""))
+        source = change.get("config") if change.get("config") in APPHOST_SOURCES else "web.config"
+        key = (_key(change.get("path", "")), source)
+        if key not in [(_key(p), s) for p, s in touched]:
+            touched.append((change.get("path", ""), source))
     diffs = []
-    for path in touched:
-        header = "IIS:\\Sites\\%s%s" % (site, (path or "").replace("/", "\\"))
+    for path, source in touched:
+        if source == APPHOST_ROOT:
+            header = "applicationHost.config (server level, every site)"
+        elif source == APPHOST:
+            header = 'applicationHost.config <location path="%s%s">' % (site, path or "")
+        else:
+            header = "IIS:\\Sites\\%s%s" % (site, (path or "").replace("/", "\\"))
         diffs.append({
             "before_header": header, "after_header": header,
-            "before": render_location(_locations(before).get(_location_name(before, path))),
-            "after": render_location(_locations(after).get(_location_name(after, path))),
+            "before": render_location(_locations(before).get(_location_name(before, path)), source),
+            "after": render_location(_locations(after).get(_location_name(after, path)), source),
         })
     return diffs
 
@@ -757,6 +840,10 @@ def render_diff(site, before, after, changes):
 def describe_change(site, change):
     """One line a person reads for a change."""
     where = "%s%s" % (site, change.get("path") or "")
+    if change.get("config") == APPHOST:
+        where += " (in applicationHost.config)"
+    elif change.get("config") == APPHOST_ROOT:
+        where = "server level (in applicationHost.config, for every site)"
     op = change["op"]
     if op == "add_rule":
         return "add %s rule %r at %s" % (change["collection"], change["rule"]["name"], where)
@@ -770,6 +857,33 @@ def describe_change(site, change):
     return "remove precondition %r at %s" % (change["name"], where)
 
 
+def url_rewrite_ready(state, requirements):
+    """Whether the URL Rewrite module a host reports (``Get-UrlRewriteState``:
+    installed, product_version, file_version) is recent enough, and the text
+    a person reads about it.
+
+    The product version (the Uninstall entry's DisplayVersion, 7.2.1993 for
+    URL Rewrite 2.1) is compared with ``min_version``; only when the host has
+    no such entry is rewrite.dll's file version (7.1.1993.2351 for 2.1)
+    compared with ``min_file_version``. Mixing the two (the DLL against
+    7.2.1993) would refuse every real 2.1 installation.
+    """
+    state = state or {}
+    minimum, minimum_file = requirements["min_version"], requirements["min_file_version"]
+    if not state.get("installed"):
+        return False, "not installed"
+    product, file_version = state.get("product_version"), state.get("file_version")
+    if product:
+        if version_at_least(product, minimum):
+            return True, "version %s" % product
+        return False, "at product version %s (rewrite.dll %s), below %s" % (product, file_version or "unknown",
+                                                                          minimum)
+    if version_at_least(file_version, minimum_file):
+        return True, "rewrite.dll version %s" % file_version
+    return False, ("at rewrite.dll version %s with no installed-product entry, below rewrite.dll %s (product %s)"
+                   % (file_version or "unknown", minimum_file, minimum))
+
+
 def version_at_least(version, minimum):
     """Compare dotted versions as whole numbers (7.2.1993 >= 7.2.1952)."""
     def parts(text):
@@ -781,6 +895,7 @@ def version_at_least(version, minimum):
 
 
 __all__ = ["MitigationError", "ExchangeBuildError", "load_definitions", "parse_definitions", "select",
-           "code_fix_status", "resolve_state", "effective", "assess", "dangerous_rules", "plan",
+           "code_fix_status", "resolve_state", "keeps_after_fix", "in_place", "effective", "assess",
+           "dangerous_rules", "plan",
            "apply_changes", "render_diff", "render_location", "describe_change", "canonical_rule",
-           "owner_of", "eems_id", "version_at_least", "configuration_from_host"]
+           "owner_of", "source_of", "eems_id", "version_at_least", "url_rewrite_ready", "configuration_from_host"]

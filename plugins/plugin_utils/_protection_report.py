@@ -26,27 +26,47 @@ CSV_COLUMNS = ("server", "status", "cve", "mitigation", "protected_by", "code_fi
                "findings", "error")
 
 
+# What Ansible writes as a loop's own message ("All items completed" even
+# when an item was unreachable, "One or more items failed"): never the cause.
+_LOOP_MESSAGES = ("All items completed", "One or more items failed", "All items skipped")
+
+
 def _message(result):
     return str((result or {}).get("msg") or "no message")
+
+
+def _cause(result):
+    """The message that explains a failed or unreachable result: its own,
+    or for a loop the failed items' messages, never the loop's closing line."""
+    items = result.get("results") if isinstance(result.get("results"), list) else None
+    if items:
+        causes = []
+        for item in items:
+            if isinstance(item, dict) and (item.get("unreachable") or item.get("failed")):
+                label = item.get("item")
+                text = _message(item)
+                causes.append("%s: %s" % (label, text) if isinstance(label, str) and label else text)
+        if causes:
+            return " | ".join(causes)
+    message = _message(result)
+    if message in _LOOP_MESSAGES:
+        return "%s (no item said why)" % message
+    return message
 
 
 def _entries(result):
     """(status, error, mitigation entries) of one host's result."""
     if result is None or result.get("skipped"):
         return "not_run", None, []
-    if result.get("unreachable"):
-        return "unreachable", _message(result), []
     items = result.get("results") if isinstance(result.get("results"), list) else [result]
-    entries, errors = [], []
+    if result.get("unreachable") or any(isinstance(i, dict) and i.get("unreachable") for i in items):
+        return "unreachable", _cause(result), []
+    entries = []
     for item in items:
-        if item.get("unreachable"):
-            return "unreachable", _message(item), []
-        if item.get("failed"):
-            errors.append(_message(item))
-            continue
-        entries += item.get("mitigations") or []
-    if errors:
-        return "failed", " | ".join(errors), entries
+        if isinstance(item, dict) and not item.get("failed"):
+            entries += item.get("mitigations") or []
+    if result.get("failed") or any(isinstance(i, dict) and i.get("failed") for i in items):
+        return "failed", _cause(result), entries
     return "checked", None, entries
 
 

@@ -6,17 +6,40 @@ definitions, and writes Application-log events in source
 "MSExchange Mitigation Service": 1005 for a successful check, 1006 when a
 mitigation is applied, 1008 for errors, with text that depends on the
 server's build, its proxy and the OCS answer.
+
+The 1008 texts are the published ones, read from the collection's
+``_data/eems_events.yml`` where each carries its source: the lab says what
+real servers were seen to say, never what the judge happens to expect.
+No 1005/1006 text has been published; the lab's are its own and the judge
+reads only their IDs (and the flags, for "disabled").
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import urllib.error
 import urllib.request
+
+import yaml
 
 SOURCE = "MSExchange Mitigation Service"
 CHECK_INTERVAL_SECONDS = 3600
 MAX_EVENTS = 100
+_EVENTS_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "plugins", "plugin_utils", "_data", "eems_events.yml")
+_SAMPLES = None
+
+
+def published_text(cause):
+    """The first published (or, where none is, the plausible) 1008 text for ``cause``."""
+    global _SAMPLES
+    if _SAMPLES is None:
+        with open(_EVENTS_DATA, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+        _SAMPLES = {entry["cause"]: [s["text"] for s in entry["samples"] if s.get("where") != "eems_log"]
+                    for entry in data["causes"]}
+    return _SAMPLES[cause][0]
 
 
 def add_event(server, when, event_id, level, message):
@@ -52,26 +75,19 @@ def run_check(lab, server, now=None):
                   "No mitigations were fetched." % (org["mitigations_enabled"], server["eems"]["server_enabled"]))
         return server["events"][-1]
     proxy = server.get("proxy") or {}
-    prefix = "An unexpected exception occurred. Diagnostic information: Exception encountered while fetching mitigations"
     if proxy.get("tls_inspection"):
-        add_event(server, now, 1008, "Error",
-                  "%s : System.AggregateException: One or more errors occurred. ---> "
-                  "System.Net.Http.HttpRequestException: An error occurred while sending the request. ---> "
-                  "System.Net.WebException: Could not establish trust relationship for the SSL/TLS secure channel. "
-                  "---> The remote certificate is invalid according to the validation procedure. "
-                  "Using Proxy %s To Fetch Configurations. TLS certificate or its chain validation failed."
-                  % (prefix, proxy.get("url")))
+        # The proxy's certificate replaces OCS's; .NET refuses the channel.
+        add_event(server, now, 1008, "Error", published_text("tls_inspecting_proxy"))
         return server["events"][-1]
     try:
         status, body = _fetch(lab.ocs_url, build)
-    except (OSError, ValueError) as error:
-        add_event(server, now, 1008, "Error",
-                  "%s : System.Net.WebException: Unable to connect to the remote server (%s)."
-                  % (prefix, type(error).__name__))
+    except (OSError, ValueError):
+        add_event(server, now, 1008, "Error", published_text("endpoint_unreachable"))
         return server["events"][-1]
     if status != 200:
-        add_event(server, now, 1008, "Error",
-                  "%s. FetchMitigation: Connection attempted against untrusted endpoint." % prefix)
+        # Below the March 2023 SU: the event says only that the fetch failed
+        # ("untrusted endpoint" is written to the EEMS log, not the event).
+        add_event(server, now, 1008, "Error", published_text("fetch_failed"))
         return server["events"][-1]
     blocked = set(server["eems"]["blocked"])
     unusable = [d["id"] for d in body["definitions"] if not d["usable"]]
@@ -85,9 +101,8 @@ def run_check(lab, server, now=None):
     server["eems"]["applied"] = applied
     server["eems"]["last_success"] = now.isoformat()
     if unusable:
-        add_event(server, now, 1008, "Error",
-                  "Exception encountered while validating mitigation definitions %s: the signing certificate "
-                  "has an unknown issuer or EKU mismatch." % ", ".join(unusable))
+        # Definitions published after the June 2026 cut-off, on a build below it.
+        add_event(server, now, 1008, "Error", published_text("build_before_june_2026"))
         return server["events"][-1]
     add_event(server, now, 1005, "Information",
               "Mitigation Service fetched definitions successfully. Applied: %s. Blocked: %s."

@@ -56,6 +56,6 @@ class CutoffRules:
             entry = dict(definition)
             entry["usable"] = usable or published < self.new_definitions_from
             if not entry["usable"]:
-                entry["reason"] = "unknown issuer or EKU mismatch"
+                entry["reason"] = "published after the June 2026 cut-off: not accepted below the June 2026 SU"
             definitions.append(entry)
         return 200, {"definitions": definitions}

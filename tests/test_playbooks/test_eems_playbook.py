@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+import time
 
 import pytest
 import yaml
@@ -245,3 +247,42 @@ def test_no_secret_in_output_at_high_verbosity(lab_factory, tmp_path):
     result = _eems(lab, tmp_path, "-vvvv", "--diff", "-e", "exchange_eems_verify=true")
     assert result.returncode == 0, result.stdout[-2000:]
     assert password not in result.stdout + result.stderr
+
+
+def _down_after_reads(lab, name, reads):
+    """Refuse connections to ``name`` once it has answered ``reads`` Get-EemsState calls."""
+    def watch():
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if lab.stats(name)["operations"].get("Get-EemsState", 0) >= reads:
+                lab.wsman.set_down(name, True)
+                return
+            time.sleep(0.02)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def test_unreachable_servers_are_rows_with_their_cause_and_the_others_are_summarised(lab_factory, tmp_path):
+    # Issue 12 item 3: one server lost once the first task's two reads are done
+    # (Ansible drops it from the play as unreachable at the next task, leaving
+    # no record on it), one refusing from the start; the summary still names
+    # every server with the connection error.
+    lab = lab_factory(_fleet([{"name": "EXSE1", "build": "15.2.2562.53"}, {"name": "EXSE2", "build": "15.2.2562.53"},
+                              {"name": "EXSE3", "build": "15.2.2562.53"}]))
+    lab.wsman.set_down("EXSE3", True)
+    _down_after_reads(lab, "EXSE2", 2)
+    result = _eems(lab, tmp_path)
+    counts, rows, lines = _lines(result.stdout)
+    assert set(rows) == {"EXSE1", "EXSE2", "EXSE3"}, lines
+    assert _verdict(rows["EXSE1"])[0] == "working"
+    for name in ("EXSE2", "EXSE3"):
+        # Unreachable or failed, depending on where the connection broke; the
+        # row carries the connection error itself, not a placeholder.
+        status, _, rest = rows[name].partition(" (")
+        assert status in ("unreachable", "failed"), rows[name]
+        assert re.search(r"connection (refused|aborted|reset)|failed to establish a new connection", rest, re.I), \
+            rows[name]
+    counts = json.loads(counts[len("EEMS: "):])
+    assert counts.get("working") == 1 and counts.get("unreachable", 0) + counts.get("failed", 0) == 2, counts
+    # The job still fails, naming both.
+    assert result.returncode != 0
+    assert "EEMS could not be handled on EXSE2, EXSE3" in result.stdout

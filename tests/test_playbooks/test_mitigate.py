@@ -67,9 +67,17 @@ def _config(lab, name="EXM1"):
         return copy.deepcopy(lab.state.server(name)["iis"]["locations"])
 
 
+def _apphost(lab, name="EXM1"):
+    with lab.state.lock:
+        return copy.deepcopy(lab.state.server(name)["iis"]["apphost"])
+
+
 def _files(lab, name="EXM1"):
-    """Every location's file bytes, as a byte-for-byte comparison needs them."""
-    return {path: iis.file_bytes(location) for path, location in _config(lab, name).items()}
+    """Every location's file bytes and applicationHost.config's, as a
+    byte-for-byte comparison needs them."""
+    files = {path: iis.file_bytes(location) for path, location in _config(lab, name).items()}
+    files["<applicationHost.config>"] = iis.file_bytes(_apphost(lab, name))
+    return files
 
 
 def _writes(lab, name="EXM1"):
@@ -199,6 +207,88 @@ def test_without_repair_a_stale_rule_is_reported_and_the_mitigation_added_beside
                                                                 "PowerShell - inbound"]
 
 
+# --- rules that live in applicationHost.config (CSS-Exchange issue 2003) -------------------
+
+# Health Checker reported these three rules at Autodiscover; IIS Manager's
+# view of the web.config files did not show ZeroDay_Mitigation (match
+# url="*", the first published ProxyNotShell pattern), which lived in
+# applicationHost.config under <location path="Default Web Site/Autodiscover">.
+ISSUE_2003 = [
+    dict(PROXYNOTSHELL, name="EEMS M1.1 PowerShell - inbound"),
+    {"name": "ZeroDay_Mitigation", "config": "apphost", "path": "/Autodiscover", "input": "{REQUEST_URI}",
+     "pattern": ".*autodiscover\\.json.*\\@.*Powershell.*", "match_url": "*", "action": "CustomResponse"},
+    {"name": "PowerShell - inbound", "config": "apphost", "path": "/Autodiscover", "input": "{REQUEST_URI}",
+     "pattern": ".*autodiscover\\.json.*Powershell.*"},
+]
+
+
+def test_a_dangerous_rule_in_applicationhost_config_is_reported_where_it_lives(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
+    check = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True}, check=True, diff=True)
+    assert "remove inbound rule 'ZeroDay_Mitigation' at Default Web Site/Autodiscover (in applicationHost.config) " \
+        "(made by manual)" in check["changes"]
+    assert [c.get("config") for c in check["rule_changes"]] == ["apphost", "apphost"]
+    headers = [d["before_header"] for d in check["diff"]]
+    assert headers == ['applicationHost.config <location path="Default Web Site/Autodiscover">']
+    assert 'url="*"' in check["diff"][0]["before"] and "ZeroDay_Mitigation" not in check["diff"][0]["after"]
+    assert _writes(lab) == {}
+
+
+def test_a_dangerous_rule_in_applicationhost_config_is_removed_there_with_a_backup(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
+    before = _files(lab)
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    entry = _mitigation(result, "CVE-2022-41040")
+    assert result["changed"] and entry["present"] and entry["findings"] == [] and result["findings"] == []
+    assert [p["name"] for p in entry["providers"]] == ["EEMS M1.1 PowerShell - inbound"]
+    assert _apphost(lab)["/Autodiscover"]["inbound"] == []
+    assert [r["name"] for r in _config(lab)[""]["inbound"]] == ["EEMS M1.1 PowerShell - inbound"]
+    assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
+    # The backup holds applicationHost.config too: restoring it puts the rules back exactly.
+    restored = _run(lab, {"state": "restored", "backup": result["backup"]["id"]})
+    assert iis.APPHOST_FILE in restored["restored_files"] and _files(lab) == before
+
+
+def test_a_stale_rule_at_a_location_only_applicationhost_config_knows_is_found_and_removed(lab_factory):
+    # Microsoft-Server-ActiveSync/Proxy is a <location> in applicationHost.config, not an
+    # application (CSS-Exchange PR 2548: Health Checker missed rules there).
+    stale = dict(ISSUE_2003[1], path="/Microsoft-Server-ActiveSync/Proxy")
+    lab = lab_factory(_fleet(UNFIXED, [ISSUE_2003[0], stale]))
+    check = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True}, check=True)
+    assert any(f["rule"] == "ZeroDay_Mitigation" and f["path"] == "/Microsoft-Server-ActiveSync/Proxy"
+               for f in _mitigation(check, "CVE-2022-41040")["findings_before"])
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    assert result["changed"] and result["findings"] == []
+    assert _apphost(lab)["/Microsoft-Server-ActiveSync/Proxy"]["inbound"] == []
+    assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
+
+
+def test_a_stale_rule_in_applicationhost_configs_server_level_section_is_removed_there(lab_factory):
+    # Outside any <location>: every site inherits it (Health Checker reads it as the global level).
+    stale = dict(ISSUE_2003[1], name="RequestBlockingRule1", config="apphost-root", path="")
+    lab = lab_factory(_fleet(UNFIXED, [ISSUE_2003[0], stale]))
+    before = _files(lab)
+    check = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True}, check=True, diff=True)
+    assert check["changes"] == ["remove inbound rule 'RequestBlockingRule1' at server level (in applicationHost.config, "
+                                "for every site) (made by manual)"]
+    assert [d["before_header"] for d in check["diff"]] == ["applicationHost.config (server level, every site)"]
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    assert result["changed"] and result["findings"] == []
+    assert _apphost(lab)["<root>"]["inbound"] == []
+    assert [r["name"] for r in _config(lab)[""]["inbound"]] == ["EEMS M1.1 PowerShell - inbound"]
+    assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
+    assert _run(lab, {"state": "restored", "backup": result["backup"]["id"]})["changed"] and _files(lab) == before
+
+
+def test_a_failure_after_an_applicationhost_config_change_restores_that_file_too(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
+    before = _files(lab)
+    lab.set_faults("EXM1", {"iis_config_locked": True})
+    with pytest.raises(AnsibleActionFail, match="The configuration was restored from backup"):
+        _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    assert _files(lab) == before
+
+
 # --- auto after patching, EEMS ownership ---------------------------------------------
 
 def test_auto_removes_the_rule_once_the_build_has_the_fix_and_blocks_the_eems_rule_first(lab_factory):
@@ -304,6 +394,38 @@ def test_check_mode_predicts_the_real_run_and_writes_nothing(lab_factory):
         [(m["cve"], m["present"], m["protected_by"]) for m in check["mitigations"]]
 
 
+# --- CVE-2026-42897: kept after the June 2026 SU ---------------------------------------------
+
+JUN26_SE = "15.2.2562.43"  # Exchange SE RTM Jun26SU, which carries the CVE-2026-42897 code fix
+
+
+def test_owa_csp_mitigation_is_kept_after_the_june_2026_su_by_default(lab_factory):
+    lab = lab_factory(_fleet(build=JUN26_SE, rules=EOMT_CSP))
+    before = _files(lab)
+    result = _run(lab, {"name": "all", "state": "auto", "repair": True})
+    csp = _mitigation(result, "CVE-2026-42897")
+    assert (csp["state"], csp["kept_after_fix"], csp["present"], csp["protected_by"]) == \
+        ("keep", True, True, "code_fix")
+    assert not result["changed"] and _files(lab) == before and _writes(lab) == {}
+
+
+def test_owa_csp_mitigation_is_not_added_to_a_server_that_already_has_the_fix(lab_factory):
+    lab = lab_factory(_fleet(build=JUN26_SE))
+    result = _run(lab, {"name": "CVE-2026-42897", "state": "auto"})
+    csp = _mitigation(result, "CVE-2026-42897")
+    assert (csp["state"], csp["kept_after_fix"], csp["present"]) == ("keep", False, False)
+    assert not result["changed"] and _writes(lab) == {}
+
+
+def test_owa_csp_mitigation_is_removed_after_the_fix_only_when_asked(lab_factory):
+    lab = lab_factory(_fleet(build=JUN26_SE, rules=EOMT_CSP))
+    result = _run(lab, {"name": "CVE-2026-42897", "state": "auto", "remove_after_fix": True})
+    csp = _mitigation(result, "CVE-2026-42897")
+    assert result["changed"] and (csp["state"], csp["present"], csp["protected_by"]) == ("absent", False, "code_fix")
+    owa = _config(lab)["/owa"]
+    assert owa["outbound"] == [] and owa["preconditions"] == []
+
+
 # --- URL Rewrite prerequisite ----------------------------------------------------------------
 
 def test_missing_url_rewrite_is_a_clear_error_when_installing_is_not_allowed(lab_factory):
@@ -311,9 +433,9 @@ def test_missing_url_rewrite_is_a_clear_error_when_installing_is_not_allowed(lab
     with pytest.raises(AnsibleActionFail) as caught:
         _run(lab, {"name": "CVE-2022-41040", "state": "present"})
     assert str(caught.value) == (
-        "EXM1: the IIS URL Rewrite module is not installed; the mitigation needs version 7.2.1993 or later. Set "
-        "install_url_rewrite=true (with repository_url) to install rewrite_amd64_en-US.msi from the internal "
-        "repository, or install it yourself. Nothing was changed.")
+        "EXM1: the IIS URL Rewrite module is not installed; the mitigation needs URL Rewrite 2.1 (product version "
+        "7.2.1993, rewrite.dll 7.1.1993) or later. Set install_url_rewrite=true (with repository_url) to install "
+        "rewrite_amd64_en-US.msi from the internal repository, or install it yourself. Nothing was changed.")
     assert _writes(lab) == {}
 
 
@@ -321,15 +443,38 @@ def test_missing_url_rewrite_is_installed_from_the_repository_then_the_rule_appl
     lab = lab_factory(_fleet(url_rewrite_version=None))
     result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "install_url_rewrite": True,
                         "repository_url": lab.repo_url})
-    assert result["changed"] and result["url_rewrite"]["install"] and result["url_rewrite"]["version"] == "7.2.1993"
+    assert result["changed"] and result["url_rewrite"]["install"]
+    # What a real server reports after installing 2.1: the product's version
+    # and rewrite.dll's own, which differ.
+    assert (result["url_rewrite"]["product_version"], result["url_rewrite"]["file_version"]) == \
+        ("7.2.1993", "7.1.1993.2351")
     assert _mitigation(result, "CVE-2022-41040")["present"]
     assert lab.stats("EXM1")["operations"]["Install-UrlRewriteModule"] == 1
 
 
 def test_old_url_rewrite_counts_as_missing(lab_factory):
     lab = lab_factory(_fleet(url_rewrite_version="7.2.1952"))
-    with pytest.raises(AnsibleActionFail, match="the IIS URL Rewrite module is at version 7.2.1952"):
+    with pytest.raises(AnsibleActionFail, match=r"the IIS URL Rewrite module is at product version 7.2.1952 "
+                                                r"\(rewrite.dll 7.1.1952.0\), below 7.2.1993"):
         _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+
+
+def test_old_url_rewrite_without_an_uninstall_entry_counts_as_missing_by_its_dll(lab_factory):
+    lab = lab_factory(_fleet(url_rewrite_version="7.2.1952", url_rewrite_uninstall_entry=False))
+    with pytest.raises(AnsibleActionFail, match="at rewrite.dll version 7.1.1952.0 with no installed-product entry"):
+        _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+
+
+@pytest.mark.parametrize("uninstall_entry", [True, False], ids=["product-entry", "dll-only"])
+def test_url_rewrite_2_1_as_a_real_server_reports_it_is_enough(lab_factory, uninstall_entry):
+    # A real 2.1 server: rewrite.dll 7.1.1993.2351, product 7.2.1993 (or no
+    # product entry at all). Comparing the DLL with 7.2.1993 refused both.
+    lab = lab_factory(_fleet(url_rewrite_uninstall_entry=uninstall_entry))
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+    assert result["changed"] and not result["url_rewrite"]["install"]
+    assert result["url_rewrite"]["file_version"] == "7.1.1993.2351"
+    assert _mitigation(result, "CVE-2022-41040")["present"]
+    assert "Install-UrlRewriteModule" not in lab.stats("EXM1")["operations"]
 
 
 def test_installer_that_does_not_match_the_manifest_is_not_run(lab_factory):
@@ -395,3 +540,57 @@ def test_mitigate_playbook_in_check_mode_at_high_verbosity_writes_nothing_and_sh
     for name in ("EX19A", "EX16A"):
         assert _writes(lab, name) == {}
     assert lab.state.server("EX19A")["eems"]["blocked"] == []
+
+
+def test_mitigate_playbook_reports_the_real_cause_of_an_unreachable_server(lab_factory, tmp_path):
+    # The loop's own message is "All items completed" even when its item was
+    # unreachable; the report row must carry the item's connection error.
+    fleet = _fleet(faults={"http500_next": 1})
+    fleet["servers"].append({"name": "EXM2", "build": UNFIXED})
+    lab = lab_factory(fleet)
+    inventory = write_inventory(lab, tmp_path / "inventory.yml")
+    reports = tmp_path / "reports"
+    result = run_playbook(inventory, "playbooks/mitigate.yml", "-e", "exchange_report_dir=%s" % reports,
+                          "--limit", "EXM1,EXM2,localhost")
+    assert result.returncode != 0, result.stdout[-3000:]
+    report = json.loads((reports / "exchange-protection.json").read_text(encoding="utf-8"))
+    rows = {s["name"]: s for s in report["servers"]}
+    assert rows["EXM1"]["status"] == "unreachable", rows["EXM1"]
+    assert "All items completed" not in rows["EXM1"]["error"] and "500" in rows["EXM1"]["error"], rows["EXM1"]
+    assert rows["EXM2"]["status"] == "checked" and rows["EXM2"]["error"] is None
+    assert "EXM1" in (reports / "exchange-protection.csv").read_text(encoding="utf-8")
+
+
+def test_mitigate_playbook_keeps_the_owa_mitigation_after_the_fix_unless_told_to_remove_it(lab_factory, tmp_path):
+    lab = lab_factory(_fleet(build=JUN26_SE, rules=EOMT_CSP))
+    inventory = write_inventory(lab, tmp_path / "inventory.yml")
+    reports = tmp_path / "reports"
+    args = ("-e", "exchange_report_dir=%s" % reports, "-e", '{"exchange_mitigations": ["CVE-2026-42897"]}',
+            "--limit", "EXM1,localhost")
+    kept = run_playbook(inventory, "playbooks/mitigate.yml", *args)
+    assert kept.returncode == 0, kept.stdout[-3000:]
+    assert _recap(kept.stdout)["EXM1"] == 0
+    assert [r["name"] for r in _config(lab)["/owa"]["outbound"]] == ["EOMT OWA CSP - outbound"]
+    removed = run_playbook(inventory, "playbooks/mitigate.yml", *args,
+                           "-e", '{"exchange_mitigation_remove_after_fix": true}')
+    assert removed.returncode == 0, removed.stdout[-3000:]
+    assert _recap(removed.stdout)["EXM1"] == 1
+    assert _config(lab)["/owa"]["outbound"] == []
+    report = json.loads((reports / "exchange-protection.json").read_text(encoding="utf-8"))
+    assert report["servers"][0]["cves"][0]["protected_by"] == "code_fix"
+
+
+def test_restoring_applicationhost_config_is_refused_when_something_else_changed_it_since(lab_factory):
+    lab = lab_factory(_fleet(UNFIXED, ISSUE_2003))
+    result = _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})
+    with lab.state.lock:  # an update or an admin changes applicationHost.config afterwards
+        lab.state.server("EXM1")["iis"]["apphost"]["/ecp"] = {"inbound": [], "outbound": [], "preconditions": [
+            {"entry": "precondition", "name": "someone else's", "logical_grouping": "MatchAll",
+             "pattern_syntax": "ECMAScript", "conditions": []}]}
+    after = _files(lab)
+    for check in (True, False):  # check mode says so too
+        with pytest.raises(AnsibleActionFail) as caught:
+            _run(lab, {"state": "restored", "backup": result["backup"]["id"]}, check=check)
+        assert "applicationHost.config has changed since backup %s" % result["backup"]["id"] in str(caught.value)
+        assert "nothing is restored" in str(caught.value)
+    assert _files(lab) == after and "Restore-RewriteConfiguration" not in _writes(lab)

@@ -1,47 +1,17 @@
-# Reads the package repository's manifest.json as the server sees it.
-# The server reads it itself: the controller may not reach the repository,
-# and a UNC share is only reachable from Windows.
-# A WinRM network logon cannot pass its credential on to a share or a proxy
-# (second hop), so a repository credential travels as data when one is needed.
+# Reads the package repository's manifest.json as the server sees it
+# (the server reads the repository itself; see Copy-RepositoryFile).
+# Uses: Copy-RepositoryFile
 param($HostArgs)
 
-$repository = $HostArgs.repository
-$url = [string]$repository.url
-$credential = $null
-if ($repository.username -and $repository.password) {
-    $password = ConvertTo-SecureString -String ([string]$repository.password) -AsPlainText -Force
-    $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$repository.username), $password
+$url = [string]$HostArgs.repository.url
+# Read through a local copy so one function serves manifests and installers.
+$copy = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath ('exchange-manifest-{0}.json' -f [guid]::NewGuid())
+try {
+    Copy-RepositoryFile -Repository $HostArgs.repository -Name 'manifest.json' -Destination $copy
+    $text = [System.IO.File]::ReadAllText($copy, [System.Text.Encoding]::UTF8)
 }
-
-if ($url -match '^https?://') {
-    # Windows PowerShell 5.1 still offers TLS 1.0 first; repositories refuse it.
-    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
-    $request = @{ Uri = ($url.TrimEnd('/') + '/manifest.json'); UseBasicParsing = $true; ErrorAction = 'Stop' }
-    if ($null -ne $credential) {
-        $request.Credential = $credential
-    }
-    $text = (Invoke-WebRequest @request).Content
-    if ($text -is [byte[]]) {
-        $text = [System.Text.Encoding]::UTF8.GetString($text)
-    }
-}
-elseif ($url -match '^\\\\[^\\]+\\[^\\]+') {
-    $root = $url.TrimEnd('\')
-    $drive = $null
-    if ($null -ne $credential) {
-        $drive = New-PSDrive -Name ('ExRepo{0}' -f $PID) -PSProvider FileSystem -Root $root -Credential $credential -ErrorAction Stop
-    }
-    try {
-        $text = Get-Content -LiteralPath (Join-Path -Path $root -ChildPath 'manifest.json') -Raw -ErrorAction Stop
-    }
-    finally {
-        if ($null -ne $drive) {
-            Remove-PSDrive -Name $drive.Name -Force
-        }
-    }
-}
-else {
-    throw ('The repository {0} is neither an http(s):// URL nor a \\server\share path.' -f $url)
+finally {
+    Remove-Item -LiteralPath $copy -Force -ErrorAction SilentlyContinue
 }
 
 $manifest = ConvertFrom-Json -InputObject $text

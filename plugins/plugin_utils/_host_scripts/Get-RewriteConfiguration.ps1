@@ -2,10 +2,14 @@
 # inbound rules, outbound rules and their preconditions on Default Web Site
 # and every application under it, in file order and including the <remove>
 # and <clear/> entries that cancel inherited rules (the merged view IIS
-# offers hides those). Also the URL Rewrite module's version, the ExSetup
-# build and the rewrite backups kept on this server. Changes nothing.
+# offers hides those). Each entry says its source: applicationHost.config's
+# server-level section (apphost-root, site only), the path's <location> there
+# (apphost; both read first, as IIS merges them) or its web.config.
+# Also the URL Rewrite module's state, the ExSetup build, the SHA256 of
+# applicationHost.config and the rewrite backups kept on this server.
+# Changes nothing.
 # The files are read as XML, so a rule IIS would refuse is still reported.
-# Uses: Get-ExSetupVersion, Get-UrlRewriteState
+# Uses: Get-ExSetupVersion, Get-PropertyValue, Get-UrlRewriteState
 param($HostArgs)
 
 $siteName = 'Default Web Site'
@@ -141,12 +145,18 @@ foreach ($application in Get-WebApplication -Site $siteName) {
 # apply before that folder's own web.config.
 $appHostPath = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\config\applicationHost.config'
 $appHost = Read-XmlFile -Path $appHostPath
+$appHostHash = (Get-FileHash -LiteralPath $appHostPath -Algorithm SHA256).Hash.ToLowerInvariant()
 $appHostLocations = @($appHost.DocumentElement.SelectNodes('location'))
 
 $locations = @()
 foreach ($place in $places) {
     $location = [ordered]@{ path = $place.path; file = Join-Path -Path $place.physical -ChildPath 'web.config'; sha256 = $null; inbound = @(); outbound = @(); preconditions = @() }
     $wanted = ($siteName + $place.path).TrimEnd('/')
+    if (-not $place.path) {
+        # applicationHost.config's own section, outside any <location>:
+        # every site inherits it first.
+        Read-RewriteSection -Parent $appHost.DocumentElement -Source 'apphost-root' -Into $location
+    }
     foreach ($node in $appHostLocations) {
         if (([string]$node.GetAttribute('path')).TrimEnd('/') -eq $wanted) {
             Read-RewriteSection -Parent $node -Source 'apphost' -Into $location
@@ -160,6 +170,29 @@ foreach ($place in $places) {
     $locations += $location
 }
 
+# Locations that exist only in applicationHost.config (a virtual directory
+# that is not an application, such as Microsoft-Server-ActiveSync/Proxy;
+# Get-WebApplication does not return them, which is how Health Checker
+# missed their rules until CSS-Exchange PR 2548). Their rewrite entries are
+# read too; they have no web.config of their own here (file is $null).
+$known = @($locations | ForEach-Object { ($siteName + $_.path).TrimEnd('/') })
+foreach ($node in $appHostLocations) {
+    $nodePath = ([string]$node.GetAttribute('path')).TrimEnd('/')
+    if (-not $nodePath.StartsWith($siteName + '/', [System.StringComparison]::OrdinalIgnoreCase) -or $known -contains $nodePath) {
+        continue
+    }
+    $location = [ordered]@{ path = $nodePath.Substring($siteName.Length); file = $null; sha256 = $null; inbound = @(); outbound = @(); preconditions = @() }
+    foreach ($same in $appHostLocations) {
+        if (([string]$same.GetAttribute('path')).TrimEnd('/') -eq $nodePath) {
+            Read-RewriteSection -Parent $same -Source 'apphost' -Into $location
+        }
+    }
+    $known += $nodePath
+    if (($location.inbound.Count + $location.outbound.Count + $location.preconditions.Count) -gt 0) {
+        $locations += $location
+    }
+}
+
 $backups = @()
 if (Test-Path -LiteralPath $backupRoot) {
     foreach ($folder in Get-ChildItem -LiteralPath $backupRoot -Directory | Sort-Object -Property Name) {
@@ -169,20 +202,42 @@ if (Test-Path -LiteralPath $backupRoot) {
             # Whether restoring this backup would change nothing, so check
             # mode can predict a restore from this read alone.
             $unchanged = $true
-            foreach ($record in @($manifest.files)) {
-                $current = $locations | Where-Object { $_.file -eq [string]$record.file } | Select-Object -First 1
+            # applicationHost.config changed by something else since this
+            # backup's own change: Restore-RewriteConfiguration refuses it.
+            $blockedBy = $null
+            $records = @(Get-PropertyValue -InputObject $manifest -Name 'files' -Default @())
+            foreach ($record in $records) {
+                $recordFile = [string](Get-PropertyValue -InputObject $record -Name 'file' -Default '')
+                $existed = [bool](Get-PropertyValue -InputObject $record -Name 'existed' -Default $false)
                 $currentHash = $null
-                if ($null -ne $current) {
-                    $currentHash = $current.sha256
+                if ($recordFile -eq $appHostPath) {
+                    $currentHash = $appHostHash
+                    $afterHash = [string](Get-PropertyValue -InputObject $record -Name 'after_sha256' -Default '')
+                    if ($currentHash -ne [string](Get-PropertyValue -InputObject $record -Name 'sha256' -Default '') -and $currentHash -ne $afterHash) {
+                        $blockedBy = $appHostPath
+                    }
                 }
-                if ([bool]$record.existed -and $currentHash -ne [string]$record.sha256) {
+                else {
+                    $current = $locations | Where-Object { $_.file -eq $recordFile } | Select-Object -First 1
+                    if ($null -ne $current) {
+                        $currentHash = $current.sha256
+                    }
+                }
+                if ($existed -and $currentHash -ne [string](Get-PropertyValue -InputObject $record -Name 'sha256' -Default '')) {
                     $unchanged = $false
                 }
-                elseif (-not [bool]$record.existed -and $null -ne $currentHash) {
+                elseif (-not $existed -and $null -ne $currentHash) {
                     $unchanged = $false
                 }
             }
-            $backups += [ordered]@{ id = [string]$manifest.id; time = [string]$manifest.time; reason = [string]$manifest.reason; files = @($manifest.files).Count; matches_current = $unchanged }
+            $backups += [ordered]@{
+                id = [string](Get-PropertyValue -InputObject $manifest -Name 'id' -Default $folder.Name)
+                time = [string](Get-PropertyValue -InputObject $manifest -Name 'time' -Default '')
+                reason = [string](Get-PropertyValue -InputObject $manifest -Name 'reason' -Default '')
+                files = $records.Count
+                matches_current = $unchanged
+                blocked_by = $blockedBy
+            }
         }
     }
 }
@@ -192,6 +247,7 @@ $data = [ordered]@{
     site = $siteName
     applications = @($places | Where-Object { $_.path } | ForEach-Object { $_.path })
     locations = $locations
+    apphost = [ordered]@{ file = $appHostPath; sha256 = $appHostHash }
     url_rewrite = Get-UrlRewriteState
     exsetup_version = (Get-ExSetupVersion).exsetup_version
     backups = $backups

@@ -3,7 +3,7 @@
 # .partial name and gets its staged name only when size, SHA256 and the
 # Authenticode signer all match; otherwise it is deleted, so nothing can ever
 # be installed from it.
-# Uses: Get-InstallerSignature
+# Uses: Copy-RepositoryFile, Get-InstallerSignature
 param($HostArgs)
 
 $repository = $HostArgs.repository
@@ -12,11 +12,6 @@ $name = [string]$HostArgs.name
 $stagingDir = [string]$HostArgs.staging_dir
 $final = Join-Path -Path $stagingDir -ChildPath ([string]$HostArgs.staged_name)
 $partial = $final + '.partial'
-$credential = $null
-if ($repository.username -and $repository.password) {
-    $password = ConvertTo-SecureString -String ([string]$repository.password) -AsPlainText -Force
-    $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$repository.username), $password
-}
 $steps = @()
 
 if (-not (Test-Path -LiteralPath $stagingDir -PathType Container)) {
@@ -31,34 +26,7 @@ foreach ($stale in $final, $partial) {
     }
 }
 
-if ($url -match '^https?://') {
-    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
-    # The progress bar slows Invoke-WebRequest down by orders of magnitude.
-    $ProgressPreference = 'SilentlyContinue'
-    $request = @{ Uri = ($url.TrimEnd('/') + '/' + [uri]::EscapeDataString($name)); OutFile = $partial; UseBasicParsing = $true; ErrorAction = 'Stop' }
-    if ($null -ne $credential) {
-        $request.Credential = $credential
-    }
-    Invoke-WebRequest @request
-}
-elseif ($url -match '^\\\\[^\\]+\\[^\\]+') {
-    $root = $url.TrimEnd('\')
-    $drive = $null
-    if ($null -ne $credential) {
-        $drive = New-PSDrive -Name ('ExRepo{0}' -f $PID) -PSProvider FileSystem -Root $root -Credential $credential -ErrorAction Stop
-    }
-    try {
-        Copy-Item -LiteralPath (Join-Path -Path $root -ChildPath $name) -Destination $partial -ErrorAction Stop
-    }
-    finally {
-        if ($null -ne $drive) {
-            Remove-PSDrive -Name $drive.Name -Force
-        }
-    }
-}
-else {
-    throw ('The repository {0} is neither an http(s):// URL nor a \\server\share path.' -f $url)
-}
+Copy-RepositoryFile -Repository $repository -Name $name -Destination $partial
 $steps += [ordered]@{ name = 'download'; changed = $true; detail = $name }
 
 $size = (Get-Item -LiteralPath $partial).Length

@@ -1,14 +1,22 @@
 # Applies a list of URL Rewrite changes the controller computed (as data:
 # add_rule, remove_rule, delete_entry, add_precondition, remove_precondition)
-# to the web.config files of Default Web Site and its applications.
-# First it copies every one of those files, with a timestamp, into a backup
-# folder on this server. If any change fails, it copies the backup back, so
-# a half-applied list never stays behind, and says so in the error.
+# to the web.config files of Default Web Site and its applications, and
+# removes entries that live in applicationHost.config under
+# <location path="Default Web Site/..."> where they are (a change marked
+# config=apphost; a stale rule there is what CSS-Exchange issue 2003 found),
+# or in its server-level section outside any <location> (apphost-root).
+# Rules are only ever added to web.config files.
+# First it copies every one of those files (applicationHost.config only when
+# a change is made there), with a timestamp, into a backup folder on this
+# server. If any change fails, it copies back each file that differs, so a
+# half-applied list never stays behind, and says so in the error.
 # Values become XML attributes through the DOM; nothing is parsed as code.
+# Uses: Get-PropertyValue
 param($HostArgs)
 
 $siteName = 'Default Web Site'
 $backupRoot = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\config\onprem.exchange\rewrite-backups'
+$appHostPath = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\config\applicationHost.config'
 $keepBackups = 20
 
 function Get-ConfigPlace {
@@ -55,11 +63,35 @@ function New-RewriteBackup {
     [ordered]@{ id = $id; time = $manifest.time; path = $folder; files = $files }
 }
 
+function Complete-RewriteBackup {
+    # Records each file's SHA256 after the changes, so a later restore can
+    # tell whether anything else has changed the file since (a restore of
+    # applicationHost.config would undo that too).
+    param($Backup, [string]$Reason)
+    foreach ($record in $Backup.files) {
+        $record.after_sha256 = $null
+        if (Test-Path -LiteralPath $record.file) {
+            $record.after_sha256 = (Get-FileHash -LiteralPath $record.file -Algorithm SHA256).Hash.ToLowerInvariant()
+        }
+    }
+    $manifest = [ordered]@{ id = $Backup.id; time = $Backup.time; reason = $Reason; files = $Backup.files }
+    $json = ConvertTo-Json -InputObject $manifest -Depth 5
+    [System.IO.File]::WriteAllText((Join-Path -Path $Backup.path -ChildPath 'backup.json'), $json, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+}
+
 function Restore-RewriteBackup {
     param($Backup)
     foreach ($record in $Backup.files) {
         if ($record.existed) {
-            Copy-Item -LiteralPath (Join-Path -Path $Backup.path -ChildPath $record.copy) -Destination $record.file -Force
+            # Only a file that differs is written back: rewriting an
+            # unchanged applicationHost.config would still make IIS reload it.
+            $current = $null
+            if (Test-Path -LiteralPath $record.file) {
+                $current = (Get-FileHash -LiteralPath $record.file -Algorithm SHA256).Hash.ToLowerInvariant()
+            }
+            if ($current -ne $record.sha256) {
+                Copy-Item -LiteralPath (Join-Path -Path $Backup.path -ChildPath $record.copy) -Destination $record.file -Force
+            }
         }
         elseif (Test-Path -LiteralPath $record.file) {
             Remove-Item -LiteralPath $record.file -Force
@@ -68,7 +100,7 @@ function Restore-RewriteBackup {
 }
 
 function Get-CollectionNode {
-    param($Document, [string]$Collection, [bool]$Create)
+    param($Document, $Root, [string]$Collection, [bool]$Create)
     $chain = @('system.webServer', 'rewrite')
     if ($Collection -eq 'inbound') {
         $chain += 'rules'
@@ -82,7 +114,7 @@ function Get-CollectionNode {
     else {
         throw ('Unknown rule collection {0}.' -f $Collection)
     }
-    $node = $Document.DocumentElement
+    $node = $Root
     foreach ($name in $chain) {
         $next = $node.SelectSingleNode($name)
         if ($null -eq $next) {
@@ -102,10 +134,10 @@ function Add-ConditionElement {
         $add = $Document.CreateElement('add')
         $add.SetAttribute('input', [string]$condition.input)
         $add.SetAttribute('pattern', [string]$condition.pattern)
-        if ($condition.PSObject.Properties.Name -contains 'ignore_case' -and -not [bool]$condition.ignore_case) {
+        if (-not [bool](Get-PropertyValue -InputObject $condition -Name 'ignore_case' -Default $true)) {
             $add.SetAttribute('ignoreCase', 'false')
         }
-        if ($condition.PSObject.Properties.Name -contains 'negate' -and [bool]$condition.negate) {
+        if ([bool](Get-PropertyValue -InputObject $condition -Name 'negate' -Default $false)) {
             $add.SetAttribute('negate', 'true')
         }
         $Parent.AppendChild($add) | Out-Null
@@ -115,38 +147,44 @@ function Add-ConditionElement {
 function New-RuleElement {
     param($Document, $Rule, [string]$Collection)
     $element = $Document.CreateElement('rule')
-    $element.SetAttribute('name', [string]$Rule.name)
-    if (-not [bool]$Rule.enabled) {
+    $element.SetAttribute('name', [string](Get-PropertyValue -InputObject $Rule -Name 'name' -Default ''))
+    if (-not [bool](Get-PropertyValue -InputObject $Rule -Name 'enabled' -Default $true)) {
         $element.SetAttribute('enabled', 'false')
     }
-    if ([string]$Rule.precondition) {
-        $element.SetAttribute('preCondition', [string]$Rule.precondition)
+    $precondition = [string](Get-PropertyValue -InputObject $Rule -Name 'precondition' -Default '')
+    if ($precondition) {
+        $element.SetAttribute('preCondition', $precondition)
     }
-    $element.SetAttribute('patternSyntax', [string]$Rule.pattern_syntax)
-    if ([bool]$Rule.stop_processing) {
+    $element.SetAttribute('patternSyntax', [string](Get-PropertyValue -InputObject $Rule -Name 'pattern_syntax' -Default 'ECMAScript'))
+    if ([bool](Get-PropertyValue -InputObject $Rule -Name 'stop_processing' -Default $false)) {
         $element.SetAttribute('stopProcessing', 'true')
     }
+    $matchData = Get-PropertyValue -InputObject $Rule -Name 'match'
     $match = $Document.CreateElement('match')
     if ($Collection -eq 'outbound') {
-        $match.SetAttribute('serverVariable', [string]$Rule.match.server_variable)
-        $match.SetAttribute('pattern', [string]$Rule.match.pattern)
+        $match.SetAttribute('serverVariable', [string](Get-PropertyValue -InputObject $matchData -Name 'server_variable' -Default ''))
+        $match.SetAttribute('pattern', [string](Get-PropertyValue -InputObject $matchData -Name 'pattern' -Default ''))
     }
     else {
-        $match.SetAttribute('url', [string]$Rule.match.url)
+        $match.SetAttribute('url', [string](Get-PropertyValue -InputObject $matchData -Name 'url' -Default ''))
     }
     $element.AppendChild($match) | Out-Null
-    if (@($Rule.conditions).Count -gt 0) {
+    $ruleConditions = @(Get-PropertyValue -InputObject $Rule -Name 'conditions' -Default @())
+    if ($ruleConditions.Count -gt 0) {
         $conditions = $Document.CreateElement('conditions')
-        if ([string]$Rule.logical_grouping -and [string]$Rule.logical_grouping -ne 'MatchAll') {
-            $conditions.SetAttribute('logicalGrouping', [string]$Rule.logical_grouping)
+        $grouping = [string](Get-PropertyValue -InputObject $Rule -Name 'logical_grouping' -Default 'MatchAll')
+        if ($grouping -and $grouping -ne 'MatchAll') {
+            $conditions.SetAttribute('logicalGrouping', $grouping)
         }
-        Add-ConditionElement -Document $Document -Parent $conditions -Conditions $Rule.conditions
+        Add-ConditionElement -Document $Document -Parent $conditions -Conditions $ruleConditions
         $element.AppendChild($conditions) | Out-Null
     }
+    $actionData = Get-PropertyValue -InputObject $Rule -Name 'action'
     $action = $Document.CreateElement('action')
-    $action.SetAttribute('type', [string]$Rule.action.type)
-    if ([string]$Rule.action.value) {
-        $action.SetAttribute('value', [string]$Rule.action.value)
+    $action.SetAttribute('type', [string](Get-PropertyValue -InputObject $actionData -Name 'type' -Default 'None'))
+    $actionValue = [string](Get-PropertyValue -InputObject $actionData -Name 'value' -Default '')
+    if ($actionValue) {
+        $action.SetAttribute('value', $actionValue)
     }
     $element.AppendChild($action) | Out-Null
     $element
@@ -155,12 +193,13 @@ function New-RuleElement {
 function New-PreconditionElement {
     param($Document, $Precondition)
     $element = $Document.CreateElement('preCondition')
-    $element.SetAttribute('name', [string]$Precondition.name)
-    if ([string]$Precondition.logical_grouping -and [string]$Precondition.logical_grouping -ne 'MatchAll') {
-        $element.SetAttribute('logicalGrouping', [string]$Precondition.logical_grouping)
+    $element.SetAttribute('name', [string](Get-PropertyValue -InputObject $Precondition -Name 'name' -Default ''))
+    $grouping = [string](Get-PropertyValue -InputObject $Precondition -Name 'logical_grouping' -Default 'MatchAll')
+    if ($grouping -and $grouping -ne 'MatchAll') {
+        $element.SetAttribute('logicalGrouping', $grouping)
     }
-    $element.SetAttribute('patternSyntax', [string]$Precondition.pattern_syntax)
-    Add-ConditionElement -Document $Document -Parent $element -Conditions $Precondition.conditions
+    $element.SetAttribute('patternSyntax', [string](Get-PropertyValue -InputObject $Precondition -Name 'pattern_syntax' -Default 'ECMAScript'))
+    Add-ConditionElement -Document $Document -Parent $element -Conditions @(Get-PropertyValue -InputObject $Precondition -Name 'conditions' -Default @())
     $element
 }
 
@@ -177,35 +216,73 @@ function Find-Entry {
     $null
 }
 
-function Invoke-RewriteChange {
-    param($Change, $Places)
-    $place = $Places | Where-Object { $_.path -eq [string]$Change.path } | Select-Object -First 1
-    if ($null -eq $place) {
-        throw ('{0} has no application {1}.' -f $siteName, [string]$Change.path)
-    }
+function Read-ConfigDocument {
+    param([string]$Path)
     $document = New-Object -TypeName System.Xml.XmlDocument
     $document.PreserveWhitespace = $true
-    if (Test-Path -LiteralPath $place.file) {
-        $document.Load($place.file)
+    if (Test-Path -LiteralPath $Path) {
+        $document.Load($Path)
     }
     else {
         $document.LoadXml('<?xml version="1.0" encoding="UTF-8"?><configuration></configuration>')
     }
-    $op = [string]$Change.op
+    $document
+}
+
+function Get-AppHostLocation {
+    # The <location path="Default Web Site/..."> elements for one path; IIS
+    # compares location paths without regard to case or a trailing slash.
+    param($Document, [string]$Path)
+    $wanted = ($siteName + $Path).TrimEnd('/')
+    @($Document.DocumentElement.SelectNodes('location') | Where-Object { ([string]$_.GetAttribute('path')).TrimEnd('/') -eq $wanted })
+}
+
+function Invoke-RewriteChange {
+    param($Change, $Places)
+    $path = [string](Get-PropertyValue -InputObject $Change -Name 'path' -Default '')
+    $op = [string](Get-PropertyValue -InputObject $Change -Name 'op' -Default '')
+    $config = [string](Get-PropertyValue -InputObject $Change -Name 'config' -Default '')
+    if ($config -eq 'apphost' -or $config -eq 'apphost-root') {
+        if ($op -ne 'remove_rule' -and $op -ne 'remove_precondition' -and $op -ne 'delete_entry') {
+            throw ('Rules are added to web.config files only, not to applicationHost.config ({0}).' -f $op)
+        }
+        $file = $appHostPath
+        $document = Read-ConfigDocument -Path $file
+        if ($config -eq 'apphost-root') {
+            # The server-level section, outside any <location>.
+            $roots = @($document.DocumentElement)
+        }
+        else {
+            $roots = @(Get-AppHostLocation -Document $document -Path $path)
+            if ($roots.Count -eq 0) {
+                throw ('applicationHost.config has no <location path="{0}{1}">.' -f $siteName, $path)
+            }
+        }
+    }
+    else {
+        $place = $Places | Where-Object { $_.path -eq $path } | Select-Object -First 1
+        if ($null -eq $place) {
+            throw ('{0} has no application {1}.' -f $siteName, $path)
+        }
+        $file = $place.file
+        $document = Read-ConfigDocument -Path $file
+        $roots = @($document.DocumentElement)
+    }
     if ($op -eq 'add_rule' -or $op -eq 'add_precondition') {
         if ($op -eq 'add_rule') {
-            $collectionName = [string]$Change.collection
+            $collectionName = [string](Get-PropertyValue -InputObject $Change -Name 'collection' -Default '')
             $localName = 'rule'
-            $entry = $Change.rule
+            $entry = Get-PropertyValue -InputObject $Change -Name 'rule'
         }
         else {
             $collectionName = 'preconditions'
             $localName = 'preCondition'
-            $entry = $Change.precondition
+            $entry = Get-PropertyValue -InputObject $Change -Name 'precondition'
         }
-        $collection = Get-CollectionNode -Document $document -Collection $collectionName -Create $true
-        if ($null -ne (Find-Entry -Collection $collection -LocalName $localName -Name ([string]$entry.name))) {
-            throw ('Cannot add duplicate collection entry of type ''{0}'' with unique key attribute ''name'' set to ''{1}''' -f $localName, [string]$entry.name)
+        $entryName = [string](Get-PropertyValue -InputObject $entry -Name 'name' -Default '')
+        $collection = Get-CollectionNode -Document $document -Root $roots[0] -Collection $collectionName -Create $true
+        if ($null -ne (Find-Entry -Collection $collection -LocalName $localName -Name $entryName)) {
+            throw ('Cannot add duplicate collection entry of type ''{0}'' with unique key attribute ''name'' set to ''{1}''' -f $localName, $entryName)
         }
         if ($op -eq 'add_rule') {
             $element = New-RuleElement -Document $document -Rule $entry -Collection $collectionName
@@ -231,7 +308,7 @@ function Invoke-RewriteChange {
     }
     elseif ($op -eq 'remove_rule' -or $op -eq 'remove_precondition' -or $op -eq 'delete_entry') {
         if ($op -eq 'remove_rule') {
-            $collectionName = [string]$Change.collection
+            $collectionName = [string](Get-PropertyValue -InputObject $Change -Name 'collection' -Default '')
             $localName = 'rule'
         }
         elseif ($op -eq 'remove_precondition') {
@@ -239,25 +316,32 @@ function Invoke-RewriteChange {
             $localName = 'preCondition'
         }
         else {
-            $collectionName = [string]$Change.collection
+            $collectionName = [string](Get-PropertyValue -InputObject $Change -Name 'collection' -Default '')
             $localName = 'remove'
         }
-        $collection = Get-CollectionNode -Document $document -Collection $collectionName -Create $false
-        $node = Find-Entry -Collection $collection -LocalName $localName -Name ([string]$Change.name)
-        if ($null -eq $node) {
-            throw ('No {0} named ''{1}'' in {2}.' -f $localName, [string]$Change.name, $place.file)
+        $name = [string](Get-PropertyValue -InputObject $Change -Name 'name' -Default '')
+        $node = $null
+        foreach ($root in $roots) {
+            $collection = Get-CollectionNode -Document $document -Root $root -Collection $collectionName -Create $false
+            $node = Find-Entry -Collection $collection -LocalName $localName -Name $name
+            if ($null -ne $node) {
+                break
+            }
         }
-        $collection.RemoveChild($node) | Out-Null
+        if ($null -eq $node) {
+            throw ('No {0} named ''{1}'' in {2}.' -f $localName, $name, $file)
+        }
+        $node.ParentNode.RemoveChild($node) | Out-Null
     }
     else {
         throw ('Unknown change ''{0}''.' -f $op)
     }
-    $document.Save($place.file)
-    $place.file
+    $document.Save($file)
+    $file
 }
 
 Import-Module -Name WebAdministration -ErrorAction Stop
-$changes = @($HostArgs.changes)
+$changes = @(Get-PropertyValue -InputObject $HostArgs -Name 'changes' -Default @())
 if ($changes.Count -eq 0) {
     throw 'No changes were given.'
 }
@@ -265,11 +349,17 @@ if (-not (Test-Path -LiteralPath (Join-Path -Path $env:windir -ChildPath 'System
     throw 'The IIS URL Rewrite module is not installed; IIS would reject a <rewrite> section and fail every request to the site.'
 }
 $places = @(Get-ConfigPlace)
-$backup = New-RewriteBackup -Places $places -Reason ([string]$HostArgs.reason)
+$backupPlaces = $places
+if (@($changes | Where-Object { @('apphost', 'apphost-root') -contains [string](Get-PropertyValue -InputObject $_ -Name 'config' -Default '') }).Count -gt 0) {
+    $backupPlaces = $places + @([ordered]@{ path = 'applicationHost.config'; file = $appHostPath })
+}
+$backup = New-RewriteBackup -Places $backupPlaces -Reason ([string](Get-PropertyValue -InputObject $HostArgs -Name 'reason' -Default ''))
 $steps = @([ordered]@{ step = 'backup'; id = $backup.id; path = $backup.path })
 $number = 0
 foreach ($change in $changes) {
     $number++
+    $op = [string](Get-PropertyValue -InputObject $change -Name 'op' -Default '')
+    $changePath = [string](Get-PropertyValue -InputObject $change -Name 'path' -Default '')
     try {
         $written = Invoke-RewriteChange -Change $change -Places $places
     }
@@ -279,12 +369,13 @@ foreach ($change in $changes) {
             Restore-RewriteBackup -Backup $backup
         }
         catch {
-            throw ('Change {0} of {1} ({2} at {3}{4}) failed: {5} Restoring backup {6} failed too: {7} Restore it before anything else.' -f $number, $changes.Count, [string]$change.op, $siteName, [string]$change.path, $failure, $backup.id, $_.Exception.Message)
+            throw ('Change {0} of {1} ({2} at {3}{4}) failed: {5} Restoring backup {6} failed too: {7} Restore it before anything else.' -f $number, $changes.Count, $op, $siteName, $changePath, $failure, $backup.id, $_.Exception.Message)
         }
-        throw ('Change {0} of {1} ({2} at {3}{4}) failed: {5} The configuration was restored from backup {6}.' -f $number, $changes.Count, [string]$change.op, $siteName, [string]$change.path, $failure, $backup.id)
+        throw ('Change {0} of {1} ({2} at {3}{4}) failed: {5} The configuration was restored from backup {6}.' -f $number, $changes.Count, $op, $siteName, $changePath, $failure, $backup.id)
     }
-    $steps += [ordered]@{ step = [string]$change.op; path = [string]$change.path; file = $written; ok = $true }
+    $steps += [ordered]@{ step = $op; path = $changePath; file = $written; ok = $true }
 }
+Complete-RewriteBackup -Backup $backup -Reason ([string](Get-PropertyValue -InputObject $HostArgs -Name 'reason' -Default ''))
 $data = [ordered]@{
     backup = [ordered]@{ id = $backup.id; time = $backup.time; path = $backup.path }
     applied = $changes.Count

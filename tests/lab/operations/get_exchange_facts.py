@@ -89,7 +89,7 @@ def get_exchange_facts(ctx, args):
                            "reasons": list(server["pending_reboot_reasons"]) or
                            (["PendingFileRenameOperations"] if server["pending_reboot"] else [])},
         "services": services,
-        "url_rewrite": {"installed": bool(server["url_rewrite_version"]), "version": server["url_rewrite_version"]},
+        "url_rewrite": iis.url_rewrite_state(server),
         "rewrite_rules": _rewrite_rules(server),
         "mitigation_events": events,
         "ems": {"available": False, "mode": str(((args or {}).get("ems") or {}).get("mode", "remote")), "error": None},

@@ -11,8 +11,7 @@ from . import operation
 def get_rewrite_configuration(ctx, args):
     server = ctx.server
     data = iis.read(server)
-    version = server.get("url_rewrite_version")
-    data["url_rewrite"] = {"installed": bool(version), "version": version or None}
+    data["url_rewrite"] = iis.url_rewrite_state(server)
     data["exsetup_version"] = builds.long_form(server["build"])
     data["computer_name"] = server["name"].upper()
     return {"changed": False, "data": data}

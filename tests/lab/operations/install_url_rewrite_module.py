@@ -10,6 +10,7 @@ import json
 import urllib.error
 import urllib.request
 
+from .. import iis
 from . import HostOpError, operation
 
 
@@ -67,10 +68,22 @@ def install_url_rewrite_module(ctx, args):
         raise HostOpError("msiexec.exe /i %s /quiet /norestart ended with exit code %d; see the installer log "
                           "C:\\Windows\\Temp\\onprem.exchange\\UrlRewriteInstall.log." % (package, exit_code),
                           "System.InvalidOperationException")
-    before = server.get("url_rewrite_version")
+    before = iis.url_rewrite_state(server)
+    # The product version is the MSI's ProductVersion; rewrite.dll reports
+    # its own (see iis.URL_REWRITE_RELEASES).
     server["url_rewrite_version"] = str(spec.get("product_version") or "7.2.1993")
+    server.pop("url_rewrite_file_version", None)
+    server["url_rewrite_uninstall_entry"] = True
     steps.append({"step": "msiexec", "exit_code": 0})
-    if _version_tuple(server["url_rewrite_version"]) < _version_tuple(minimum):
-        raise HostOpError("After installing %s the URL Rewrite module reports version %s, below the required %s."
-                          % (package, server["url_rewrite_version"], minimum), "System.InvalidOperationException")
-    return {"changed": True, "data": {"before": before, "version": server["url_rewrite_version"]}, "steps": steps}
+    after = iis.url_rewrite_state(server)
+    minimum_file = str(args.get("min_file_version") or "7.1.1993")
+    if after["product_version"] is not None:
+        ok = _version_tuple(after["product_version"]) >= _version_tuple(minimum)
+    else:
+        ok = _version_tuple(after["file_version"]) >= _version_tuple(minimum_file)
+    if not ok:
+        raise HostOpError("After installing %s the URL Rewrite module reports product version %s (needs %s or later) "
+                          "and rewrite.dll file version %s (needs %s or later)."
+                          % (package, after["product_version"], minimum, after["file_version"], minimum_file),
+                          "System.InvalidOperationException")
+    return {"changed": True, "data": {"before": before, "after": after}, "steps": steps}

@@ -51,3 +51,23 @@ def test_protection_report_per_server_and_cve(tmp_path):
     assert json.loads(open(files["json"], encoding="utf-8").read()) == report
     assert "'=cmd" in open(files["csv"], encoding="utf-8").read()  # no spreadsheet formula
     assert "| EX2 | checked | CVE-2026-42897 | NOTHING |" in open(files["markdown"], encoding="utf-8").read()
+
+
+def test_protection_report_names_each_failed_items_cause_not_the_loops_closing_line():
+    # The shapes Ansible registers for a loop: its own msg is a closing line.
+    results = {
+        "EX1": {"msg": "All items completed", "unreachable": True, "changed": False, "results": [
+            {"item": "all", "unreachable": True, "msg": "winrm connection error: Connection refused"}]},
+        "EX2": {"msg": "One or more items failed", "failed": True, "changed": False, "results": [
+            {"item": "CVE-2022-41040", "mitigations": [_entry("CVE-2022-41040", "mitigation")]},
+            {"item": "CVE-2026-42897", "failed": True, "msg": "EX2: the rewrite configuration did not converge"}]},
+        "EX3": {"msg": "All items completed", "unreachable": True, "results": []},
+    }
+    report = _protection_report.build_report(results, generated_on="2026-11-26", title="t")
+    rows = {s["name"]: s for s in report["servers"]}
+    assert rows["EX1"]["status"] == "unreachable"
+    assert rows["EX1"]["error"] == "all: winrm connection error: Connection refused"
+    assert rows["EX2"]["status"] == "failed"
+    assert rows["EX2"]["error"] == "CVE-2026-42897: EX2: the rewrite configuration did not converge"
+    assert [c["cve"] for c in rows["EX2"]["cves"]] == ["CVE-2022-41040"]  # what did work is still shown
+    assert rows["EX3"]["error"] == "All items completed (no item said why)"

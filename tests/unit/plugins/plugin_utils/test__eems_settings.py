@@ -115,6 +115,8 @@ _DISABLED_NOTICE = {"id": 1005, "time": "t", "message": "Mitigation Service is d
     (_state(), {"cause": "build_before_june_2026"}, {"eems_2026_ok": True}, True),
     (_state(), {"cause": "build_before_june_2026"}, {"eems_2026_ok": False}, False),
     (_state(), {"cause": "tls_inspecting_proxy"}, {"eems_fetch_ok": True}, False),
+    # The bare published fetch failure on a build that now meets March 2023: maybe stale, check again.
+    (_state(), {"cause": "fetch_failed"}, {"eems_fetch_ok": True}, True),
     (dict(_state(), mitigation_events=[_DISABLED_NOTICE]), {"cause": None}, {}, True),   # switched on since
     (dict(_state(organization_mitigations_enabled=False), mitigation_events=[_DISABLED_NOTICE]),
      {"cause": "disabled_at_organization"}, {}, False),

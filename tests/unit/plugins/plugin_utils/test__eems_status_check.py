@@ -10,7 +10,10 @@ _OK = {"id": 1005, "time": "t2", "message": "Mitigation Service fetched definiti
 _APPLIED = {"id": 1006, "time": "t1", "message": "Mitigation PING1 (EEMS heartbeat probe) applied."}
 _OLD_CERT = {"id": 1008, "time": "t1", "message": "Exception encountered while fetching mitigations. "
                                                   "FetchMitigation: Connection attempted against untrusted endpoint."}
-_EKU = {"id": 1008, "time": "t2", "message": "the signing certificate has an unknown issuer or EKU mismatch."}
+_EKU = {"id": 1008, "time": "t2", "message": "An unexpected exception occurred. Diagnostic information: Exception "
+                                             "encountered while fetching mitigations : This XML is not deemed safe "
+                                             "to consume since Response xml's leaf certificate is from unknown "
+                                             "issuer or has EKU mismatch"}
 _PROXY = {"id": 1008, "time": "t1", "message": "Could not establish trust relationship ... TLS certificate or its "
                                                "chain validation failed."}
 _UNREACHABLE = {"id": 1008, "time": "t1", "message": "System.Net.WebException: Unable to connect to the remote server"}

@@ -201,3 +201,107 @@ def test_diff_shows_the_rule_level_change_escaped():
                                          ("7.1.761", False), (None, False)])
 def test_url_rewrite_version_is_compared_as_a_whole(version, ok):
     assert mit.version_at_least(version, "7.2.1993") is ok
+
+
+REWRITE_MINIMUMS = {"min_version": "7.2.1993", "min_file_version": "7.1.1993"}
+
+
+@pytest.mark.parametrize("state, ok", [
+    # URL Rewrite 2.1 as a real server reports it: product 7.2.1993, rewrite.dll 7.1.1993.2351.
+    ({"installed": True, "product_version": "7.2.1993", "file_version": "7.1.1993.2351"}, True),
+    # 2.1 without an Uninstall entry: only the DLL, compared with the DLL's own minimum.
+    ({"installed": True, "product_version": None, "file_version": "7.1.1993.2351"}, True),
+    # 2.0: product 7.2.1952, rewrite.dll 7.1.1952.0.
+    ({"installed": True, "product_version": "7.2.1952", "file_version": "7.1.1952.0"}, False),
+    ({"installed": True, "product_version": None, "file_version": "7.1.1952.0"}, False),
+    # An Uninstall entry left behind without the module is not a module.
+    ({"installed": False, "product_version": "7.2.1993", "file_version": None}, False),
+    ({}, False),
+])
+def test_url_rewrite_versions_are_each_compared_with_their_own_minimum(state, ok):
+    assert mit.url_rewrite_ready(state, REWRITE_MINIMUMS)[0] is ok
+
+
+def test_the_shipped_data_compares_rewrite_dll_with_the_dll_numbering():
+    minimums = DATA["url_rewrite"]
+    assert (minimums["min_version"], minimums["min_file_version"]) == ("7.2.1993", "7.1.1993")
+    assert mit.url_rewrite_ready({"installed": True, "file_version": "7.1.1993.2351"}, minimums) == \
+        (True, "rewrite.dll version 7.1.1993.2351")
+
+
+CSP = mit.select(DATA, "owa_csp")[0]
+
+
+@pytest.mark.parametrize("state, fix, keep, expected", [
+    ("auto", False, True, "present"), ("auto", None, True, "present"), ("auto", True, True, "keep"),
+    ("auto", True, False, "absent"), ("absent", True, True, "absent"), ("present", True, False, "present")])
+def test_auto_keeps_a_mitigation_microsoft_advises_keeping_after_the_fix(state, fix, keep, expected):
+    assert mit.resolve_state(state, fix, keep) == expected
+
+
+def test_only_the_owa_csp_mitigation_is_kept_after_its_fix_and_the_option_removes_it():
+    assert [d["name"] for d in DATA["mitigations"] if mit.keeps_after_fix(d)] == ["owa_csp"]
+    assert not mit.keeps_after_fix(CSP, remove_after_fix=True)
+
+
+def test_keep_leaves_what_is_in_place_repairs_it_and_adds_nothing():
+    empty = _config([])
+    assert mit.plan(DATA, [CSP], empty, "keep", repair=True)["changes"] == []
+    applied = mit.plan(DATA, [CSP], empty, "present")["after"]
+    assert mit.plan(DATA, [CSP], applied, "keep", repair=True)["changes"] == []
+    # A disabled copy is still the mitigation in place: kept, and put right.
+    disabled = copy.deepcopy(applied)
+    disabled["locations"]["/owa"]["outbound"][0]["enabled"] = False
+    repaired = mit.plan(DATA, [CSP], disabled, "keep", repair=True)
+    assert [c["op"] for c in repaired["changes"]] == ["remove_rule", "remove_precondition", "add_precondition",
+                                                      "add_rule"]
+    assert mit.assess(DATA, CSP, repaired["after"])["present"]
+
+
+def _apphost(entry):
+    return dict(entry, source="apphost")
+
+
+def test_a_stale_rule_in_applicationhost_config_is_removed_there():
+    # CSS-Exchange issue 2003: ZeroDay_Mitigation (url="*") under the Autodiscover <location>.
+    stale = _apphost(_rule(name="ZeroDay_Mitigation", url="*", input="{REQUEST_URI}",
+                           pattern=".*autodiscover\\.json.*\\@.*Powershell.*", action="CustomResponse"))
+    config = _config([_rule()], Autodiscover=[stale])
+    planned = mit.plan(DATA, [PNS], config, "present", repair=True)
+    assert planned["changes"] == [{"op": "remove_rule", "path": "/Autodiscover", "collection": "inbound",
+                                   "name": "ZeroDay_Mitigation", "owner": "manual", "config": "apphost"}]
+    assert mit.describe_change("Default Web Site", planned["changes"][0]).endswith(
+        "at Default Web Site/Autodiscover (in applicationHost.config) (made by manual)")
+    assert mit.plan(DATA, [PNS], planned["after"], "present", repair=True)["changes"] == []
+
+
+def test_a_remove_in_applicationhost_config_is_deleted_there_and_a_clear_there_is_answered_in_web_config():
+    removed = _config([_rule()], Autodiscover=[_apphost({"entry": "remove", "name": "PowerShell - inbound"})])
+    change = mit.plan(DATA, [PNS], removed, "present")["changes"]
+    assert change == [{"op": "delete_entry", "path": "/Autodiscover", "collection": "inbound",
+                       "name": "PowerShell - inbound", "config": "apphost"}]
+    cleared = _config([_rule()], PowerShell=[_apphost({"entry": "clear"})])
+    planned = mit.plan(DATA, [PNS], cleared, "present")
+    assert [(c["op"], c["path"], c.get("config")) for c in planned["changes"]] == [("add_rule", "/PowerShell", None)]
+    # web.config's entries come after applicationHost.config's: the added rule follows the <clear/>.
+    entries = planned["after"]["locations"]["/PowerShell"]["inbound"]
+    assert [e.get("entry", "rule") for e in entries] == ["clear", "rule"]
+    assert mit.assess(DATA, PNS, planned["after"])["present"]
+
+
+def test_nothing_is_ever_added_to_applicationhost_config():
+    with pytest.raises(mit.MitigationError, match="web.config files only"):
+        mit.apply_changes(_config([]), [{"op": "add_rule", "path": "", "collection": "inbound", "config": "apphost",
+                                         "rule": mit.canonical_rule(PNS["rules"][0])}])
+
+
+def test_a_server_level_applicationhost_entry_comes_first_and_is_removed_there():
+    stale = dict(_rule(name="RequestBlockingRule1", url="*"), source="apphost-root")
+    config = _config([stale, _rule()])
+    planned = mit.plan(DATA, [PNS], config, "present", repair=True)
+    assert [(c["op"], c["name"], c.get("config")) for c in planned["changes"]] == \
+        [("remove_rule", "RequestBlockingRule1", "apphost-root")]
+    # A rule added to the site's web.config goes after every applicationHost.config entry.
+    added = mit.apply_changes(_config([dict(_rule(name="other", pattern="x"), source="apphost-root")]), [
+        {"op": "add_rule", "path": "", "collection": "inbound", "rule": mit.canonical_rule(PNS["rules"][0])}])
+    assert [mit.source_of(e) for e in added["locations"][""]["inbound"]] == ["apphost-root", "web.config"]
