@@ -7,7 +7,11 @@ everywhere:
 * no server is out of service in the lab without the report saying so;
 * no two members of a DAG were ever out of service together;
 * no partial URL Rewrite configuration (byte-for-byte as before, or complete);
-* once the cause is gone, a re-run converges, and a second re-run reports changed=0.
+* once the cause is gone, a re-run converges, and a second re-run reports changed=0;
+* every report is written, names every server of the run, and every server
+  that did not end well (or is out of service) has a reason;
+* runs show tracebacks (ansible-core hides them otherwise), and none may come
+  from an exception that escaped the collection's code.
 
 Run it alone with ``pytest tests/test_faults``.
 """
@@ -22,8 +26,8 @@ import time
 
 import pytest
 
-from faultlab import (CU15_ISO, EEMS_VARS, PATCH_VARS, SU_ONLY, TARGET, builds, changed_hosts, eems_rows, fleet,
-                      out_of_service, play, recap, rewrite_files, tail, unexpected_tracebacks)
+from faultlab import (CU15_ISO, EEMS_VARS, PATCH_VARS, REPORT_FILES, SU_ONLY, TARGET, builds, changed_hosts,
+                      eems_rows, fleet, out_of_service, play, recap, rewrite_files, tail, unexpected_tracebacks)
 from labtools import REPO_ROOT, write_inventory
 
 
@@ -316,7 +320,18 @@ def _vars(playbook, case_vars):
     return base
 
 
-def _check_invariants(lab, run, playbook, before_rewrite):
+PATCH_PROBLEMS = ("failed_in_maintenance", "failed", "unreachable", "no_result")
+
+
+def _check_invariants(lab, run, playbook, before_rewrite, hosts):
+    # The report is written and has a row for every server of the run, and
+    # every server that did not end well says why.
+    if playbook in REPORT_FILES:
+        assert set(run.rows) == set(hosts), (sorted(run.rows), hosts)
+    if playbook == "playbooks/patch.yml":
+        for name, row in run.rows.items():
+            if row["status"] in PATCH_PROBLEMS or row["in_maintenance"]:
+                assert row["message"].strip(), (name, row)
     # Nobody out of service unless the report names it.
     reported = set(run.summary.get("hosts", {}).get("in_maintenance", []))
     assert set(out_of_service(lab)) <= reported, (out_of_service(lab), reported)
@@ -345,13 +360,13 @@ def test_fault(case, lab_factory, tmp_path):
     inject(lab)
     faulty = play(lab, tmp_path / "faulty", playbook, hosts, extra_vars=_vars(playbook, case_vars))
     expect(lab, faulty)
-    _check_invariants(lab, faulty, playbook, before_rewrite)
+    _check_invariants(lab, faulty, playbook, before_rewrite, hosts)
 
     remove_cause(lab)
     rerun_vars = dict(_vars(playbook, case_vars), **RERUN_VARS.get(case_id, {}))
     rerun = play(lab, tmp_path / "rerun", playbook, hosts, extra_vars=rerun_vars)
     assert rerun.result.returncode == 0, tail(rerun.result)
-    _check_invariants(lab, rerun, playbook, before_rewrite)
+    _check_invariants(lab, rerun, playbook, before_rewrite, hosts)
     assert out_of_service(lab) == []
     _converged(lab, playbook, hosts, rerun)
 
