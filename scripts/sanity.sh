@@ -9,7 +9,7 @@
 # tree (without venvs, lab state, git data or the .collections self-link).
 # The copy holds what ships (galaxy.yml build_ignore) plus tests/unit and
 # tests/sanity, which ansible-test itself uses; the developer tooling that never
-# ships (scripts, benchmarks, awx, the lab and its tests under tests/) is left out.
+# ships (scripts, benchmarks, awx, examples, the lab and its tests under tests/) is left out.
 # Each sanity venv is bootstrapped from a pip "get-pip" script that ansible-test
 # normally downloads from a host this network cannot reach; we seed its cache
 # with a small stand-in that uses the interpreter's own ensurepip instead.
@@ -58,6 +58,7 @@ tar -C "$root" \
     --exclude=./benchmarks/results --exclude=./context \
     --exclude=./.ci --exclude=./scripts --exclude=./benchmarks --exclude=./awx --exclude=./inventory \
     --exclude=./ansible.cfg --exclude=./pytest.ini --exclude=./Makefile --exclude=./execution-environment.yml \
+    --exclude=./examples \
     --exclude=./requirements-lint.txt --exclude=./requirements-test.txt \
     --exclude=./tests/lab --exclude='./tests/test_*' --exclude=./tests/conftest.py --exclude=./tests/labtools.py \
     -cf - . | tar -C "$dest" -xf -

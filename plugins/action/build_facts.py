@@ -14,16 +14,25 @@ import datetime
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import judge_eems
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import CatalogError, load_catalog
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
+    CatalogError,
+    catalog_files_from,
+    load_catalog,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
-from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import PlanInputError, plan_update
+from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import (
+    PlanInputError,
+    check_target,
+    plan_update,
+)
 
 ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "target": {"type": "str", "default": "latest"},
     "esu_enrolled": {"type": "bool", "default": False},
     "min_free_disk_gb": {"type": "float"},
     "installer_format": {"type": "str", "choices": ["msp", "exe"], "default": "msp"},
+    "available_media": {"type": "list", "elements": "str"},
     "today": {"type": "str"},
 })
 
@@ -32,14 +41,16 @@ def planner_facts(raw):
     """The planner's input (see _update_planner) from the host's raw facts."""
     exchange = raw.get("exchange") or {}
     watermark = raw.get("setup_watermark") or {}
-    caption = ((raw.get("os") or {}).get("caption") or "").replace("Microsoft ", "", 1) or None
+    os_info = raw.get("os") or {}
     return {
         "build": (raw.get("setup") or {}).get("exsetup_version"),
         "dotnet_release": raw.get("dotnet_release"),
         "pending_reboot": (raw.get("pending_reboot") or {}).get("pending"),
         "setup_watermark": watermark.get("watermark") or None,
         "free_disk_gb": raw.get("free_disk_gb"),
-        "os": caption,
+        # The planner reads the caption or the version (_exchange_catalog.normalise_os).
+        "os": os_info.get("caption") or None,
+        "os_version": os_info.get("version") or None,
         "roles": exchange.get("roles") or [],
     }
 
@@ -87,8 +98,20 @@ class ActionModule(HostActionBase):
             today = datetime.date.fromisoformat(args["today"]) if args.get("today") else datetime.date.today()
         except ValueError:
             raise AnsibleActionFail("today=%r is not an ISO date (YYYY-MM-DD)" % args["today"]) from None
-        policy = {"target": args["target"], "esu_enrolled": args["esu_enrolled"],
+        # A target nobody can plan for fails here, before the host is contacted.
+        try:
+            target = check_target(args["target"])
+        except PlanInputError as error:
+            raise AnsibleActionFail("%s: option target: %s" % (host, error)) from None
+        policy = {"target": target, "esu_enrolled": args["esu_enrolled"],
                   "installer_format": args["installer_format"]}
+        if args.get("available_media") is not None:
+            policy["available_media"] = args["available_media"]
+        # The catalog (with the inventory's extra catalog files) is checked before the host is contacted.
+        try:
+            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
+        except CatalogError as error:
+            raise AnsibleActionFail("%s: %s" % (host, error)) from None
         if args.get("min_free_disk_gb") is not None:
             policy["min_free_disk_gb"] = args["min_free_disk_gb"]
 
@@ -97,7 +120,6 @@ class ActionModule(HostActionBase):
         if not facts["build"]:
             raise AnsibleActionFail("%s: Exchange is not installed (no ExSetup.exe under the MsiInstallPath)" % host)
         try:
-            catalog = load_catalog()
             classification = catalog.classify(facts["build"], today).to_dict()
             plan = plan_update(facts, policy, today=today, catalog=catalog)
         except (ExchangeBuildError, PlanInputError, CatalogError) as error:

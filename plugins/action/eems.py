@@ -21,7 +21,11 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_settings imp
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import (
     REMEDIES, judge_check, judge_eems, remedy_with_plan)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import CatalogError, load_catalog
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
+    CatalogError,
+    catalog_files_from,
+    load_catalog,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import PlanInputError, plan_update
 
@@ -63,7 +67,7 @@ class ActionModule(HostActionBase):
         ems = self._ex_ems_args(args)
 
         before = self._ex_host_call("Get-EemsState", {"ems": ems}, task_vars)["data"]
-        classification, plan = self._ex_classify(before, args, today, host)
+        classification, plan = self._ex_classify(before, args, today, host, task_vars)
         try:
             change_plan = plan_changes(before, desired)
         except EemsSettingsError as error:
@@ -137,18 +141,19 @@ class ActionModule(HostActionBase):
         return result
 
     # -- steps ----------------------------------------------------------------
-    def _ex_classify(self, state, args, today, host):
+    def _ex_classify(self, state, args, today, host, task_vars=None):
         """The catalog's view of the build and the planner's route to both EEMS
         cut-offs (for the remedy); (None, None) when there is no build."""
         build = (state.get("setup") or {}).get("exsetup_version")
         if not build:
             raise AnsibleActionFail("%s: Exchange is not installed (no ExSetup.exe under the MsiInstallPath)" % host)
         try:
-            catalog = load_catalog()
+            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
             classification = catalog.classify(build, today).to_dict()
             facts = {"build": build, "roles": (state.get("exchange") or {}).get("roles") or ["Mailbox"],
                      "setup_watermark": state.get("setup_watermark")}
-            plan = plan_update(facts, {"target": "eems", "esu_enrolled": args["esu_enrolled"]},
+            # The remedy names the smallest change that restores EEMS.
+            plan = plan_update(facts, {"target": "eems_minimal", "esu_enrolled": args["esu_enrolled"]},
                                today=today, catalog=catalog)
         except (ExchangeBuildError, PlanInputError, CatalogError) as error:
             raise AnsibleActionFail("%s: %s" % (host, error)) from None
@@ -223,6 +228,11 @@ class ActionModule(HostActionBase):
                  "managed": wanted is not None, "changed": False}
         if wanted is None:
             entry["message"] = "organisation-wide flag not managed by this task"
+        elif entry["mitigations_enabled"] is None:
+            # A build before the September 2021 CUs has no such property: this
+            # server can neither read nor set the flag.
+            entry["message"] = ("organisation %s: this server's Exchange build has no MitigationsEnabled setting; a "
+                                "server from 2016 CU22 / 2019 CU11 on reads and sets it" % (name,))
         elif change_plan["organization"] is None:
             entry["message"] = ("organisation %s already has MitigationsEnabled=%s; it is organisation-wide, so "
                                 "nothing was sent" % (name, wanted))

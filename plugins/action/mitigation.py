@@ -14,7 +14,11 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _mitigations as mit
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import CatalogError, load_catalog
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
+    CatalogError,
+    catalog_files_from,
+    load_catalog,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
 
 ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
@@ -55,7 +59,7 @@ class ActionModule(HostActionBase):
         if not build:
             raise AnsibleActionFail("%s: Exchange is not installed (no ExSetup.exe), so no mitigation applies" % host)
         try:
-            catalog = load_catalog()
+            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
             fixes = [mit.code_fix_status(d, build, catalog) for d in definitions]
         except (ExchangeBuildError, CatalogError) as error:
             raise AnsibleActionFail("%s: %s" % (host, error)) from None

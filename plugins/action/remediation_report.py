@@ -8,9 +8,8 @@ import datetime
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.onprem.exchange.plugins.plugin_utils._audit_report import AuditReportError
+from ansible_collections.onprem.exchange.plugins.plugin_utils._audit_report import FORMATS, AuditReportError
 from ansible_collections.onprem.exchange.plugins.plugin_utils._remediation_report import (
-    FORMATS,
     build_remediation_report,
     write_remediation_report,
 )

@@ -20,7 +20,11 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.onprem.exchange.plugins.action.build_facts import planner_facts
 from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import MAX_WINDOWS_FOLDER, text_problem
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuild
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import load_catalog
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
+    CatalogError,
+    catalog_files_from,
+    load_catalog,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import (
     CONNECTION_LOST,
     EMS_ARGUMENT_SPEC,
@@ -56,6 +60,15 @@ REQUIRED_ONE_OF = [["plan", "step"]]
 WRITING_OPERATIONS = ("Start-InstallerTask", "Restart-HostComputer")
 # Consecutive failed polls (dropped connections) tolerated before giving up.
 _MAX_POLL_ERRORS = 30
+
+
+def _schema_note(state):
+    """What the AD-prep read says about the schema level: its value, or why
+    it could not be read over the Exchange session."""
+    if state.get("schema_version") is not None:
+        return "schema rangeUpper %s" % state["schema_version"]
+    reason = (state.get("unreadable") or {}).get("schema_version")
+    return "schema level not read: %s" % (reason or "no reason given")
 
 
 class _InstallFailed(Exception):
@@ -175,9 +188,12 @@ class ActionModule(HostActionBase):
         if not args["allow_ad_prep"]:
             done.append({"action": "ad_prep", "update": action.get("update"), "rc": None, "result": "skipped",
                          "log_excerpt": [], "reboot": False,
-                         "detail": "no server of %s runs %s yet, so it may need schema/organisation preparation; "
-                                   "allow_ad_prep is false, so Setup itself will prepare it or say what is missing"
-                                   % (state.get("organization"), action.get("update"))})
+                         "detail": "no server of %s runs %s yet, so it may need schema/organisation preparation "
+                                   "(organisation objectVersion now %s; %s); allow_ad_prep is false, so Setup itself "
+                                   "will prepare it or say what is missing"
+                                   % (state.get("organization"), action.get("update"),
+                                      state.get("organization_version") if state.get("organization_version")
+                                      is not None else "unknown", _schema_note(state))})
             return
         for kind in ("prepare_schema", "prepare_ad"):
             prep = dict(action, kind=kind)
@@ -207,7 +223,10 @@ class ActionModule(HostActionBase):
             raise AnsibleActionFail("%s: poll_interval, install_timeout and reboot_timeout must be positive" % host)
 
         raw, facts = self._ex_facts(args)
-        catalog = load_catalog()
+        try:
+            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
+        except CatalogError as error:
+            raise AnsibleActionFail("%s: %s" % (host, error)) from None
         try:
             todo = pending_actions(steps, facts, catalog)
         except InstallPlanError as error:

@@ -13,11 +13,15 @@ import re
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import load_catalog
 from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import (
     MAX_LOCATION,
     MAX_WINDOWS_FOLDER,
     text_problem,
+)
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
+    CatalogError,
+    catalog_files_from,
+    load_catalog,
 )
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import HostActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._staging import (
@@ -92,10 +96,11 @@ class ActionModule(HostActionBase):
                                     % (host, args["repository_url"]))
         try:
             if args.get("plan") is not None:
-                wanted = wanted_from_plan(args["plan"], _cu_of(load_catalog()))
+                wanted = wanted_from_plan(args["plan"], _cu_of(load_catalog(
+                    extra=catalog_files_from(task_vars, self._templar))))
             else:
                 wanted = wanted_from_list(args["installers"])
-        except StagingInputError as error:
+        except (StagingInputError, CatalogError) as error:
             raise AnsibleActionFail("%s: %s" % (host, error)) from None
         min_free = args["min_free_disk_gb"] if args.get("min_free_disk_gb") is not None else default_min_free_gb(wanted)
         result.update(changed=False, staged=[], free_disk_gb=None, staging_dir=args["staging_dir"])

@@ -23,10 +23,11 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog 
 )
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import (
     PlanInputError,
+    check_target,
     plan_update,
 )
 
-_POLICY_KEYS = ("target", "esu_enrolled", "min_free_disk_gb", "installer_format")
+_POLICY_KEYS = ("target", "esu_enrolled", "min_free_disk_gb", "installer_format", "available_media")
 
 
 def _today(today):
@@ -39,17 +40,17 @@ def _today(today):
         raise AnsibleFilterError("today: %s" % err)
 
 
-def exchange_build(value, today=None):
+def exchange_build(value, today=None, catalog_files=None):
     """Classify a build string (ExSetup, short or AdminDisplayVersion form)."""
     try:
-        return load_catalog().classify(value, _today(today)).to_dict()
+        return load_catalog(extra=catalog_files).classify(value, _today(today)).to_dict()
     except ExchangeBuildError as err:
         raise AnsibleFilterError("exchange_build: %s" % err)
     except CatalogError as err:
         raise AnsibleFilterError("exchange_build: %s" % err)
 
 
-def exchange_plan(facts, policy=None, today=None, **overrides):
+def exchange_plan(facts, policy=None, today=None, catalog_files=None, **overrides):
     """Plan updates for facts (a dict, or just a build string) under a policy."""
     if policy is not None and not isinstance(policy, dict):
         if isinstance(policy, str):
@@ -60,10 +61,10 @@ def exchange_plan(facts, policy=None, today=None, **overrides):
     for key, value in overrides.items():
         if key not in _POLICY_KEYS:
             raise AnsibleFilterError("exchange_plan: unknown option %r; expected one of %s"
-                                     % (key, ", ".join(_POLICY_KEYS + ("today",))))
+                                     % (key, ", ".join(_POLICY_KEYS + ("today", "catalog_files"))))
         merged[key] = value
     try:
-        result = plan_update(facts, merged, today=_today(today), catalog=load_catalog())
+        result = plan_update(facts, merged, today=_today(today), catalog=load_catalog(extra=catalog_files))
     except (PlanInputError, CatalogError) as err:
         raise AnsibleFilterError("exchange_plan: %s" % err)
     for finding in result["findings"]:
@@ -72,9 +73,18 @@ def exchange_plan(facts, policy=None, today=None, **overrides):
     return result
 
 
+def exchange_target(value, name="target"):
+    """The target, stripped; fails naming the option and the allowed values otherwise."""
+    try:
+        return check_target(value)
+    except PlanInputError as err:
+        raise AnsibleFilterError("%s: %s" % (name, err))
+
+
 class FilterModule:
     def filters(self):
         return {
             "exchange_build": exchange_build,
             "exchange_plan": exchange_plan,
+            "exchange_target": exchange_target,
         }

@@ -25,8 +25,13 @@ options:
     description:
       - What the plan aims for.
       - C(latest) is the newest build the server can reach (Exchange 2019 goes on to SE).
-      - C(eems) is the smallest change that meets both EEMS cut-offs (March 2023 SU and June 2026 SU).
+      - C(eems) restores the Emergency Mitigation Service (both cut-offs, March 2023 SU and June 2026 SU) with
+        the newest update on the server's own product line when that line can, else on the line it can reach
+        (Exchange 2019 without ESU goes to SE); nothing when EEMS already works. Where no build meets both
+        cut-offs it plans the newest one that meets March 2023 and says the target is out of reach.
+      - C(eems_minimal) is the smallest change that meets both EEMS cut-offs.
       - Any build string, for example C(15.2.1748.53), asks for that exact catalog build.
+      - Any other value fails before the host is contacted, naming the allowed values.
     type: str
     default: latest
   esu_enrolled:
@@ -46,6 +51,14 @@ options:
     type: str
     choices: [msp, exe]
     default: msp
+  available_media:
+    description:
+      - Installer file names the installer repository holds (for example C(ExchangeServer2016-x64-CU22.iso)).
+      - A CU whose media Microsoft no longer offers is planned only when its file is listed here; otherwise the
+        plan leaves it out and a C(media_missing) or C(dotnet_then_cu_directly) finding names the file.
+      - Omitted means the repository's content is unknown; only CUs Microsoft still offers are planned.
+    type: list
+    elements: str
   today:
     description:
       - The date (YYYY-MM-DD) lifecycle and cut-off rules are judged for. Defaults to today on the
@@ -63,6 +76,11 @@ attributes:
     platforms: windows
 notes:
   - The ExSetup.exe version is authoritative; AdminDisplayVersion shows only the CU.
+  - Extra catalog files named in the inventory variable C(exchange_catalog_files) (see
+    M(onprem.exchange.catalog_import)) are merged over the shipped build catalog; a bad one fails the task
+    before the host is contacted, naming the file and the entry.
+  - The operating system is read from the WMI caption, or its version number when the caption does not name a
+    Windows Server release; the plan never installs a CU the OS does not support or a .NET the OS cannot have.
   - Without a usable Exchange Management Shell credential the module still returns every local
     fact and says plainly, in C(findings), why the Exchange facts are missing.
 seealso:

@@ -191,6 +191,13 @@ def plan_changes(current, desired):
             "Exchange Management Shell credential (ems_username/ems_password, or the connection's own)"
             % (", ".join(exchange_wanted), (current.get("ems") or {}).get("error") or "no reason given"))
 
+    if exchange_wanted and exchange.get("server_mitigations_enabled") is None:
+        # Get-ExchangeServer has no MitigationsEnabled on this build: nothing
+        # to set, and Set-ExchangeServer would refuse the parameter.
+        plan["left_alone"].append({"setting": "all", "reason": "this Exchange build has no EEMS settings "
+                                   "(MitigationsEnabled is absent before 2016 CU22 / 2019 CU11)"})
+        return plan
+
     org_wanted = desired.get("organization_mitigations_enabled")
     if org_wanted is not None and bool(exchange.get("organization_mitigations_enabled")) != org_wanted:
         plan["organization"] = {"mitigations_enabled": org_wanted}

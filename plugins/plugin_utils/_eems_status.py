@@ -151,10 +151,12 @@ def judge_eems(facts, classification=None):
         return verdict("not_applicable", "not_applicable", "Exchange 2013")
     exchange = facts.get("exchange") or {}
     if exchange:
-        if not exchange.get("organization_mitigations_enabled"):
+        # None means the build has no such property (before the September
+        # 2021 CUs): no switch to blame, the build checks below decide.
+        if exchange.get("organization_mitigations_enabled") is False:
             return verdict("disabled", "disabled_at_organization",
                            "MitigationsEnabled is False on the organisation %s" % exchange.get("organization_name"))
-        if not exchange.get("server_mitigations_enabled"):
+        if exchange.get("server_mitigations_enabled") is False:
             return verdict("disabled", "disabled_at_server", "MitigationsEnabled is False on the server")
     service = next((s for s in facts.get("services") or [] if s.get("name") == "MSExchangeMitigation"), None)
     if service is not None and service.get("state") != "Running" and facts.get("setup_watermark"):

@@ -79,7 +79,11 @@ def summarize(hosts, hostvars):
                          "changed": bool(entry.get("changed")), "state": state}
         org = _mapping(entry.get("organization"))
         name = org.get("name")
-        if name and (name not in organizations or org.get("changed")):
+        # A server whose build has no MitigationsEnabled (2013, CUs before
+        # September 2021) reads None: it gives way to one that read the flag.
+        if name and (name not in organizations or org.get("changed")
+                     or (organizations[name]["mitigations_enabled"] is None
+                         and org.get("mitigations_enabled") is not None)):
             organizations[name] = {"mitigations_enabled": org.get("mitigations_enabled"),
                                    "set_by": org.get("set_by"), "message": org.get("message")}
     return {

@@ -25,6 +25,7 @@ import yaml
 from ._exchange_build import ExchangeBuild, ExchangeBuildError
 
 __all__ = [
+    "CATALOG_FILES_VAR",
     "BuildEntry",
     "Catalog",
     "CatalogError",
@@ -32,8 +33,11 @@ __all__ = [
     "DEFAULT_CATALOG_PATH",
     "GENERATED_MARKER",
     "ExchangeBuildError",
+    "catalog_files_from",
     "classify_build",
     "load_catalog",
+    "merge_overlay",
+    "read_overlay_rows",
     "to_date",
 ]
 
@@ -67,11 +71,37 @@ def to_date(value):
 
 
 def cu_number(cu):
-    """``CU15`` -> 15, ``RTM`` -> 0; None for labels such as ``SP1``."""
+    """``CU15`` -> 15, ``RTM`` -> 0, ``SP1`` -> 4 (Exchange 2013 SP1 is its fourth CU); else None."""
     if cu == "RTM":
         return 0
+    if cu == "SP1":
+        return 4
     match = re.match(r"^CU(\d+)$", cu or "")
     return int(match.group(1)) if match else None
+
+
+_OS_CAPTION = re.compile(r"\bServer\s+(2008\s+R2|2012\s+R2|2008|2012|2016|2019|2022|2025)\b", re.IGNORECASE)
+
+
+def normalise_os(caption=None, version=None, known=None):
+    """``Windows Server 2019`` from a WMI caption and/or an OS version; None if neither tells.
+
+    ``caption`` is ``Win32_OperatingSystem.Caption`` ("Microsoft Windows
+    Server 2019 Datacenter", "Windows Server 2012 R2 Standard", or already
+    "Windows Server 2019"); ``version`` is its ``Version`` ("10.0.17763").
+    The caption wins when it names a release; the version (major.minor.build,
+    any revision ignored) is the language-independent fallback. ``known``
+    maps version strings to names (the catalog's ``windows_versions``).
+    """
+    if isinstance(caption, str):
+        match = _OS_CAPTION.search(caption)
+        if match:
+            return "Windows Server " + re.sub(r"\s+", " ", match.group(1)).upper()
+    if isinstance(version, str) and known:
+        parts = version.strip().split(".")
+        if len(parts) >= 3:
+            return known.get(".".join(parts[:3]))
+    return None
 
 
 class BuildEntry:
@@ -353,22 +383,64 @@ class Catalog:
                 best = version
         return best
 
-    def dotnet_requirement(self, product, cu, os_name=None):
-        """``{'supported': [...], 'recommended': '4.8', 'min_release': int}`` or None."""
+    def normalise_os(self, caption=None, version=None):
+        """Canonical Windows Server name (``Windows Server 2019``) or None; see :func:`normalise_os`."""
+        return normalise_os(caption, version, self.data.get("windows_versions") or {})
+
+    def _cu_rule(self, rules, product, cu):
         number = cu_number(cu)
         if number is None:
             return None
-        for rule in self.data.get("dotnet", {}).get("requirements", ()):
+        for rule in rules or ():
             if rule["product"] == product and rule["from_cu"] <= number <= rule["to_cu"]:
-                recommended = (rule.get("recommended_on_os") or {}).get(os_name or "", rule["recommended"])
-                supported = list(rule["supported"])
-                return {
-                    "supported": supported,
-                    "recommended": recommended,
-                    "min_release": min(self.dotnet_release(v) for v in supported),
-                    "max_version": max(supported, key=self.dotnet_release),
-                }
+                return rule
         return None
+
+    def dotnet_on_os(self, os_name):
+        """.NET versions the OS can have (built in or installable), or None when the OS is unknown."""
+        versions = (self.data.get("dotnet", {}).get("os_versions") or {}).get(os_name or "")
+        return list(versions) if versions is not None else None
+
+    def os_supported(self, product, cu, os_name):
+        """Does Microsoft support this CU on this OS? True, False, or None when either is unknown."""
+        if not os_name:
+            return None
+        rule = self._cu_rule(self.data.get("os_support"), product, cu)
+        if rule is None:
+            return None
+        return os_name in rule["os"]
+
+    def supported_os(self, product, cu):
+        rule = self._cu_rule(self.data.get("os_support"), product, cu)
+        return list(rule["os"]) if rule else None
+
+    def dotnet_requirement(self, product, cu, os_name=None):
+        """What .NET a CU needs, on an OS when it is known; None when the catalog has no rule.
+
+        ``supported``: versions the supportability matrix lists for the CU;
+        ``installable``: those the OS can have (all of them when the OS is
+        unknown); ``recommended``: what to install (the rule's recommendation
+        when the OS can have it, else the newest installable one; None when
+        nothing is installable); ``min_release``: the lowest Release value
+        that counts as supported.
+        """
+        rule = self._cu_rule(self.data.get("dotnet", {}).get("requirements"), product, cu)
+        if rule is None:
+            return None
+        supported = list(rule["supported"])
+        on_os = self.dotnet_on_os(os_name)
+        installable = [v for v in supported if on_os is None or v in on_os]
+        if rule["recommended"] in installable:
+            recommended = rule["recommended"]
+        else:
+            recommended = max(installable, key=self.dotnet_release) if installable else None
+        return {
+            "supported": supported,
+            "installable": installable,
+            "recommended": recommended,
+            "min_release": min(self.dotnet_release(v) for v in supported),
+            "max_version": max(supported, key=self.dotnet_release),
+        }
 
     def in_place_upgrade(self, from_product, from_cu, to_product):
         for rule in self.data.get("upgrades", {}).get("in_place", ()):
@@ -381,6 +453,13 @@ class Catalog:
 
     def not_in_place(self, from_product):
         return [r for r in self.data.get("upgrades", {}).get("not_in_place", ()) if r["from_product"] == from_product]
+
+    def cu_offered(self, product, cu):
+        """Does Microsoft still offer this CU's media for download? (catalog ``installers.cu_offered``)"""
+        offered = (self.data["installers"].get("cu_offered") or {}).get(product)
+        if offered is None:
+            return None
+        return cu in offered
 
     def cu_installer(self, product, cu):
         rule = self.data["installers"]["cu"].get(product)
@@ -413,6 +492,37 @@ class Catalog:
             verdict = self.meets_update(build, info["fixed_by"])
             (fixed if verdict else unknown if verdict is None else still_open).append(cve_id)
         return fixed, still_open, unknown
+
+    # -- names admins use --------------------------------------------------
+
+    def display_name(self, build):
+        """The build the way admins say it: ``Exchange 2019 CU14 Nov24SU``, ``Exchange SE RTM``.
+
+        A build the catalog does not list keeps its number in the name, e.g.
+        ``Exchange 2019 CU14 + unknown update (15.2.1544.99)`` or ``Exchange
+        2019 unknown CU (15.2.9999.1)``. Raises ``ExchangeBuildError`` for a
+        string that is not an Exchange 2013/2016/2019/SE build.
+        """
+        build = ExchangeBuild.parse(build)
+        product = self.product_of(build)
+        entry = self.find(build)
+        if entry is not None:
+            if entry.is_release or entry.update == entry.cu:
+                return "%s %s" % (product, entry.cu)
+            return "%s %s %s" % (product, entry.cu, entry.update)
+        cu = self.cu_of(build)
+        if cu is not None:
+            return "%s %s + unknown update (%s)" % (product, cu, build)
+        return "%s unknown CU (%s)" % (product, build)
+
+    def describe_change(self, from_build, to_build):
+        """``Exchange 2019 CU14 Nov24SU -> Exchange SE RTM Sep26SUv2 (product change: Exchange 2019 -> Exchange SE)``."""
+        before, after = self.display_name(from_build), self.display_name(to_build)
+        old, new = self.product_of(from_build), self.product_of(to_build)
+        text = "%s -> %s" % (before, after)
+        if old != new:
+            text += " (product change: %s -> %s)" % (old, new)
+        return text
 
     # -- classification --------------------------------------------------
 
@@ -475,6 +585,7 @@ class Catalog:
         return Classification(
             input=value if isinstance(value, str) else str(value),
             build=str(build),
+            display_name=self.display_name(build),
             build_long=build.long_form(),
             source_form=build.source_form,
             product=product,
@@ -519,21 +630,164 @@ def _read_yaml(path):
         return yaml.load(handle, Loader=loader)  # noqa: S506 - a SafeLoader
 
 
+OVERLAY_KEYS = ("builds",)
+
+
+def read_overlay_rows(text, path, lifecycle=None):
+    """The build rows of an extra catalog file, checked; ``CatalogError`` names the file and entry.
+
+    ``text`` is the file's YAML text (or already-parsed data). The file holds
+    a mapping with one key, ``builds``: rows in the form of the shipped
+    catalog's generated rows. ``availability`` may be left out: an SU or HU
+    released after the product's ``last_public_update_date`` (``lifecycle``)
+    is then ESU-only, as the importer decides.
+    """
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if isinstance(text, str) else text
+    except yaml.YAMLError as err:
+        raise CatalogError("extra catalog file %s is not valid YAML: %s" % (path, err))
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise CatalogError("extra catalog file %s must be a mapping with a 'builds' list, got %s"
+                           % (path, type(data).__name__))
+    unknown = sorted(set(data) - set(OVERLAY_KEYS))
+    if unknown:
+        raise CatalogError("extra catalog file %s has unknown key(s) %s; it may hold only %s"
+                           % (path, ", ".join(map(str, unknown)), ", ".join(OVERLAY_KEYS)))
+    rows = data.get("builds") or []
+    if not isinstance(rows, list):
+        raise CatalogError("extra catalog file %s: 'builds' must be a list of build rows" % path)
+    checked = []
+    for number, row in enumerate(rows, start=1):
+        where = "extra catalog file %s, builds entry %d" % (path, number)
+        if not isinstance(row, dict):
+            raise CatalogError("%s: must be a mapping, got %r" % (where, row))
+        where += " (%s)" % row.get("build", "no build")
+        try:
+            entry = BuildEntry(row)
+        except CatalogError as err:
+            raise CatalogError("%s: %s" % (where, err)) from None
+        except ExchangeBuildError as err:
+            raise CatalogError("%s: %s" % (where, err)) from None
+        row = dict(row)
+        if "availability" not in row:
+            last_public = ((lifecycle or {}).get(entry.product) or {}).get("last_public_update_date")
+            esu = not entry.is_release and last_public is not None and entry.release_date > to_date(last_public)
+            row["availability"] = "esu" if esu else "public"
+        elif row["availability"] not in ("public", "esu"):
+            raise CatalogError("%s: availability must be public or esu, got %r" % (where, row["availability"]))
+        row["_where"] = where
+        checked.append(row)
+    return checked
+
+
+def merge_overlay(data, rows, path):
+    """Catalog data with the overlay ``rows`` merged over its builds (a new dict; ``data`` is untouched).
+
+    A row replaces a shipped row with the same build (an alternate counts) or
+    the same product, CU and update; any other row is added. Rows whose build
+    belongs to another product, or that repeat a build within the file, are
+    refused with a ``CatalogError`` naming the file and entry.
+    """
+    probe = Catalog({"products": data["products"], "builds": []})
+    merged = dict(data)
+    builds = [dict(r) for r in data.get("builds") or ()]
+    seen = {}
+    for row in rows:
+        where = row.get("_where") or "extra catalog file %s" % path
+        entry = BuildEntry(row)
+        try:
+            actual = probe.product_of(entry.build)
+        except ExchangeBuildError as err:
+            raise CatalogError("%s: %s" % (where, err)) from None
+        if row["product"] not in data["products"]:
+            raise CatalogError("%s: unknown product %r; expected one of %s"
+                               % (where, row["product"], ", ".join(data["products"])))
+        if actual != row["product"]:
+            raise CatalogError("%s: build %s belongs to %s, not %s" % (where, entry.build, actual, row["product"]))
+        if str(entry.build) in seen:
+            raise CatalogError("%s: build %s is already given by %s" % (where, entry.build, seen[str(entry.build)]))
+        seen[str(entry.build)] = where
+        key = (row["product"], row["cu"], row["update"])
+        own = {entry.build} | set(entry.alternate_builds)
+
+        def same(other):
+            other_entry = BuildEntry(other)
+            return (other["product"], other["cu"], other["update"]) == key or \
+                bool(own & ({other_entry.build} | set(other_entry.alternate_builds)))
+
+        builds = [b for b in builds if not same(b)]
+        clean = {k: v for k, v in row.items() if k != "_where"}
+        clean["source"] = clean.get("source") or "extra catalog file %s" % path
+        builds.append(clean)
+    merged["builds"] = builds
+    return merged
+
+
 @functools.lru_cache(maxsize=8)
-def _load_cached(path, mtime_ns):
-    # Keyed on mtime so an updated file is re-read; the Catalog is never
+def _load_cached(path, mtime_ns, extras):
+    # Keyed on the mtimes so an updated file is re-read; the Catalog is never
     # mutated after construction, so sharing one instance is safe.
-    return Catalog(_read_yaml(path))
+    data = _read_yaml(path)
+    for extra_path, _mtime in extras:
+        try:
+            with open(extra_path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as err:
+            raise CatalogError("cannot read the extra catalog file %s: %s" % (extra_path, err))
+        data = merge_overlay(data, read_overlay_rows(text, extra_path, data.get("lifecycle")), extra_path)
+    try:
+        return Catalog(data)
+    except CatalogError as err:
+        if extras:
+            raise CatalogError("%s (after merging %s)" % (err, ", ".join(p for p, _mtime in extras))) from None
+        raise
 
 
-def load_catalog(path=None):
-    """The catalog at ``path`` (default: the data file shipped beside this module)."""
+def _extra_paths(extra):
+    if extra is None or extra == "":
+        return []
+    if isinstance(extra, str):
+        return [extra]
+    if isinstance(extra, (list, tuple)) and all(isinstance(p, str) for p in extra):
+        return [p for p in extra if p]
+    raise CatalogError("extra catalog files must be a path or a list of paths, got %r" % (extra,))
+
+
+def load_catalog(path=None, extra=None):
+    """The catalog at ``path`` (default: the data file shipped beside this module).
+
+    ``extra``: a path or list of paths of extra catalog files (see
+    :func:`read_overlay_rows`), merged over it in order and validated the
+    same way; a bad file is a ``CatalogError`` naming the file and entry.
+    """
     path = os.path.abspath(path or DEFAULT_CATALOG_PATH)
     try:
         mtime = os.stat(path).st_mtime_ns
     except OSError as err:
         raise CatalogError("cannot read the Exchange build catalog %s: %s" % (path, err))
-    return _load_cached(path, mtime)
+    extras = []
+    for extra_path in _extra_paths(extra):
+        extra_path = os.path.abspath(os.path.expanduser(extra_path))
+        try:
+            extras.append((extra_path, os.stat(extra_path).st_mtime_ns))
+        except OSError as err:
+            raise CatalogError("cannot read the extra catalog file %s: %s" % (extra_path, err))
+    return _load_cached(path, mtime, tuple(extras))
+
+
+# Inventory variable naming extra catalog files (a path or a list of paths on
+# the controller); every module that reads the catalog honours it.
+CATALOG_FILES_VAR = "exchange_catalog_files"
+
+
+def catalog_files_from(task_vars, templar=None):
+    """The extra catalog files named by ``exchange_catalog_files`` in a task's variables, templated."""
+    value = (task_vars or {}).get(CATALOG_FILES_VAR)
+    if value is not None and templar is not None:
+        value = templar.template(value)
+    return _extra_paths(value)
 
 
 def classify_build(value, today, catalog=None):

@@ -19,7 +19,7 @@ import io
 import json
 from collections.abc import Mapping
 
-from ._audit_report import FORMATS, AuditReportError, _server, write_report  # noqa: F401 (FORMATS re-exported)
+from ._audit_report import AuditReportError, _server, write_report
 
 _SIDE_KEYS = ("status", "build", "product", "update", "lifecycle", "eems_status", "eems_cause", "error")
 

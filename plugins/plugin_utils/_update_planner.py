@@ -16,7 +16,10 @@ Facts (a dict; ``build_facts`` produces exactly these keys)
 ``setup_watermark``  str or None. Exchange Setup's watermark left by an
                      interrupted Setup run (None when Setup finished).
 ``free_disk_gb``     float or None. Free space on the system drive.
-``os``               str or None, e.g. ``"Windows Server 2019"``.
+``os``               str or None: the WMI caption (``"Microsoft Windows Server 2019
+                     Datacenter"``) or a plain name (``"Windows Server 2019"``).
+``os_version``       str or None, ``Win32_OperatingSystem.Version`` (``10.0.17763``);
+                     identifies the OS when the caption does not.
 ``roles``            list of str, e.g. ``["Mailbox"]`` or ``["Edge"]``.
 
 Missing optional keys count as None (unknown); unknown never blocks a plan
@@ -25,19 +28,31 @@ but yields a warning finding.
 Policy (a dict)
 ---------------
 ``target``            ``"latest"`` (newest build the server can reach),
-                      ``"eems"`` (smallest change meeting both EEMS cut-offs)
-                      or a build string (an exact catalog build). Default latest.
+                      ``"eems"`` (newest update that restores EEMS, on the
+                      server's own product line when that line can; else on
+                      the line it can reach), ``"eems_minimal"`` (smallest
+                      change meeting both EEMS cut-offs) or a build string
+                      (an exact catalog build). Default latest. Anything
+                      else is a ``PlanInputError`` (see ``check_target``).
 ``esu_enrolled``      bool, default False. ESU-only updates are planned only
                       when True.
 ``min_free_disk_gb``  number, optional. Default 30 when a CU or SE upgrade is
                       planned, 10 when only SUs are.
 ``installer_format``  ``"msp"`` (default) or ``"exe"`` for SU/HU packages.
+``available_media``   list of installer file names the repository holds, or
+                      None (unknown). A CU whose media Microsoft no longer
+                      offers (catalog ``installers.cu_offered``) is planned
+                      only when its file is in this list; otherwise the plan
+                      names the missing file.
 
 Output (a JSON-safe dict)
 -------------------------
 ``current``     the catalog classification of ``facts.build`` (None if unreadable).
 ``target``      ``{policy, requested, build, product, cu, update, name,
-                description, fallback}``; ``fallback`` is True when the
+                display_name, product_change, description, fallback}``
+                (``display_name`` as admins say it, "Exchange 2019 CU14
+                Nov24SU"; ``product_change`` True when the plan moves the
+                server to another product, 2019 -> SE); ``fallback`` is True when the
                 requested target is unreachable and ``steps`` lead to the best
                 reachable state instead (only for ``eems``).
 ``steps``       ordered list of ``{order, action, from_build, to_build, update,
@@ -47,7 +62,11 @@ Output (a JSON-safe dict)
                 An interrupted Setup stops the plan after ``resume_setup``:
                 gather facts again once Setup has finished.
 ``findings``    list of ``{id, severity (info|warning|critical), message, remedy}``.
-``reachable``   True when the requested target can be reached (or already is).
+``reachable``   True when the requested target can be reached (or already is) and
+                every planned step can run; a step that cannot (a CU the OS
+                does not support, a .NET the OS cannot have, media nobody
+                offers) makes it False with a critical finding saying why, and
+                no step from that one on is planned.
 ``meets_eems``  ``{march_2023, june_2026}`` after the plan: True, False, or
                 None where EEMS does not exist (Exchange 2013) or the catalog
                 cannot tell.
@@ -59,15 +78,35 @@ from __future__ import annotations
 from ._exchange_build import ExchangeBuild, ExchangeBuildError
 from ._exchange_catalog import CUTOFF_IDS, load_catalog, to_date
 
-__all__ = ["PlanInputError", "plan_update"]
+__all__ = ["PlanInputError", "TARGET_POLICIES", "check_target", "plan_update"]
 
 DEFAULT_MIN_FREE_DISK_GB = {"cu": 30.0, "su": 10.0}
-TARGET_POLICIES = ("latest", "eems")
+TARGET_POLICIES = ("latest", "eems", "eems_minimal")
 SEVERITIES = ("info", "warning", "critical")
 
 
 class PlanInputError(ValueError):
     """Facts or policy with the wrong shape (not a wrong build: that is a finding)."""
+
+
+def check_target(value):
+    """Return the target stripped, or raise ``PlanInputError`` naming the allowed values.
+
+    Allowed: one of ``TARGET_POLICIES`` or a build string in any form
+    ``_exchange_build`` accepts (``15.2.1748.53``). Whether the build is in
+    the catalog is the plan's business (a finding), not an input error.
+    """
+    allowed = "%s, or an Exchange build such as 15.2.2562.53" % ", ".join(TARGET_POLICIES)
+    if not isinstance(value, str) or not value.strip():
+        raise PlanInputError("target must be one of %s; got %r" % (allowed, value))
+    text = value.strip()
+    if text in TARGET_POLICIES:
+        return text
+    try:
+        ExchangeBuild.parse(text)
+    except ExchangeBuildError:
+        raise PlanInputError("target %r is not allowed; use one of %s" % (text, allowed)) from None
+    return text
 
 
 class _Hop:
@@ -126,7 +165,11 @@ def _check_inputs(facts, policy):
     policy = dict(policy or {})
     target = policy.get("target", "latest")
     if not isinstance(target, str) or not target.strip():
-        raise PlanInputError("policy target must be 'latest', 'eems' or a build string, got %r" % (target,))
+        raise PlanInputError("policy target must be one of %s or a build string, got %r"
+                             % (", ".join(TARGET_POLICIES), target))
+    media = policy.get("available_media")
+    if media is not None and (isinstance(media, (str, bytes, dict)) or not all(isinstance(m, str) for m in media)):
+        raise PlanInputError("policy available_media must be a list of installer file names, got %r" % (media,))
     fmt = policy.get("installer_format", "msp")
     if fmt not in ("msp", "exe"):
         raise PlanInputError("policy installer_format must be 'msp' or 'exe', got %r" % (fmt,))
@@ -141,11 +184,33 @@ def _check_inputs(facts, policy):
         "esu_enrolled": bool(policy.get("esu_enrolled", False)),
         "min_free_disk_gb": min_disk,
         "installer_format": fmt,
+        "available_media": None if media is None else {m.strip().lower() for m in media},
     }, [str(r) for r in roles]
 
 
-def _candidates(catalog, current, esu_enrolled):
-    """Every catalog build the server can end on, with the hops to get there."""
+def _media_missing(catalog, policy, entry):
+    """The CU installer file ``entry`` needs when nobody can supply it, else None.
+
+    Microsoft's download offers only some CUs (catalog ``installers.cu_offered``);
+    any other CU must be in the repository (``policy['available_media']``).
+    """
+    if catalog.cu_offered(entry.product, entry.cu) is not False:
+        return None
+    installer = catalog.cu_installer(entry.product, entry.cu)
+    media = policy.get("available_media")
+    if installer and media is not None and installer.lower() in media:
+        return None
+    return installer or "%s %s media" % (entry.product, entry.cu)
+
+
+def _candidates(catalog, current, policy):
+    """Every catalog build the server can end on, with the hops to get there.
+
+    Returns ``(usable, blocked)``: ``blocked`` maps a candidate's entry to the
+    CU media its path needs that Microsoft no longer offers and the
+    repository does not hold.
+    """
+    esu_enrolled = policy["esu_enrolled"]
     build = ExchangeBuild.parse(current["build"])
     product = current["product"]
     found = [_Candidate(None, build, [])]
@@ -173,13 +238,12 @@ def _candidates(catalog, current, esu_enrolled):
         release = catalog.cu_release(product, cu)
         if release is not None and release.build.cu_key > build.cu_key:
             add_cu_line(product, cu, [], "cu")
-    # In-place upgrades to another product line (2019 CU15 -> SE).
-    for rule in catalog.data.get("upgrades", {}).get("in_place", ()):
-        if rule["from_product"] != product:
-            continue
-        gate = catalog.cu_release(product, rule["from_cu"])
-        if gate is None:
-            continue
+    # In-place upgrades to another product line (2019 CU14 or CU15 -> SE).
+    # Newest gate first, so that of two equally short paths the one through
+    # the newer CU is kept.
+    rules = [r for r in catalog.data.get("upgrades", {}).get("in_place", ()) if r["from_product"] == product]
+    gates = [(catalog.cu_release(product, r["from_cu"]), r) for r in rules]
+    for gate, rule in sorted((g for g in gates if g[0] is not None), key=lambda g: g[0].build, reverse=True):
         if current["cu"] == rule["from_cu"]:
             prefix = []
         elif gate.build.cu_key > build.cu_key:
@@ -188,7 +252,25 @@ def _candidates(catalog, current, esu_enrolled):
             continue
         for cu in catalog.cus(rule["to_product"]):
             add_cu_line(rule["to_product"], cu, prefix, "upgrade")
-    return found
+
+    usable, blocked = [], {}
+    best = {}
+    for candidate in found:
+        missing = [m for m in (_media_missing(catalog, policy, h.entry) for h in candidate.hops
+                               if h.kind in ("cu", "upgrade")) if m]
+        key = id(candidate.entry)
+        if missing:
+            if key not in best:
+                blocked.setdefault(key, missing)
+            continue
+        blocked.pop(key, None)
+        kept = best.get(key)
+        if kept is None or len(candidate.hops) < len(kept.hops):
+            best[key] = candidate
+    for candidate in found:
+        if best.get(id(candidate.entry)) is candidate:
+            usable.append(candidate)
+    return usable, blocked
 
 
 def _meets_both(catalog, build):
@@ -210,7 +292,8 @@ def plan_update(facts, policy=None, today=None, catalog=None):
     plan = _Plan()
     target_info = {"policy": policy["target"] if policy["target"] in TARGET_POLICIES else "build",
                    "requested": policy["target"], "build": None, "product": None, "cu": None,
-                   "update": None, "name": None, "description": None, "fallback": False}
+                   "update": None, "name": None, "display_name": None, "product_change": False,
+                   "description": None, "fallback": False}
     result = {"current": None, "target": target_info, "steps": plan.steps, "findings": plan.findings,
               "reachable": False, "meets_eems": {c: None for c in CUTOFF_IDS}, "today": today.isoformat()}
 
@@ -221,22 +304,28 @@ def plan_update(facts, policy=None, today=None, catalog=None):
                      "Read the build from the ExSetup.exe file version and gather facts again.")
         return result
     result["current"] = current
+    facts = dict(facts)
+    facts["os_name"] = catalog.normalise_os(facts.get("os"), facts.get("os_version"))
     _current_findings(plan, catalog, current, facts, policy, roles, today)
 
     current_build = ExchangeBuild.parse(current["build"])
-    candidates = _candidates(catalog, current, policy["esu_enrolled"])
-    chosen, reachable = _choose_target(plan, catalog, current, candidates, policy, today)
-    result["reachable"] = reachable
+    candidates, blocked = _candidates(catalog, current, policy)
+    chosen, reachable = _choose_target(plan, catalog, current, candidates, blocked, policy, today)
     final = chosen if chosen is not None else _Candidate(catalog.find(current_build), current_build, [])
     _describe_target(target_info, catalog, current, final, reachable, chosen is not None)
 
     _prerequisite_steps(plan, facts, policy, current_build, final.hops)
     if facts.get("setup_watermark"):
+        result["reachable"] = reachable
         target_info["description"] += "; planned after the interrupted Setup is finished and facts are gathered again"
         result["meets_eems"] = _meets_after(catalog, current_build)
         return result
-    _install_steps(plan, catalog, current, facts, policy, final.hops)
-    result["meets_eems"] = _meets_after(catalog, final.build)
+    reached, stopped = _install_steps(plan, catalog, current, facts, policy, final.hops)
+    if stopped:
+        reachable = False
+        target_info["description"] += "; stopped before %s: %s" % (stopped["what"], stopped["why"])
+    result["reachable"] = reachable
+    result["meets_eems"] = _meets_after(catalog, reached)
     return result
 
 
@@ -247,31 +336,66 @@ def _meets_after(catalog, build):
     return {c: catalog.meets_update(build, catalog.cutoff(c)["update"]) for c in CUTOFF_IDS}
 
 
-def _choose_target(plan, catalog, current, candidates, policy, today):
+def _newest(candidates):
+    return max(candidates, key=lambda c: (c.build.version, -len(c.hops))) if candidates else None
+
+
+def _newest_on_own_line(catalog, product, candidates):
+    """The newest candidate on the server's own product line if there is one, else the newest of all."""
+    own = [c for c in candidates if catalog.product_of(c.build) == product]
+    return _newest(own or candidates)
+
+
+def _media_finding(plan, catalog, blocked, entry, severity, lead):
+    missing = blocked.get(id(entry))
+    if not missing:
+        return False
+    plan.finding("media_missing", severity,
+                 "%s %s (%s) needs CU media Microsoft no longer offers and the repository does not hold: %s."
+                 % (lead, entry.name, entry.build, ", ".join(missing)),
+                 "Put %s into the installer repository (with its SHA256 in manifest.json) and plan again."
+                 % " and ".join(missing))
+    return True
+
+
+def _choose_target(plan, catalog, current, candidates, blocked, policy, today):
     """Return ``(candidate or None, reachable)``; record why a target is out of reach."""
     product = current["product"]
     requested = policy["target"]
     esu_hint = "" if policy["esu_enrolled"] else " (ESU-only updates are excluded: esu_enrolled is false)"
     if requested == "latest":
-        best = max(candidates, key=lambda c: (c.build.version, -len(c.hops)))
+        best = _newest(candidates)
+        better = [e for e in catalog.entries if id(e) in blocked and e.build > best.build]
+        if better:
+            _media_finding(plan, catalog, blocked, max(better, key=lambda e: e.build), "warning", "A newer build,")
         return best, True
 
-    if requested == "eems":
+    if requested in ("eems", "eems_minimal"):
         if product not in catalog.eems.get("introduced_in", {}):
             plan.finding("eems_unavailable", "critical",
                          "%s has no Emergency Mitigation Service, so no build of it can meet the EEMS cut-offs."
                          % product,
                          "Apply interim mitigations by hand and migrate to Exchange SE.")
             return None, False
+        # eems_minimal: the smallest change. eems: nothing when EEMS already
+        # works, else the newest update that restores it, staying on the
+        # server's product line when that line can.
+        pick = _smallest if requested == "eems_minimal" else (
+            lambda cands: _newest_on_own_line(catalog, product, cands))
         meeting = [c for c in candidates if _meets_both(catalog, c.build)]
         if meeting:
-            return _smallest(meeting), True
+            stay = [c for c in meeting if not c.hops]
+            return (stay[0] if stay and requested == "eems" else pick(meeting)), True
         fetch_cutoff = catalog.cutoff("march_2023")["update"]
         partial = [c for c in candidates if catalog.meets_update(c.build, fetch_cutoff) is True]
         plan.finding("eems_target_unreachable", "critical",
                      "No build reachable from %s meets the June 2026 EEMS cut-off%s." % (current["build"], esu_hint),
                      _dead_end_remedy(catalog, product, policy))
-        fallback = _smallest(partial)
+        for entry in catalog.entries:
+            if id(entry) in blocked and _meets_both(catalog, entry.build):
+                _media_finding(plan, catalog, blocked, entry, "warning", "A build that would meet it,")
+                break
+        fallback = pick(partial)
         if fallback is not None and fallback.hops:
             return fallback, False
         return None, False
@@ -281,7 +405,8 @@ def _choose_target(plan, catalog, current, candidates, policy, today):
         wanted_product = catalog.product_of(wanted)
     except ExchangeBuildError as err:
         plan.finding("target_unreadable", "critical", str(err),
-                     "Set the policy target to 'latest', 'eems' or a build such as 15.2.2562.53.")
+                     "Set the policy target to one of %s or a build such as 15.2.2562.53."
+                     % ", ".join(TARGET_POLICIES))
         return None, False
     current_build = ExchangeBuild.parse(current["build"])
     if wanted == current_build:
@@ -301,6 +426,8 @@ def _choose_target(plan, catalog, current, candidates, policy, today):
     for candidate in candidates:
         if candidate.entry is entry:
             return candidate, True
+    if _media_finding(plan, catalog, blocked, entry, "critical", "Target"):
+        return None, False
     if entry.esu_only and not policy["esu_enrolled"]:
         plan.finding("esu_required", "critical",
                      "Target %s (%s) is available only to organisations enrolled in Extended Security Updates."
@@ -337,10 +464,14 @@ def _describe_target(info, catalog, current, final, reachable, moved):
     else:
         info.update(build=str(final.build), product=current["product"], cu=current["cu"],
                     update=current["update"], name=current["description"])
+    info["display_name"] = catalog.display_name(final.build)
+    info["product_change"] = info["product"] != current["product"]
     if not final.hops:
         text = "stay on %s (%s)" % (info["build"], info["name"])
     else:
-        text = "%s (%s)" % (info["name"], info["build"])
+        text = "%s (%s)" % (info["display_name"], info["build"])
+        if info["product_change"]:
+            text += ", a product change: %s -> %s" % (current["product"], info["product"])
     if not reachable and moved:
         info["fallback"] = True
         text = "requested target unreachable; best reachable instead: " + text
@@ -407,6 +538,12 @@ def _current_findings(plan, catalog, current, facts, policy, roles, today):
         plan.finding("no_in_place_upgrade", "warning",
                      "%s cannot be upgraded in place to Exchange SE; CU23 with ESU SUs is the end of its line."
                      % product, _dead_end_remedy(catalog, product, policy))
+    if facts.get("os_name") is None and (facts.get("os") or facts.get("os_version")):
+        plan.finding("os_unrecognised", "warning",
+                     "The operating system %r (version %r) is not a Windows Server release the catalog knows; "
+                     "which .NET it can have and which CUs it supports are not checked."
+                     % (facts.get("os"), facts.get("os_version")),
+                     "Gather Win32_OperatingSystem Caption and Version again; Exchange runs only on Windows Server.")
     if facts.get("dotnet_release") is None:
         plan.finding("dotnet_unknown", "warning", "The installed .NET Framework release is unknown.",
                      "Gather the Release value from HKLM\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full.")
@@ -446,21 +583,32 @@ def _prerequisite_steps(plan, facts, policy, build, hops):
 
 
 def _install_steps(plan, catalog, current, facts, policy, hops):
+    """Add the install steps; return ``(build reached, None)`` or ``(build reached, stop)``.
+
+    ``stop`` (``{what, why}``) means a hop cannot run (its CU is not
+    supported on this OS, no .NET it needs can exist on this OS, its media
+    is missing): the reason is a critical finding and nothing from that hop
+    on is planned.
+    """
     state = {"product": current["product"], "cu": current["cu"], "build": ExchangeBuild.parse(current["build"]),
              "dotnet": facts.get("dotnet_release")}
-    os_name = facts.get("os")
+    os_name = facts.get("os_name")
     for index, hop in enumerate(hops):
         entry = hop.entry
         if hop.kind in ("cu", "upgrade"):
-            _ensure_dotnet(plan, catalog, state, entry, os_name)
+            stop = (_check_os(plan, catalog, entry, os_name)
+                    or _ensure_dotnet(plan, catalog, state, entry, os_name, policy))
+            if stop:
+                return state["build"], stop
             if hop.kind == "cu":
                 reason = "Install %s %s (full build, Setup /Mode:Upgrade)%s." % (
                     entry.product, entry.cu, _cu_reason(catalog, state, entry, hops[index + 1:]))
                 action = "install_cu"
             else:
                 rule = catalog.in_place_upgrade(state["product"], state["cu"], entry.product) or {}
-                reason = "Upgrade %s %s in place to %s %s. %s" % (
-                    state["product"], state["cu"], entry.product, entry.cu, (rule.get("note") or "").strip())
+                reason = "Upgrade %s %s in place to %s %s (product change: %s -> %s). %s" % (
+                    state["product"], state["cu"], entry.product, entry.cu, state["product"], entry.product,
+                    (rule.get("note") or "").strip())
                 action = "upgrade_to_se"
             plan.step(action, state["build"], entry.build, reason.strip(), update=entry.update, kb=entry.kb,
                       installer=catalog.cu_installer(entry.product, entry.cu), esu_only=False)
@@ -474,6 +622,112 @@ def _install_steps(plan, catalog, current, facts, policy, hops):
                       installer=catalog.update_installer(entry, policy["installer_format"]), esu_only=entry.esu_only)
             state["build"] = entry.build
             plan.step("reboot", entry.build, entry.build, "Restart so the updated binaries load.")
+    return state["build"], None
+
+
+def _check_os(plan, catalog, entry, os_name):
+    """A stop when Microsoft does not support ``entry``'s CU on this OS (Windows never upgrades under Exchange)."""
+    if catalog.os_supported(entry.product, entry.cu, os_name) is not False:
+        return None
+    supported = catalog.supported_os(entry.product, entry.cu) or []
+    plan.finding("os_not_supported", "critical",
+                 "%s %s is not supported on %s (it runs on %s), and Windows cannot be upgraded in place under "
+                 "Exchange." % (entry.product, entry.cu, os_name, ", ".join(supported)),
+                 "Install a new server on a supported Windows Server release and move the mailboxes to it.")
+    return {"what": "%s %s" % (entry.product, entry.cu), "why": "not supported on %s" % os_name}
+
+
+def _ensure_dotnet(plan, catalog, state, entry, os_name, policy):
+    """Insert .NET (and, if needed, a bridging CU) so ``entry``'s CU can install; a stop dict if it cannot."""
+    need = catalog.dotnet_requirement(entry.product, entry.cu, os_name)
+    if need is None:
+        return None
+    if not need["installable"]:
+        plan.finding("dotnet_not_installable", "critical",
+                     "%s %s needs .NET Framework %s, none of which can be installed on %s."
+                     % (entry.product, entry.cu, " or ".join(need["supported"]), os_name),
+                     "Install a new server on a Windows Server release that can run it and move the mailboxes.")
+        return {"what": "%s %s" % (entry.product, entry.cu), "why": "no .NET it supports exists for %s" % os_name}
+    have = state["dotnet"]
+    if have is None:
+        return None
+    if have >= need["min_release"]:
+        if catalog.dotnet_version_of(have) not in need["supported"] and have > catalog.dotnet_release(need["max_version"]):
+            plan.finding("dotnet_too_new", "warning",
+                         ".NET release %d is newer than %s %s supports (%s)." % (
+                             have, entry.product, entry.cu, ", ".join(need["supported"])),
+                         "Check the Exchange supportability matrix before installing.")
+        return None
+    here = catalog.dotnet_requirement(state["product"], state["cu"], os_name) if state["cu"] else None
+    usable_here = here["supported"] if here else need["supported"]
+    choices = [v for v in need["installable"] if v in usable_here and catalog.dotnet_release(v) > have]
+    if choices:
+        # With the OS unknown, take the oldest choice: every OS the CU runs on can have it or has newer.
+        version = need["recommended"] if need["recommended"] in choices and os_name else min(
+            choices, key=catalog.dotnet_release)
+        _dotnet_step(plan, catalog, state, entry, need, version)
+        return None
+    bridge, missing = _bridge_cu(catalog, state, need, entry, os_name, policy)
+    if bridge is not None:
+        stop = _ensure_dotnet(plan, catalog, state, bridge, os_name, policy)
+        if stop:
+            return stop
+        plan.step("install_cu", state["build"], bridge.build,
+                  "Install %s %s first: it runs on the installed .NET and on the .NET that %s needs."
+                  % (bridge.product, bridge.cu, entry.cu),
+                  update=bridge.update, kb=bridge.kb, installer=catalog.cu_installer(bridge.product, bridge.cu))
+        state.update(product=bridge.product, cu=bridge.cu, build=bridge.build)
+        plan.step("reboot", bridge.build, bridge.build, "Restart after Setup before the next change.")
+        return _ensure_dotnet(plan, catalog, state, entry, os_name, policy)
+    # Microsoft's supportability matrix: when no intermediate CU is
+    # available, install the newest .NET the target supports, then the CU
+    # immediately (the installed CU runs unsupported in between).
+    version = need["recommended"] if os_name else min(need["installable"], key=catalog.dotnet_release)
+    plan.finding("dotnet_then_cu_directly", "warning",
+                 "No CU between %s %s and %s %s that runs on both .NET versions is available%s, so .NET "
+                 "Framework %s goes first and %s %s straight after it, as Microsoft's supportability matrix "
+                 "describes; %s is not supported on that .NET in between." % (
+                     state["product"], state["cu"], entry.product, entry.cu,
+                     " (missing media: %s)" % ", ".join(missing) if missing else "", version,
+                     entry.product, entry.cu, state["cu"]),
+                 "Keep the two steps in one maintenance window; to take the supported path instead, put %s into "
+                 "the repository." % (" or ".join(missing) if missing else "an intermediate CU"))
+    _dotnet_step(plan, catalog, state, entry, need, version)
+    return None
+
+
+def _dotnet_step(plan, catalog, state, entry, need, version):
+    plan.step("install_dotnet", state["build"], state["build"],
+              ".NET Framework %s is needed before %s %s (installed release %d, required at least %d)."
+              % (version, entry.product, entry.cu, state["dotnet"], need["min_release"]),
+              update=".NET Framework %s" % version,
+              installer=catalog.data["dotnet"].get("installers", {}).get(version))
+    plan.step("reboot", state["build"], state["build"], ".NET Framework setup requires a restart.")
+    state["dotnet"] = catalog.dotnet_release(version)
+
+
+def _bridge_cu(catalog, state, need, entry, os_name, policy):
+    """``(CU release, missing media)``: the newest CU below ``entry`` that runs on today's and tomorrow's .NET.
+
+    A CU whose media nobody can supply is not used; its file is returned in
+    ``missing`` so the plan can name it.
+    """
+    have_version = catalog.dotnet_version_of(state["dotnet"])
+    best, missing = None, []
+    for cu in catalog.cus(state["product"]):
+        release = catalog.cu_release(state["product"], cu)
+        if release is None or release.build <= state["build"] or release.build >= entry.build:
+            continue
+        if catalog.os_supported(release.product, release.cu, os_name) is False:
+            continue
+        rule = catalog.dotnet_requirement(state["product"], cu, os_name)
+        if rule and have_version in rule["supported"] and set(rule["installable"]) & set(need["installable"]):
+            media = _media_missing(catalog, policy, release)
+            if media:
+                missing.append(media)
+            else:
+                best = release
+    return best, ([] if best is not None else missing[-1:])
 
 
 def _cu_reason(catalog, state, entry, rest):
@@ -498,60 +752,3 @@ def _su_reason(catalog, before, entry):
     if entry.esu_only:
         gains.append("ESU-only")
     return "; " + "; ".join(gains) if gains else ""
-
-
-def _ensure_dotnet(plan, catalog, state, entry, os_name):
-    """Insert .NET (and, if needed, a bridging CU) so ``entry``'s CU can install."""
-    need = catalog.dotnet_requirement(entry.product, entry.cu, os_name)
-    have = state["dotnet"]
-    if need is None or have is None:
-        return
-    if have >= need["min_release"]:
-        if catalog.dotnet_version_of(have) not in need["supported"] and have > catalog.dotnet_release(need["max_version"]):
-            plan.finding("dotnet_too_new", "warning",
-                         ".NET release %d is newer than %s %s supports (%s)." % (
-                             have, entry.product, entry.cu, ", ".join(need["supported"])),
-                         "Check the Exchange supportability matrix before installing.")
-        return
-    here = catalog.dotnet_requirement(state["product"], state["cu"], os_name) if state["cu"] else None
-    usable_here = here["supported"] if here else need["supported"]
-    choices = [v for v in need["supported"] if v in usable_here and catalog.dotnet_release(v) > have]
-    if not choices:
-        bridge = _bridge_cu(catalog, state, need, os_name)
-        if bridge is None:
-            plan.finding("dotnet_path_missing", "critical",
-                         "%s %s needs .NET %s, which %s %s does not support, and no CU in between bridges them."
-                         % (entry.product, entry.cu, " or ".join(need["supported"]), state["product"], state["cu"]),
-                         "Upgrade .NET and the CU by hand following Microsoft's supportability matrix.")
-            return
-        _ensure_dotnet(plan, catalog, state, bridge, os_name)
-        plan.step("install_cu", state["build"], bridge.build,
-                  "Install %s %s first: it runs on the installed .NET and on the .NET that %s needs."
-                  % (bridge.product, bridge.cu, entry.cu),
-                  update=bridge.update, kb=bridge.kb, installer=catalog.cu_installer(bridge.product, bridge.cu))
-        state.update(product=bridge.product, cu=bridge.cu, build=bridge.build)
-        plan.step("reboot", bridge.build, bridge.build, "Restart after Setup before the next change.")
-        _ensure_dotnet(plan, catalog, state, entry, os_name)
-        return
-    version = need["recommended"] if need["recommended"] in choices else min(choices, key=catalog.dotnet_release)
-    plan.step("install_dotnet", state["build"], state["build"],
-              ".NET Framework %s is needed before %s %s (installed release %d, required at least %d)."
-              % (version, entry.product, entry.cu, have, need["min_release"]),
-              update=".NET Framework %s" % version,
-              installer=catalog.data["dotnet"].get("installers", {}).get(version))
-    plan.step("reboot", state["build"], state["build"], ".NET Framework setup requires a restart.")
-    state["dotnet"] = catalog.dotnet_release(version)
-
-
-def _bridge_cu(catalog, state, need, os_name):
-    """Newest CU between here and the target that runs on today's and tomorrow's .NET."""
-    have_version = catalog.dotnet_version_of(state["dotnet"])
-    best = None
-    for cu in catalog.cus(state["product"]):
-        release = catalog.cu_release(state["product"], cu)
-        if release is None or release.build <= state["build"]:
-            continue
-        rule = catalog.dotnet_requirement(state["product"], cu, os_name)
-        if rule and have_version in rule["supported"] and set(rule["supported"]) & set(need["supported"]):
-            best = release
-    return best

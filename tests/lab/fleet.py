@@ -12,7 +12,7 @@ import os
 
 import yaml
 
-from . import iis
+from . import iis, value_forms
 
 FLEET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fleets")
 DEFAULT_FLEET = os.path.join(FLEET_DIR, "default.yml")
@@ -30,8 +30,6 @@ EXCHANGE_SERVICES = (
     "W3SVC",
     "WinRM",
 )
-# Exchange 2013 has no Emergency Mitigation Service.
-_NO_EEMS_PREFIX = "15.0."
 
 SERVER_DEFAULTS = {
     "organization": None,
@@ -152,7 +150,9 @@ def normalise_fleet(raw, source="<fleet>"):
             eems.setdefault(key, copy.deepcopy(value))
         services = server.setdefault("services", {})
         for service in EXCHANGE_SERVICES:
-            if service == "MSExchangeMitigation" and build.startswith(_NO_EEMS_PREFIX):
+            # The Mitigation Service came with the September 2021 CUs, like
+            # the EEMS properties; 2013 never had it.
+            if service == "MSExchangeMitigation" and not value_forms.has_eems_properties(build):
                 continue
             services.setdefault(service, {})
         for service in services.values():

@@ -115,6 +115,36 @@ def decode_powershell_command(command_line):
     return None
 
 
+# A bare "$HostArgs.name" (or "$HostArgs.name.sub") read in a script. The
+# bootstrap runs under Set-StrictMode -Version 2.0, where reading a property
+# the JSON object does not have throws (Microsoft Learn, Set-StrictMode), so
+# a real host fails such a call; the lab does too instead of letting the
+# model's args.get() hide it.
+_BARE_ARGUMENT = re.compile(r"\$HostArgs\.(?!PSObject\b)(\w+)(?:\.(\w+))?")
+
+
+def strict_argument_reads(text):
+    """``[(name, sub or None)]`` for every bare ``$HostArgs`` read outside comments."""
+    reads = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        for match in _BARE_ARGUMENT.finditer(line):
+            if match.groups() not in reads:
+                reads.append(match.groups())
+    return reads
+
+
+def missing_strict_argument(reads, args):
+    """The first property a bare read would not find in ``args``, or None."""
+    for name, sub in reads:
+        if name not in args:
+            return name
+        if sub is not None and isinstance(args[name], dict) and sub not in args[name]:
+            return sub
+    return None
+
+
 def _first_difference(sent, canonical):
     sent_lines, canonical_lines = sent.splitlines(), canonical.splitlines()
     for number, (a, b) in enumerate(zip(sent_lines, canonical_lines), start=1):
@@ -130,6 +160,7 @@ class LabHostBackend:
         self.lab = lab
         self.models = load_all()
         self.canonical = load_canonical_scripts()
+        self.strict_reads = {name: strict_argument_reads(text) for name, text in self.canonical.items()}
         missing = sorted(set(self.canonical) - set(self.models) - {BOOTSTRAP})
         if missing:
             raise RuntimeError("host scripts without a lab model: %s" % ", ".join(missing))
@@ -221,6 +252,12 @@ class LabHostBackend:
                                 % (name, name, line))
         args = request.get("args") or {}
         self.lab.note_operation(endpoint, name)
+        missing = missing_strict_argument(self.strict_reads[name], args) if isinstance(args, dict) else None
+        if missing is not None:
+            return self._result_json({"ok": False, "changed": False, "data": None, "steps": [], "error": {
+                "message": "The property '%s' cannot be found on this object. Verify that the property exists."
+                           % missing,
+                "type": "System.Management.Automation.PropertyNotFoundException", "line": 0}})
         ctx = OperationContext(self.lab, self.lab.state.server(endpoint))
         with self.lab.state.lock:
             cut = self.lab.before_operation(ctx.server, name)

@@ -45,7 +45,7 @@ def _wait_until(predicate, timeout=15.0):
 def test_reboot_refuses_connections_drops_shells_and_changes_boot_time(lab_factory):
     lab = lab_factory()
     client = WinRMClient.for_lab(lab, "EX19C")
-    before = run_host_operation(client, "Get-HostIdentity", {})["data"]["last_boot"]
+    before = run_host_operation(client, "Get-HostIdentity", {"token": "t"})["data"]["last_boot"]
     lab.set_faults("EX19C", {"slow_reboot_seconds": 3600})
     lab.reboot("EX19C", "test")
     assert _refuses_connections(lab, "EX19C")

@@ -25,7 +25,7 @@ EXPECTED = {
     "EX16B": ("not_working", "build_before_march_2023", "Install Mar23SU (to 15.1.2507.23)"),
     "EX16C": ("not_working", "build_before_june_2026", "No build reachable from 15.1.2507.66 meets the June 2026"),
     "EX19A": ("not_working", "build_before_june_2026", "Install CU15 then Exchange SE RTM then Jun26SU"),
-    "EX19B": ("not_working", "build_before_june_2026", "Install CU15 then Exchange SE RTM then Jun26SU"),
+    "EX19B": ("not_working", "build_before_june_2026", "Install Exchange SE RTM then Jun26SU"),
     "EX19C": ("working", None, None),
     "EX19D": ("working", None, None),
     "EX19E": ("not_working", "setup_incomplete", "Exchange Setup did not finish"),

@@ -7,10 +7,10 @@
 # suspend_cluster_node  pause this node in the DAG's cluster
 # block_activation      move active databases away and block activation here
 # server_offline        ServerWideOffline Inactive
-# Uses: Get-ComponentValue, Open-ExchangeSession
+# Uses: ConvertTo-NullableBoolean, Get-ComponentValue, Get-PropertyValue, Open-ExchangeSession
 param($HostArgs)
 
-$step = [string]$HostArgs.step
+$step = [string](Get-PropertyValue -InputObject $HostArgs -Name 'step')
 if (@('drain_transport', 'redirect_messages', 'suspend_cluster_node', 'block_activation', 'server_offline') -notcontains $step) {
     throw ('Unknown maintenance step {0}.' -f $step)
 }
@@ -19,7 +19,7 @@ $fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
 $name = $env:COMPUTERNAME
 $changed = $false
 $detail = $null
-$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn -CommandName 'Get-ServerComponentState', 'Set-ServerComponentState', 'Get-MailboxServer', 'Set-MailboxServer', 'Redirect-Message'
+$session = Open-ExchangeSession -Ems (Get-PropertyValue -InputObject $HostArgs -Name 'ems') -Fqdn $fqdn -CommandName 'Get-ServerComponentState', 'Set-ServerComponentState', 'Get-MailboxServer', 'Set-MailboxServer', 'Redirect-Message'
 try {
     switch ($step) {
         'drain_transport' {
@@ -32,7 +32,7 @@ try {
             $detail = Get-ComponentValue -Identity $name -Component 'HubTransport'
         }
         'redirect_messages' {
-            $target = [string]$HostArgs.target
+            $target = [string](Get-PropertyValue -InputObject $HostArgs -Name 'target')
             if (-not $target) {
                 throw 'redirect_messages needs a target server.'
             }
@@ -51,12 +51,14 @@ try {
         }
         'block_activation' {
             $mailbox = Get-MailboxServer -Identity $name
-            if (-not $mailbox.DatabaseCopyActivationDisabledAndMoveNow -or [string]$mailbox.DatabaseCopyAutoActivationPolicy -ne 'Blocked') {
+            # The flag may arrive as text; [bool]'False' would be true.
+            $moveNow = ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $mailbox -Name 'DatabaseCopyActivationDisabledAndMoveNow')
+            if (-not $moveNow -or [string](Get-PropertyValue -InputObject $mailbox -Name 'DatabaseCopyAutoActivationPolicy') -ne 'Blocked') {
                 # MoveNow makes Active Manager move the active copies away at once.
                 Set-MailboxServer -Identity $name -DatabaseCopyActivationDisabledAndMoveNow $true -DatabaseCopyAutoActivationPolicy Blocked
                 $changed = $true
             }
-            $detail = [string](Get-MailboxServer -Identity $name).DatabaseCopyAutoActivationPolicy
+            $detail = [string](Get-PropertyValue -InputObject (Get-MailboxServer -Identity $name) -Name 'DatabaseCopyAutoActivationPolicy')
         }
         'server_offline' {
             if ((Get-ComponentValue -Identity $name -Component 'ServerWideOffline') -eq 'Active') {

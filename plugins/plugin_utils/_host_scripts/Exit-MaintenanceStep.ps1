@@ -7,14 +7,14 @@
 # allow_activation      allow database activation here again (policy given)
 # resume_transport      HubTransport Active (the last step: it releases the
 #                       claim other DAG members see)
-# Uses: Get-ComponentValue, Open-ExchangeSession
+# Uses: ConvertTo-NullableBoolean, Get-ComponentValue, Get-PropertyValue, Open-ExchangeSession
 param($HostArgs)
 
-$step = [string]$HostArgs.step
+$step = [string](Get-PropertyValue -InputObject $HostArgs -Name 'step')
 if (@('server_online', 'resume_cluster_node', 'allow_activation', 'resume_transport') -notcontains $step) {
     throw ('Unknown maintenance step {0}.' -f $step)
 }
-$policy = [string]$HostArgs.activation_policy
+$policy = [string](Get-PropertyValue -InputObject $HostArgs -Name 'activation_policy')
 if (@('Unrestricted', 'IntrasiteOnly') -notcontains $policy) {
     $policy = 'Unrestricted'
 }
@@ -23,7 +23,7 @@ $fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
 $name = $env:COMPUTERNAME
 $changed = $false
 $detail = $null
-$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn -CommandName 'Get-ServerComponentState', 'Set-ServerComponentState', 'Get-MailboxServer', 'Set-MailboxServer'
+$session = Open-ExchangeSession -Ems (Get-PropertyValue -InputObject $HostArgs -Name 'ems') -Fqdn $fqdn -CommandName 'Get-ServerComponentState', 'Set-ServerComponentState', 'Get-MailboxServer', 'Set-MailboxServer'
 try {
     switch ($step) {
         'server_online' {
@@ -43,11 +43,13 @@ try {
         }
         'allow_activation' {
             $mailbox = Get-MailboxServer -Identity $name
-            if ($mailbox.DatabaseCopyActivationDisabledAndMoveNow -or [string]$mailbox.DatabaseCopyAutoActivationPolicy -eq 'Blocked') {
+            # The flag may arrive as text; [bool]'False' would be true.
+            $moveNow = ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $mailbox -Name 'DatabaseCopyActivationDisabledAndMoveNow')
+            if ($moveNow -or [string](Get-PropertyValue -InputObject $mailbox -Name 'DatabaseCopyAutoActivationPolicy') -eq 'Blocked') {
                 Set-MailboxServer -Identity $name -DatabaseCopyActivationDisabledAndMoveNow $false -DatabaseCopyAutoActivationPolicy $policy
                 $changed = $true
             }
-            $detail = [string](Get-MailboxServer -Identity $name).DatabaseCopyAutoActivationPolicy
+            $detail = [string](Get-PropertyValue -InputObject (Get-MailboxServer -Identity $name) -Name 'DatabaseCopyAutoActivationPolicy')
         }
         'resume_transport' {
             if ((Get-ComponentValue -Identity $name -Component 'HubTransport') -ne 'Active') {

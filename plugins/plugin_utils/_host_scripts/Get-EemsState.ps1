@@ -5,9 +5,12 @@
 # Exchange settings come from an explicit session to the server's own
 # /PowerShell endpoint, opened with the credential sent as data (a WinRM
 # network logon cannot pass its own credential on).
-# Uses: Get-ExSetupVersion, Get-PropertyValue, Get-SetupWatermark, Open-ExchangeSession, Read-MitigationServiceEvent
+# The EEMS properties exist only from the September 2021 CUs on: read through
+# Get-PropertyValue, null where a build lacks them.
+# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-PropertyValue, Get-SetupWatermark, Open-ExchangeSession, Read-MitigationServiceEvent
 param($HostArgs)
 
+$emsArgs = Get-PropertyValue -InputObject $HostArgs -Name 'ems'
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem
 $fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
 $services = @()
@@ -23,25 +26,18 @@ $state = [ordered]@{
     setup_watermark = Get-PropertyValue -InputObject (Get-SetupWatermark) -Name 'watermark'
     services = $services
     mitigation_events = @(Read-MitigationServiceEvent)
-    ems = [ordered]@{ available = $false; mode = [string]$HostArgs.ems.mode; error = $null }
+    ems = [ordered]@{ available = $false; mode = [string](Get-PropertyValue -InputObject $emsArgs -Name 'mode' -Default 'remote'); error = $null }
     exchange = $null
 }
 
 $session = $null
 try {
-    $session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-OrganizationConfig'
+    $session = Open-ExchangeSession -Ems $emsArgs -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-OrganizationConfig'
     $exchangeServer = Get-ExchangeServer -Identity $env:COMPUTERNAME
     $organization = Get-OrganizationConfig
-    $state.exchange = [ordered]@{
-        roles = @($exchangeServer.ServerRole.ToString().Split(',') | ForEach-Object { $_.Trim() })
-        organization_name = [string]$organization.Name
-        organization_mitigations_enabled = [bool]$organization.MitigationsEnabled
-        server_mitigations_enabled = [bool]$exchangeServer.MitigationsEnabled
-        mitigations_blocked = @($exchangeServer.MitigationsBlocked | Where-Object { $_ } | ForEach-Object { [string]$_ })
-        mitigations_applied = @($exchangeServer.MitigationsApplied | Where-Object { $_ } | ForEach-Object { [string]$_ })
-        data_collection_enabled = [bool]$exchangeServer.DataCollectionEnabled
-        internet_web_proxy = [string]$exchangeServer.InternetWebProxy
-    }
+    $roles = @(([string](Get-PropertyValue -InputObject $exchangeServer -Name 'ServerRole')).Split(',') | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+    $state.exchange = Get-EemsSetting -ExchangeServer $exchangeServer -Organization $organization
+    $state.exchange.roles = $roles
     $state.ems.available = $true
 }
 catch {

@@ -4,7 +4,11 @@
 # Exchange cmdlets. Exchange facts come from an explicit session to the
 # server's own /PowerShell endpoint, opened with the credential sent as data,
 # because a WinRM network logon cannot pass its own credential on (second hop).
-# Uses: Get-ExSetupVersion, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent
+# Values from the Exchange session may be live objects, deserialized property
+# bags or text, and the EEMS properties (MitigationsEnabled/Blocked/Applied,
+# DataCollectionEnabled) exist only from the September 2021 CUs on: they are
+# read through the shared helpers and answered as null where a build lacks them.
+# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-IdentityName, Get-PropertyValue, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent
 param($HostArgs)
 
 function Get-InstalledExchangeUpdate {
@@ -15,7 +19,7 @@ function Get-InstalledExchangeUpdate {
     if (Test-Path -LiteralPath $patchRoot) {
         foreach ($patch in Get-ChildItem -LiteralPath $patchRoot) {
             $properties = Get-ItemProperty -LiteralPath $patch.PSPath
-            $updates += [ordered]@{ display_name = $properties.DisplayName; installed = [string]$properties.Installed }
+            $updates += [ordered]@{ display_name = Get-PropertyValue -InputObject $properties -Name 'DisplayName'; installed = [string](Get-PropertyValue -InputObject $properties -Name 'Installed') }
         }
     }
     $updates
@@ -75,35 +79,41 @@ function Get-ExchangeOrganizationFact {
     $mailboxServer = Get-MailboxServer -Identity $Server -ErrorAction SilentlyContinue
     $components = @()
     foreach ($component in Get-ServerComponentState -Identity $Server) {
-        $components += [ordered]@{ component = [string]$component.Component; state = [string]$component.State }
+        $components += [ordered]@{ component = [string](Get-PropertyValue -InputObject $component -Name 'Component'); state = [string](Get-PropertyValue -InputObject $component -Name 'State') }
     }
     $copies = @()
     foreach ($copy in Get-MailboxDatabaseCopyStatus -Server $Server -ErrorAction SilentlyContinue) {
+        $status = [string](Get-PropertyValue -InputObject $copy -Name 'Status')
         $copies += [ordered]@{
-            database = [string]$copy.DatabaseName
-            status = [string]$copy.Status
-            active = [bool]($copy.Status -eq 'Mounted')
-            activation_preference = [int]$copy.ActivationPreference
-            copy_queue_length = [int]$copy.CopyQueueLength
-            replay_queue_length = [int]$copy.ReplayQueueLength
+            database = [string](Get-PropertyValue -InputObject $copy -Name 'DatabaseName')
+            status = $status
+            active = ($status -eq 'Mounted')
+            activation_preference = [int](Get-PropertyValue -InputObject $copy -Name 'ActivationPreference' -Default 0)
+            copy_queue_length = [int](Get-PropertyValue -InputObject $copy -Name 'CopyQueueLength' -Default 0)
+            replay_queue_length = [int](Get-PropertyValue -InputObject $copy -Name 'ReplayQueueLength' -Default 0)
         }
     }
-    [ordered]@{
-        admin_display_version = [string]$exchangeServer.AdminDisplayVersion
-        roles = @($exchangeServer.ServerRole.ToString().Split(',') | ForEach-Object { $_.Trim() })
-        edition = [string]$exchangeServer.Edition
-        site = [string]$exchangeServer.Site
-        dag = if ($null -ne $mailboxServer) { [string]$mailboxServer.DatabaseAvailabilityGroup } else { $null }
-        server_mitigations_enabled = [bool]$exchangeServer.MitigationsEnabled
-        mitigations_blocked = @($exchangeServer.MitigationsBlocked)
-        mitigations_applied = @($exchangeServer.MitigationsApplied)
-        data_collection_enabled = [bool]$exchangeServer.DataCollectionEnabled
-        internet_web_proxy = [string]$exchangeServer.InternetWebProxy
-        organization_name = [string]$organization.Name
-        organization_mitigations_enabled = [bool]$organization.MitigationsEnabled
+    # ServerRole arrives as an enum or its text "Mailbox, ClientAccess".
+    $roles = @(([string](Get-PropertyValue -InputObject $exchangeServer -Name 'ServerRole')).Split(',') | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+    $dag = $null
+    if ($null -ne $mailboxServer) {
+        $dag = Get-IdentityName -Value (Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseAvailabilityGroup')
+    }
+    $fact = Get-EemsSetting -ExchangeServer $exchangeServer -Organization $organization
+    $more = [ordered]@{
+        # The text form "Version 15.2 (Build 1544.4)", whatever form arrived.
+        admin_display_version = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'AdminDisplayVersion')
+        roles = $roles
+        edition = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'Edition')
+        site = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'Site')
+        dag = $dag
         component_states = $components
         database_copies = $copies
     }
+    foreach ($key in $more.Keys) {
+        $fact[$key] = $more[$key]
+    }
+    $fact
 }
 
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
@@ -112,6 +122,11 @@ $systemDrive = Get-CimInstance -ClassName Win32_LogicalDisk -Filter ("DeviceID='
 $fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
 $ndp = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' -ErrorAction SilentlyContinue
 $rebootReasons = @(Get-PendingRebootReason)
+$dotnetRelease = Get-PropertyValue -InputObject $ndp -Name 'Release'
+if ($null -ne $dotnetRelease) {
+    $dotnetRelease = [int]$dotnetRelease
+}
+$emsArgs = Get-PropertyValue -InputObject $HostArgs -Name 'ems'
 $services = @()
 foreach ($service in Get-Service -Name 'MSExchange*', 'W3SVC', 'WinRM' -ErrorAction SilentlyContinue) {
     $services += [ordered]@{ name = $service.Name; start_mode = [string]$service.StartType; state = [string]$service.Status }
@@ -124,7 +139,7 @@ $facts = [ordered]@{
     installed_updates = @(Get-InstalledExchangeUpdate)
     setup_watermark = Get-SetupWatermark
     os = [ordered]@{ caption = [string]$os.Caption; version = [string]$os.Version }
-    dotnet_release = if ($null -ne $ndp) { [int]$ndp.Release } else { $null }
+    dotnet_release = $dotnetRelease
     system_drive = $env:SystemDrive
     free_disk_gb = [math]::Round($systemDrive.FreeSpace / 1GB, 1)
     last_boot = $os.LastBootUpTime.ToUniversalTime().ToString('o')
@@ -133,7 +148,7 @@ $facts = [ordered]@{
     url_rewrite = Get-UrlRewriteState
     rewrite_rules = @()
     mitigation_events = @(Read-MitigationServiceEvent)
-    ems = [ordered]@{ available = $false; mode = [string]$HostArgs.ems.mode; error = $null }
+    ems = [ordered]@{ available = $false; mode = [string](Get-PropertyValue -InputObject $emsArgs -Name 'mode' -Default 'remote'); error = $null }
     exchange = $null
 }
 try {
@@ -145,7 +160,7 @@ catch {
 
 $session = $null
 try {
-    $session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-OrganizationConfig', 'Get-ServerComponentState', 'Get-MailboxDatabaseCopyStatus', 'Get-MailboxServer'
+    $session = Open-ExchangeSession -Ems $emsArgs -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-OrganizationConfig', 'Get-ServerComponentState', 'Get-MailboxDatabaseCopyStatus', 'Get-MailboxServer'
     $facts.exchange = Get-ExchangeOrganizationFact -Server $env:COMPUTERNAME
     $facts.ems.available = $true
 }

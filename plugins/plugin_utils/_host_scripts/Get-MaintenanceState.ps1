@@ -6,14 +6,16 @@
 # Exchange cmdlets come from an explicit session to the server's own
 # /PowerShell endpoint opened with the credential sent as data (the second
 # hop); the cluster is read locally, which needs no delegation.
-# Uses: Open-ExchangeSession
+# Identities (a DAG's Servers items, a mailbox server's DAG, a copy's server)
+# may arrive as objects, property bags or text: Get-IdentityName reads each.
+# Uses: ConvertTo-NullableBoolean, Get-IdentityName, Get-PropertyValue, Open-ExchangeSession
 param($HostArgs)
 
 function Get-ComponentMap {
     param([string]$Identity)
     $map = [ordered]@{}
     foreach ($component in Get-ServerComponentState -Identity $Identity) {
-        $map[[string]$component.Component] = [string]$component.State
+        $map[[string](Get-PropertyValue -InputObject $component -Name 'Component')] = [string](Get-PropertyValue -InputObject $component -Name 'State')
     }
     $map
 }
@@ -21,13 +23,13 @@ function Get-ComponentMap {
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem
 $fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
 $name = $env:COMPUTERNAME
-$session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-MailboxServer', 'Get-ServerComponentState', 'Get-MailboxDatabase', 'Get-MailboxDatabaseCopyStatus', 'Get-DatabaseAvailabilityGroup', 'Get-Queue'
+$session = Open-ExchangeSession -Ems (Get-PropertyValue -InputObject $HostArgs -Name 'ems') -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-MailboxServer', 'Get-ServerComponentState', 'Get-MailboxDatabase', 'Get-MailboxDatabaseCopyStatus', 'Get-DatabaseAvailabilityGroup', 'Get-Queue'
 try {
     $exchangeServer = Get-ExchangeServer -Identity $name
     $mailboxServer = Get-MailboxServer -Identity $name
-    $dag = $null
-    if ($mailboxServer.DatabaseAvailabilityGroup) {
-        $dag = [string]$mailboxServer.DatabaseAvailabilityGroup
+    $dag = Get-IdentityName -Value (Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseAvailabilityGroup')
+    if (-not $dag) {
+        $dag = $null
     }
     $clusterNodes = @{}
     if ($dag) {
@@ -41,7 +43,7 @@ try {
     $queueMessages = 0
     foreach ($queue in Get-Queue -Server $fqdn -ErrorAction Stop) {
         if ([string]$queue.DeliveryType -ne 'ShadowRedundancy' -and [string]$queue.Identity -notlike '*\Poison') {
-            $queueMessages += [int]$queue.MessageCount
+            $queueMessages += [int](Get-PropertyValue -InputObject $queue -Name 'MessageCount' -Default 0)
         }
     }
 
@@ -51,9 +53,11 @@ try {
         $copies = @()
         $activeServer = $null
         foreach ($copy in Get-MailboxDatabaseCopyStatus -Identity ([string]$database.Name)) {
-            $copies += [ordered]@{ server = ([string]$copy.MailboxServer).ToUpperInvariant(); status = [string]$copy.Status; activation_preference = [int]$copy.ActivationPreference }
-            if ($copy.ActiveDatabaseCopy) {
-                $activeServer = ([string]$copy.ActiveDatabaseCopy).ToUpperInvariant()
+            $copyServer = [string](Get-IdentityName -Value (Get-PropertyValue -InputObject $copy -Name 'MailboxServer'))
+            $copies += [ordered]@{ server = $copyServer.ToUpperInvariant(); status = [string](Get-PropertyValue -InputObject $copy -Name 'Status'); activation_preference = [int](Get-PropertyValue -InputObject $copy -Name 'ActivationPreference' -Default 0) }
+            $activeCopy = Get-IdentityName -Value (Get-PropertyValue -InputObject $copy -Name 'ActiveDatabaseCopy')
+            if ($activeCopy) {
+                $activeServer = ([string]$activeCopy).ToUpperInvariant()
             }
         }
         if ($activeServer -eq $name.ToUpperInvariant()) {
@@ -64,8 +68,12 @@ try {
 
     $members = @()
     if ($dag) {
-        foreach ($member in (Get-DatabaseAvailabilityGroup -Identity $dag).Servers) {
-            $memberName = ([string]$member.Name).ToUpperInvariant()
+        $dagObject = Get-DatabaseAvailabilityGroup -Identity $dag
+        foreach ($member in @(Get-PropertyValue -InputObject $dagObject -Name 'Servers')) {
+            $memberName = ([string](Get-IdentityName -Value $member)).ToUpperInvariant()
+            if (-not $memberName) {
+                continue
+            }
             if ($memberName -eq $name.ToUpperInvariant()) {
                 continue
             }
@@ -74,15 +82,20 @@ try {
                 name = $memberName
                 components = Get-ComponentMap -Identity $memberName
                 cluster_node = $clusterNodes[$memberName]
-                auto_activation = [string]$memberMailbox.DatabaseCopyAutoActivationPolicy
-                move_now = [bool]$memberMailbox.DatabaseCopyActivationDisabledAndMoveNow
+                auto_activation = [string](Get-PropertyValue -InputObject $memberMailbox -Name 'DatabaseCopyAutoActivationPolicy')
+                move_now = [bool](ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $memberMailbox -Name 'DatabaseCopyActivationDisabledAndMoveNow'))
             }
         }
     }
 
     $transportServers = @()
-    foreach ($other in Get-ExchangeServer | Where-Object { $_.IsHubTransportServer -and $_.Name -ne $name -and [string]$_.Site -eq [string]$exchangeServer.Site }) {
-        $transportServers += [ordered]@{ name = ([string]$other.Name).ToUpperInvariant(); fqdn = [string]$other.Fqdn; components = Get-ComponentMap -Identity ([string]$other.Name) }
+    $site = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'Site')
+    foreach ($other in Get-ExchangeServer) {
+        $otherName = [string](Get-PropertyValue -InputObject $other -Name 'Name')
+        if (-not (ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $other -Name 'IsHubTransportServer')) -or $otherName -eq $name -or [string](Get-PropertyValue -InputObject $other -Name 'Site') -ne $site) {
+            continue
+        }
+        $transportServers += [ordered]@{ name = $otherName.ToUpperInvariant(); fqdn = [string](Get-PropertyValue -InputObject $other -Name 'Fqdn'); components = Get-ComponentMap -Identity $otherName }
     }
 
     $state = [ordered]@{
@@ -91,8 +104,8 @@ try {
         dag = $dag
         components = Get-ComponentMap -Identity $name
         cluster_node = if ($dag) { $clusterNodes[$name.ToUpperInvariant()] } else { $null }
-        auto_activation = [string]$mailboxServer.DatabaseCopyAutoActivationPolicy
-        move_now = [bool]$mailboxServer.DatabaseCopyActivationDisabledAndMoveNow
+        auto_activation = [string](Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseCopyAutoActivationPolicy')
+        move_now = [bool](ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseCopyActivationDisabledAndMoveNow'))
         queue_messages = $queueMessages
         active_copies = $activeCopies
         databases = $databases

@@ -2,19 +2,20 @@
 # files still holding the %ExchangeInstallDir% token (left when an SU ran
 # without elevation) and the server component states with who set them
 # inactive. Reads only.
-# Uses: Open-ExchangeSession
+# The LocalStates/RemoteStates entries may arrive as objects, property bags
+# or text; ConvertFrom-RequesterDetail reads each.
+# Uses: ConvertFrom-RequesterDetail, Get-ExSetupVersion, Get-PropertyValue, Open-ExchangeSession
 param($HostArgs)
 
-$setupKey = 'HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15\Setup'
-$installPath = (Get-ItemProperty -Path $setupKey -ErrorAction SilentlyContinue).MsiInstallPath
-$health = [ordered]@{ exsetup_version = $null; services = @(); web_config_tokens = @(); components = $null; ems_error = $null }
+$setup = Get-ExSetupVersion
+$installPath = $setup.install_path
+$health = [ordered]@{ exsetup_version = $setup.exsetup_version; services = @(); web_config_tokens = @(); components = $null; ems_error = $null }
 if ($installPath) {
-    $exSetup = Join-Path -Path $installPath -ChildPath 'Bin\ExSetup.exe'
-    if (Test-Path -LiteralPath $exSetup) {
-        $health.exsetup_version = (Get-Item -LiteralPath $exSetup).VersionInfo.FileVersion
-    }
     $configRoots = @('FrontEnd\HttpProxy', 'ClientAccess') | ForEach-Object { Join-Path -Path $installPath -ChildPath $_ } | Where-Object { Test-Path -LiteralPath $_ }
-    $configFiles = @(Get-ChildItem -LiteralPath $configRoots -Recurse -Include 'web.config', 'SharedWebConfig.config' -File -ErrorAction SilentlyContinue)
+    $configFiles = @()
+    if ($configRoots) {
+        $configFiles = @(Get-ChildItem -LiteralPath $configRoots -Recurse -Include 'web.config', 'SharedWebConfig.config' -File -ErrorAction SilentlyContinue)
+    }
     foreach ($file in $configFiles) {
         if (Select-String -LiteralPath $file.FullName -SimpleMatch -Pattern '%ExchangeInstallDir%' -Quiet) {
             $health.web_config_tokens += $file.FullName
@@ -28,11 +29,18 @@ foreach ($service in Get-Service -Name 'MSExchange*', 'W3SVC', 'WinRM' -ErrorAct
 $computer = Get-CimInstance -ClassName Win32_ComputerSystem
 $session = $null
 try {
-    $session = Open-ExchangeSession -Ems $HostArgs.ems -Fqdn ('{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain) -CommandName 'Get-ServerComponentState'
+    $session = Open-ExchangeSession -Ems (Get-PropertyValue -InputObject $HostArgs -Name 'ems') -Fqdn ('{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain) -CommandName 'Get-ServerComponentState'
     $components = @()
     foreach ($component in Get-ServerComponentState -Identity $env:COMPUTERNAME) {
-        $requesters = @(@($component.LocalStates) + @($component.RemoteStates) | Where-Object { $_.State -eq 'Inactive' } | ForEach-Object { [string]$_.Requester } | Select-Object -Unique)
-        $components += [ordered]@{ component = [string]$component.Component; state = [string]$component.State; requesters = $requesters }
+        $requesters = @()
+        $entries = @(Get-PropertyValue -InputObject $component -Name 'LocalStates') + @(Get-PropertyValue -InputObject $component -Name 'RemoteStates')
+        foreach ($entry in $entries) {
+            $detail = ConvertFrom-RequesterDetail -Value $entry
+            if ($null -ne $detail -and $detail.state -eq 'Inactive' -and $detail.requester -and $requesters -notcontains $detail.requester) {
+                $requesters += $detail.requester
+            }
+        }
+        $components += [ordered]@{ component = [string](Get-PropertyValue -InputObject $component -Name 'Component'); state = [string](Get-PropertyValue -InputObject $component -Name 'State'); requesters = $requesters }
     }
     $health.components = $components
 }

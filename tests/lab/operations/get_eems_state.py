@@ -1,7 +1,7 @@
 """Model of Get-EemsState.ps1: EEMS flags, lists, service and events of one server."""
 from __future__ import annotations
 
-from .. import builds
+from .. import builds, value_forms
 from ..ems import open_exchange_session
 from . import HostOpError, operation
 
@@ -30,14 +30,16 @@ def get_eems_state(ctx, args):
         state["ems"]["error"] = str(error)
         return {"changed": False, "data": state}
     proxy = server.get("proxy") or {}
+    # null where the build has no EEMS properties (data/exchange_value_forms.yml).
+    eems = value_forms.has_eems_properties(server["build"])
     state["exchange"] = {
         "roles": list(server["roles"]),
         "organization_name": org["name"],
-        "organization_mitigations_enabled": bool(org["mitigations_enabled"]),
-        "server_mitigations_enabled": bool(server["eems"]["server_enabled"]),
-        "mitigations_blocked": list(server["eems"]["blocked"]),
-        "mitigations_applied": list(server["eems"]["applied"]),
-        "data_collection_enabled": bool(server["eems"]["data_collection"]),
+        "organization_mitigations_enabled": bool(org["mitigations_enabled"]) if eems else None,
+        "server_mitigations_enabled": bool(server["eems"]["server_enabled"]) if eems else None,
+        "mitigations_blocked": list(server["eems"]["blocked"]) if eems else None,
+        "mitigations_applied": list(server["eems"]["applied"]) if eems else None,
+        "data_collection_enabled": bool(server["eems"]["data_collection"]) if eems else None,
         "internet_web_proxy": proxy.get("url") or "",
     }
     state["ems"]["available"] = True

@@ -1,7 +1,7 @@
 """Model of Get-ExchangeFacts.ps1: one read of everything about a server."""
 from __future__ import annotations
 
-from .. import builds, iis
+from .. import builds, iis, value_forms
 from ..ems import open_exchange_session
 from . import HostOpError, operation
 
@@ -37,19 +37,22 @@ def _exchange_facts(ctx):
         })
     cu_build = builds.cu_release_build(server["build"]).split(".")
     proxy = server.get("proxy") or {}
+    # Builds before the September 2021 CUs (and 2013) have no EEMS properties:
+    # the script answers null for each (data/exchange_value_forms.yml).
+    eems = value_forms.has_eems_properties(server["build"])
     return {
         "admin_display_version": "Version %s.%s (Build %s.%s)" % tuple(cu_build),
         "roles": list(server["roles"]),
         "edition": server["edition"],
         "site": "lab.contoso.test/Configuration/Sites/%s" % server["site"],
         "dag": server["dag"],
-        "server_mitigations_enabled": bool(server["eems"]["server_enabled"]),
-        "mitigations_blocked": list(server["eems"]["blocked"]),
-        "mitigations_applied": list(server["eems"]["applied"]),
-        "data_collection_enabled": bool(server["eems"]["data_collection"]),
+        "server_mitigations_enabled": bool(server["eems"]["server_enabled"]) if eems else None,
+        "mitigations_blocked": list(server["eems"]["blocked"]) if eems else None,
+        "mitigations_applied": list(server["eems"]["applied"]) if eems else None,
+        "data_collection_enabled": bool(server["eems"]["data_collection"]) if eems else None,
         "internet_web_proxy": proxy.get("url") or "",
         "organization_name": org["name"],
-        "organization_mitigations_enabled": bool(org["mitigations_enabled"]),
+        "organization_mitigations_enabled": bool(org["mitigations_enabled"]) if eems else None,
         "component_states": [{"component": k, "state": v} for k, v in sorted(components.items())],
         "database_copies": copies,
     }

@@ -1,6 +1,7 @@
 """Model of Set-EemsServerConfig.ps1: one Set-ExchangeServer call for the EEMS settings."""
 from __future__ import annotations
 
+from .. import builds, value_forms
 from ..ems import open_exchange_session
 from . import HostOpError, operation
 
@@ -16,6 +17,11 @@ def set_eems_server_config(ctx, args):
     eems = server["eems"]
     settings = args.get("settings") or {}
     steps = []
+    eems_properties = value_forms.has_eems_properties(server["build"])
+    if settings and not eems_properties:
+        cu = builds.cu_release_build(server["build"]).split(".")
+        raise HostOpError("This Exchange build (Version %s.%s (Build %s.%s)) has no Emergency Mitigation Service "
+                          "settings (they came with the September 2021 CUs); nothing was changed." % tuple(cu))
     if "mitigations_blocked" in settings and args.get("expected_blocked") is not None:
         if _id_set(eems["blocked"]) != _id_set(args["expected_blocked"]):
             raise HostOpError("MitigationsBlocked changed since it was read (now: %s); run the task again."
@@ -39,6 +45,8 @@ def set_eems_server_config(ctx, args):
         steps.append({"step": "InternetWebProxy", "outcome": "set"})
     proxy = server.get("proxy") or {}
     return {"changed": bool(steps),
-            "data": {"server_mitigations_enabled": bool(eems["server_enabled"]), "mitigations_blocked": list(eems["blocked"]),
-                     "data_collection_enabled": bool(eems["data_collection"]), "internet_web_proxy": proxy.get("url") or ""},
+            "data": {"server_mitigations_enabled": bool(eems["server_enabled"]) if eems_properties else None,
+                     "mitigations_blocked": list(eems["blocked"]) if eems_properties else None,
+                     "data_collection_enabled": bool(eems["data_collection"]) if eems_properties else None,
+                     "internet_web_proxy": proxy.get("url") or ""},
             "steps": steps}

@@ -150,3 +150,42 @@ def test_bad_arguments_are_refused_before_any_host_call(args, message):
     with pytest.raises(Exception, match=message):
         plugin.run(task_vars={"inventory_hostname": "EX16A"})
     assert connection.exec_command.call_count == 0
+
+
+def test_unknown_target_fails_before_the_host_is_contacted():
+    plugin, connection = _plugin({"today": TODAY, "target": "bogus"}, _fixture("ex16a"))
+    with pytest.raises(AnsibleActionFail) as caught:
+        plugin.run(task_vars={"inventory_hostname": "EX16A"})
+    message = str(caught.value)
+    assert "EX16A" in message and "target" in message and "'bogus'" in message
+    assert "latest, eems, eems_minimal" in message
+    assert connection.exec_command.call_count == 0
+
+
+def test_the_wmi_caption_and_version_reach_the_planner():
+    from ansible_collections.onprem.exchange.plugins.action.build_facts import planner_facts
+    facts = planner_facts({"os": {"caption": "Microsoft Windows Server 2019 Datacenter", "version": "10.0.17763"}})
+    assert (facts["os"], facts["os_version"]) == ("Microsoft Windows Server 2019 Datacenter", "10.0.17763")
+
+
+def test_a_bad_extra_catalog_fails_before_the_host_is_contacted(tmp_path):
+    bad = tmp_path / "extra.yml"
+    bad.write_text("builds:\n- build: 15.2.2562.57\n  product: Exchange SE\n", encoding="utf-8")
+    plugin, connection = _plugin({"today": TODAY}, _fixture("ex16a"))
+    with pytest.raises(AnsibleActionFail) as caught:
+        plugin.run(task_vars={"inventory_hostname": "EX16A", "exchange_catalog_files": [str(bad)]})
+    assert "EX16A" in str(caught.value) and "extra.yml" in str(caught.value) and "builds entry 1" in str(caught.value)
+    assert connection.exec_command.call_count == 0
+
+
+def test_the_extra_catalog_reaches_the_classification(tmp_path):
+    extra = tmp_path / "extra.yml"
+    answer = _fixture("ex16a")
+    plugin = _plugin({"today": TODAY, "esu_enrolled": True}, answer)[0]
+    assert plugin.run(task_vars={"inventory_hostname": "EX16A"})["plan"]["target"]["build"] != "15.1.2507.99"
+    extra.write_text(
+        "builds:\n- {build: '15.1.2507.99', product: Exchange 2016, cu: CU23, update: Dec26SU, kind: SU,\n"
+        "   name: Exchange Server 2016 CU23 Dec26SU, release_date: '2026-12-08', kb: KB5999003}\n", encoding="utf-8")
+    plugin = _plugin({"today": TODAY, "esu_enrolled": True}, answer)[0]
+    result = plugin.run(task_vars={"inventory_hostname": "EX16A", "exchange_catalog_files": str(extra)})
+    assert result["plan"]["target"]["build"] == "15.1.2507.99"

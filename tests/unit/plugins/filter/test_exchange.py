@@ -19,7 +19,7 @@ TODAY = "2026-11-26"
 
 
 def test_filters_are_registered_under_their_names():
-    assert set(FilterModule().filters()) == {"exchange_build", "exchange_plan"}
+    assert set(FilterModule().filters()) == {"exchange_build", "exchange_plan", "exchange_target"}
 
 
 @pytest.mark.parametrize("text", ["15.2.1748.39", "15.02.1748.039"])
@@ -68,15 +68,15 @@ def test_bad_today_fails_clearly():
 
 
 def test_exchange_plan_from_a_bare_build_and_keywords():
-    result = exchange_plan("15.2.1748.43", target="eems", esu_enrolled=True, today=TODAY)
+    result = exchange_plan("15.2.1748.43", target="eems_minimal", esu_enrolled=True, today=TODAY)
     assert [s["update"] for s in result["steps"] if s["action"] == "install_su"] == ["Jun26SU"]
     assert result["reachable"] is True
 
 
 def test_exchange_plan_policy_dict_and_keyword_override():
     facts = {"build": "15.2.1748.43", "dotnet_release": 528040, "roles": ["Mailbox"]}
-    result = exchange_plan(facts, {"target": "latest", "esu_enrolled": True}, target="eems", today=TODAY)
-    assert result["target"]["policy"] == "eems"
+    result = exchange_plan(facts, {"target": "latest", "esu_enrolled": True}, target="eems_minimal", today=TODAY)
+    assert result["target"]["policy"] == "eems_minimal"
     assert result["target"]["build"] == "15.2.1748.46"
 
 
@@ -98,7 +98,7 @@ def test_exchange_plan_bad_input_fails_with_the_value(facts, kwargs, quoted):
     assert quoted in str(caught.value)
 
 
-@pytest.mark.parametrize("name", ["exchange_build", "exchange_plan"])
+@pytest.mark.parametrize("name", ["exchange_build", "exchange_plan", "exchange_target"])
 def test_sidecar_docs(name):
     with open(os.path.join(FILTER_DIR, name + ".yml"), encoding="utf-8") as handle:
         docs = yaml.safe_load(handle)
@@ -121,3 +121,11 @@ def test_exchange_plan_docs_describe_every_returned_key():
     result = exchange_plan("15.2.1118.26", target="eems", today=TODAY)
     assert set(ret) == set(result)
     assert set(ret["steps"]["contains"]) == set(result["steps"][0])
+
+
+def test_exchange_target_filter_names_option_and_allowed_values():
+    from ansible_collections.onprem.exchange.plugins.filter.exchange import exchange_target
+    assert exchange_target(" eems_minimal ") == "eems_minimal"
+    with pytest.raises(AnsibleFilterError) as caught:
+        exchange_target("bogus", "exchange_patch_target")
+    assert "exchange_patch_target" in str(caught.value) and "latest, eems, eems_minimal" in str(caught.value)

@@ -263,7 +263,7 @@ def test_installer_names(catalog):
     ("Exchange 2019", "CU15", "Windows Server 2022", "4.8.1", 528040),
     ("Exchange SE", "RTM", None, "4.8.1", 528040),
     ("Exchange 2016", "CU23", "Windows Server 2016", "4.8", 528040),
-    ("Exchange 2016", "CU12", None, "4.7.2", 461808),
+    ("Exchange 2016", "CU12", None, "4.7.2", 461308),
 ])
 def test_dotnet_requirements(catalog, product, cu, os_name, recommended, minimum):
     need = catalog.dotnet_requirement(product, cu, os_name)
@@ -272,6 +272,6 @@ def test_dotnet_requirements(catalog, product, cu, os_name, recommended, minimum
 
 def test_upgrade_paths(catalog):
     assert catalog.in_place_upgrade("Exchange 2019", "CU15", "Exchange SE") is not None
-    assert catalog.in_place_upgrade("Exchange 2019", "CU14", "Exchange SE") is None
+    assert catalog.in_place_upgrade("Exchange 2019", "CU14", "Exchange SE") is not None
     assert catalog.in_place_upgrade("Exchange 2016", "CU23", "Exchange SE") is None
     assert catalog.not_in_place("Exchange 2016")

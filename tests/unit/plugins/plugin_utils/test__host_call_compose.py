@@ -38,7 +38,7 @@ def test_every_shared_function_called_is_declared():
         text = _host_call._read_ps1(directory, name)
         code = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
         called = {fn for fn in shared - {name} if re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(fn), code)}
-        composed = {fn for fn, _ in _host_call.required_functions(text)}
+        composed = {pair[0] for pair in _host_call.required_functions(text)}
         assert called <= composed, "%s calls %s without declaring it" % (name, called - composed)
 
 

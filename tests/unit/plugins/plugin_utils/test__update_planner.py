@@ -23,9 +23,14 @@ with open(CSV_PATH, newline="", encoding="utf-8") as _handle:
     BUILDS = [row["build"] for row in csv.DictReader(_handle)]
 
 
+# A Windows Server release each product line runs on (Learn supportability matrix).
+OS_FOR = {"15.0": "Windows Server 2012 R2", "15.1": "Windows Server 2016", "15.2": "Windows Server 2019"}
+
+
 def facts(build, **extra):
+    minor = "15.%d" % int(build.replace("Version ", "").split(".")[1].split(" ")[0])
     data = {"build": build, "dotnet_release": 528040, "pending_reboot": False, "setup_watermark": None,
-            "free_disk_gb": 120.0, "os": "Windows Server 2019", "roles": ["Mailbox"]}
+            "free_disk_gb": 120.0, "os": OS_FOR.get(minor, "Windows Server 2019"), "roles": ["Mailbox"]}
     data.update(extra)
     return data
 
@@ -62,8 +67,8 @@ def test_2019_cu12_mar23su_latest_goes_through_cu15_to_se():
     assert not any(s["esu_only"] for s in result["steps"])
 
 
-def test_2019_cu12_mar23su_eems_without_esu_takes_se_june_2026():
-    result = plan("15.2.1118.26", "eems")
+def test_2019_cu12_mar23su_eems_minimal_without_esu_takes_se_june_2026():
+    result = plan("15.2.1118.26", "eems_minimal")
     assert result["target"]["build"] == "15.2.2562.43"
     assert result["target"]["update"] == "Jun26SU"
     assert [s["update"] for s in result["steps"] if s["action"] != "reboot"] == ["CU15", "RTM", "Jun26SU"]
@@ -71,8 +76,8 @@ def test_2019_cu12_mar23su_eems_without_esu_takes_se_june_2026():
     assert {"eems_june_2026_not_met", "unfixed_cves", "end_of_life"} <= finding_ids(result)
 
 
-def test_2019_cu12_mar23su_eems_with_esu_is_the_smallest_change():
-    result = plan("15.2.1118.26", "eems", esu=True)
+def test_2019_cu12_mar23su_eems_minimal_with_esu_is_the_smallest_change():
+    result = plan("15.2.1118.26", "eems_minimal", esu=True)
     assert installs(result) == [
         ("install_cu", "15.2.1544.4", "ExchangeServer2019-x64-CU14.ISO"),
         ("install_su", "15.2.1544.41", "Exchange2019-KB5094142-x64-en.msp"),
@@ -84,14 +89,14 @@ def test_2019_cu12_mar23su_eems_with_esu_is_the_smallest_change():
 
 # -- Exchange 2019 CU15: ESU enrolled versus not ---------------------------------
 
-def test_2019_cu15_eems_enrolled_installs_the_esu_june_update():
-    result = plan("15.2.1748.43", "eems", esu=True)
+def test_2019_cu15_eems_minimal_enrolled_installs_the_esu_june_update():
+    result = plan("15.2.1748.43", "eems_minimal", esu=True)
     assert installs(result) == [("install_su", "15.2.1748.46", "Exchange2019-KB5094140-x64-en.msp")]
     assert result["steps"][0]["esu_only"] is True
 
 
-def test_2019_cu15_eems_not_enrolled_upgrades_to_se_instead():
-    result = plan("15.2.1748.43", "eems", esu=False)
+def test_2019_cu15_eems_minimal_not_enrolled_upgrades_to_se_instead():
+    result = plan("15.2.1748.43", "eems_minimal", esu=False)
     assert installs(result) == [
         ("upgrade_to_se", "15.2.2562.17", "ExchangeServerSE-x64.iso"),
         ("install_su", "15.2.2562.43", "ExchangeSubscriptionEdition-KB5094139-x64-en.msp"),
@@ -125,8 +130,8 @@ def test_2016_cu22_latest_with_esu_reaches_the_last_esu_update():
     assert "esu_ended" in finding_ids(result)
 
 
-def test_2016_cu22_eems_without_esu_is_unreachable_but_gets_the_march_level():
-    result = plan("15.1.2375.7", "eems")
+def test_2016_cu22_eems_minimal_without_esu_is_unreachable_but_gets_the_march_level():
+    result = plan("15.1.2375.7", "eems_minimal")
     assert result["reachable"] is False
     assert result["target"]["fallback"] is True
     assert result["target"]["update"] == "Mar23SU"
@@ -136,8 +141,8 @@ def test_2016_cu22_eems_without_esu_is_unreachable_but_gets_the_march_level():
     assert "Exchange SE" in unreachable["remedy"]
 
 
-def test_2016_cu22_eems_with_esu_reaches_jun26su():
-    result = plan("15.1.2375.7", "eems", esu=True)
+def test_2016_cu22_eems_minimal_with_esu_reaches_jun26su():
+    result = plan("15.1.2375.7", "eems_minimal", esu=True)
     assert result["reachable"] is True
     assert result["target"]["build"] == "15.1.2507.69"
 
@@ -150,7 +155,8 @@ def test_2016_cannot_be_upgraded_to_se():
 
 def test_2016_old_dotnet_bridges_through_an_intermediate_cu():
     # CU12 runs only on .NET 4.7.2, CU23 only on 4.8: CU14 runs on both.
-    result = plan("15.1.1713.5", dotnet_release=461808)
+    result = plan_update(facts("15.1.1713.5", dotnet_release=461808),
+                         {"available_media": ["ExchangeServer2016-x64-CU14.iso"]}, today=TODAY)
     assert [(s["action"], s["update"]) for s in result["steps"] if s["action"] != "reboot"] == [
         ("install_cu", "CU14"), ("install_dotnet", ".NET Framework 4.8"), ("install_cu", "CU23"),
         ("install_su", "Oct25SU")]
@@ -181,8 +187,8 @@ def test_se_current_has_nothing_to_do(target):
     assert not [f for f in result["findings"] if f["severity"] != "info"]
 
 
-def test_se_feb26su_eems_is_one_public_su():
-    result = plan("15.02.2562.037", "eems")
+def test_se_feb26su_eems_minimal_is_one_public_su():
+    result = plan("15.02.2562.037", "eems_minimal")
     assert installs(result) == [("install_su", "15.2.2562.43", "ExchangeSubscriptionEdition-KB5094139-x64-en.msp")]
     assert result["steps"][0]["esu_only"] is False
 

@@ -1,0 +1,81 @@
+# Copyright: onprem.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Publishing report files to a file share through a Windows host: the
+requests for Publish-ReportFile and the check of its answers.
+
+Plain Python, no Ansible imports. The share path, folder and file names are
+checked here so that nothing a person typed can point the write anywhere but
+a folder below the share; the bytes travel base64-encoded as data.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+# \\server\share, then optional folders; no wildcards or characters Windows
+# refuses in names, no "." or ".." parts.
+_BAD_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+# A share's whole text travels in one WinRM request; reports far above this
+# belong on an HTTP endpoint.
+MAX_BYTES = 32 * 1024 * 1024
+
+
+class ReportShareError(ValueError):
+    """Bad input or a wrong answer, said so a person can act on it."""
+
+
+def _parts(text, what):
+    parts = [p for p in re.split(r"[\\/]", text) if p]
+    for part in parts:
+        if part in (".", "..") or _BAD_NAME.search(part) or part != part.strip() or part.endswith("."):
+            raise ReportShareError("%s: '%s' is not a valid folder or file name" % (what, part))
+    return parts
+
+
+def share_root(share):
+    """The share as \\\\server\\share[\\folder...], checked."""
+    text = str(share or "")
+    if not text.startswith("\\\\"):
+        raise ReportShareError("share must be a UNC path such as \\\\fileserver\\reports\\exchange, got '%s'" % text)
+    parts = _parts(text[2:], "share")
+    if len(parts) < 2:
+        raise ReportShareError("share must name a server and a share (\\\\server\\share), got '%s'" % text)
+    return "\\\\" + "\\".join(parts)
+
+
+def folder_path(folder):
+    """A folder below the share, given with / or \\ ('31/before'), in Windows form."""
+    return "\\".join(_parts(str(folder or ""), "folder"))
+
+
+def publish_request(share, folder, name, content, username=None, password=None):
+    """The Publish-ReportFile arguments for one file."""
+    file_name = str(name or "")
+    if not file_name or _parts(file_name, "file name") != [file_name]:
+        raise ReportShareError("file name: '%s' is not a plain file name" % file_name)
+    if len(content) > MAX_BYTES:
+        raise ReportShareError("%s is %d bytes; files above %d bytes cannot go through a host call, "
+                               "publish to an HTTP endpoint instead" % (file_name, len(content), MAX_BYTES))
+    if bool(username) != bool(password):
+        raise ReportShareError("give both the share's username and password, or neither")
+    request = {"share": share_root(share), "folder": folder_path(folder), "name": file_name,
+               "content_base64": base64.b64encode(content).decode("ascii")}
+    if username:
+        request.update(username=str(username), password=str(password))
+    return request
+
+
+def check_answer(data, request, content):
+    """The server wrote what was sent, where it was asked to."""
+    expected = hashlib.sha256(content).hexdigest()
+    if not isinstance(data, dict) or str(data.get("sha256", "")).lower() != expected:
+        raise ReportShareError("%s on %s: the file written differs from the report sent (SHA256 %s, expected %s)"
+                               % (request["name"], request["share"], (data or {}).get("sha256"), expected))
+    return str(data.get("path"))
+
+
+def location(share, folder):
+    root = share_root(share)
+    sub = folder_path(folder)
+    return root + ("\\" + sub if sub else "") + "\\"
