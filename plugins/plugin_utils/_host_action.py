@@ -40,7 +40,7 @@ SAFE_TO_REPEAT = frozenset({
 NOT_REPEATED = frozenset({
     "Start-InstallerTask", "Restart-HostComputer", "Invoke-PackageDownload", "Install-UrlRewriteModule",
     "Set-RewriteRules", "Restore-RewriteConfiguration", "Set-EemsOrganizationConfig", "Set-EemsServerConfig",
-    "Set-MitigationServiceState",
+    "Set-MitigationServiceState", "Publish-ReportFile",
 })
 # Waits between tries of a repeatable operation after a lost connection
 # (seconds), and the most time spent retrying one call: a blip is absorbed,
