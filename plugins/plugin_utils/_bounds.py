@@ -16,9 +16,12 @@ import os
 # environment); the check is on characters/bytes as the kernel counts them.
 MAX_CONTROLLER_PATH = 4096
 MAX_PATH_COMPONENT_BYTES = 255
-# A folder on a Windows host: MAX_PATH (260) minus 12, the longest directory
-# path the Win32 directory APIs accept without long-path support, per
-# Microsoft Learn, "Maximum Path Length Limitation" (naming-a-file).
+# A folder on a Windows host: MAX_PATH (260) minus 12 (room for an 8.3 file
+# name), the longest directory path the Win32 directory APIs take without
+# long-path support; and no character 0-31 in a name.  Microsoft Learn,
+# "Naming Files, Paths, and Namespaces" (windows/win32/fileio/naming-a-file,
+# section "Maximum Path Length Limitation"); CreateDirectory limits
+# lpPathName to MAX_PATH by default (fileapi.h reference).
 MAX_WINDOWS_FOLDER = 248
 # A URL or UNC path given to a host; far longer than any repository address.
 MAX_LOCATION = 2048
