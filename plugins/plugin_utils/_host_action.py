@@ -32,7 +32,7 @@ from ._reboot import _reset as reset_connection
 SAFE_TO_REPEAT = frozenset({
     "Get-ActiveDirectoryPrepState", "Get-EemsState", "Get-ExchangeFacts", "Get-HostIdentity",
     "Get-InstallerTaskState", "Get-MaintenanceState", "Get-MitigationServiceEvent", "Get-RepositoryManifest",
-    "Get-RewriteConfiguration", "Get-StagedFile", "Test-ExchangeInstallHealth",
+    "Get-RewriteConfiguration", "Get-StagedFile", "Test-ExchangeInstallHealth", "Test-ExchangePrerequisite",
     "Enter-MaintenanceStep", "Exit-MaintenanceStep",
 })
 # Sent once: a second start would run an installer or a restart twice, or
