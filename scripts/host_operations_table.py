@@ -37,6 +37,10 @@ END = "<!-- host-operations:end -->"
 HEADER = ("| Operation script | What it does | Shared functions (`# Uses:`) | Action plugins | Lab model | "
           "Answer `data` fields (contract) |")
 RULE = "|---|---|---|---|---|---|"
+# The generic host-call path: it sends whatever operation its caller names
+# (and may list operations, e.g. which ones are safe to retry), so it never
+# makes an action a caller by itself.
+PLUMBING = {"_host_call", "_host_action"}
 _OPERATION_DECORATOR = re.compile(r"""@operation\(\s*["']([A-Za-z]+-[A-Za-z]+)["']\s*\)""")
 
 
@@ -130,8 +134,8 @@ def callers(name):
     needs which) does not make its importers callers."""
     texts = {n[:-3]: _read(os.path.join(UTILS_DIR, n)) for n in _py_files(UTILS_DIR)}
     senders = {m for m, t in texts.items()
-               if m != "_host_call" and "run_host_operation" in t and _mentions(t, name)}
-    senders |= {m for m, t in texts.items() if set(_imports(t)) & senders}
+               if m not in PLUMBING and "run_host_operation" in t and _mentions(t, name)}
+    senders |= {m for m, t in texts.items() if m not in PLUMBING and set(_imports(t)) & senders}
     found = []
     for n in _py_files(ACTION_DIR):
         text = _read(os.path.join(ACTION_DIR, n))

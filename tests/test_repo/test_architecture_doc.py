@@ -60,6 +60,10 @@ def test_a_preflight_style_list_of_operations_makes_its_importer_a_caller_and_a_
     # write operations in a job table, which preflight never sends.
     assert "preflight" in table.callers("Get-MaintenanceState")
     assert "preflight" not in table.callers("Enter-MaintenanceStep")
+    # _host_action (every HostActionBase action imports it) lists the
+    # operations safe to retry: plumbing, not a sender.
+    assert table.callers("Enter-MaintenanceStep") == ["maintenance_mode"]
+    assert table.callers("Restart-HostComputer") == ["update_install"]
 
 
 def test_callers_follow_plugin_utils_helpers():
