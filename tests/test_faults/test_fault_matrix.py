@@ -282,8 +282,8 @@ CASES = [
      _set(FM1={"unreachable_at": {"event": "server_offline", "operation": "Get-ExchangeFacts"}}),
      _possibly_out("FM1", "Stop when the server could not be reached to install: FM1: could not connect for "
                    "Get-ExchangeFacts (connection refused); tried 5 times",
-                   "installing (maintenance steps: drain_transport, suspend_cluster_node, block_activation, "
-                   "wait_moves, server_offline)"), _clear("FM1"), {}),
+                   "installing (maintenance steps: drain_transport, suspend_cluster_node, disable_high_availability, "
+                   "block_activation, move_cluster_group, wait_moves, server_offline)"), _clear("FM1"), {}),
     # During leave: installed, the first step back (ServerWideOffline Active) applied, its answer lost.
     ("cut_while_leaving", "playbooks/patch.yml", ["FM1"], _set(FM1={"unreachable_at": {"event": "server_online"}}),
      _possibly_out("FM1", "the connection was lost while leaving maintenance, after: server_online (answer lost)",
