@@ -188,3 +188,19 @@ def test_no_secret_in_output_at_high_verbosity(dag_lab, tmp_path):
     result = _run(dag_lab, tmp_path, "EX19B", "present", "-vvvv")
     assert result.returncode == 0, result.stdout[-2000:]
     assert password not in result.stdout + result.stderr
+
+
+def test_unified_messaging_on_2016_is_drained_and_resumed_and_an_admins_inactive_um_stays(lab_factory, tmp_path):
+    """Learn's procedure for Exchange 2016: UMCallRouter Draining on entry, Active on exit."""
+    lab = lab_factory()
+    enter = _run(lab, tmp_path, "EX16A,EX16C", "present")
+    assert enter.returncode == 0, enter.stdout[-3000:]
+    assert lab.state.server("EX16A")["component_states"]["UMCallRouter"] == "Draining"
+    assert ("EX16A", "drain_um") in [(e["server"], e["event"]) for e in lab.maintenance_log]
+    # Someone switched UM off on EX16C while it was out: that is theirs, not ours to undo.
+    with lab.state.lock:
+        lab.state.server("EX16C")["component_states"]["UMCallRouter"] = "Inactive"
+    leave = _run(lab, tmp_path, "EX16A,EX16C", "absent")
+    assert leave.returncode == 0, leave.stdout[-3000:]
+    assert lab.state.server("EX16A")["component_states"]["UMCallRouter"] == "Active"
+    assert lab.state.server("EX16C")["component_states"]["UMCallRouter"] == "Inactive"
