@@ -213,3 +213,24 @@ def test_a_host_unreachable_before_any_step_stays_unreachable(monkeypatch):
                                         templar=None, shared_loader_obj=None)
     with pytest.raises(AnsibleConnectionFailure, match="EX19B: could not connect for Get-MaintenanceState"):
         plugin.run(task_vars={"inventory_hostname": "EX19B"})
+
+
+def test_a_single_copy_database_is_refused_at_once_even_with_a_gate_wait(monkeypatch):
+    state = copy.deepcopy(STATE)
+    state["databases"].append({"name": "SOLO", "active_server": "EX19B", "copies": [
+        {"server": "EX19B", "status": "Mounted"}]})
+    state["active_copies"] = ["SOLO"]
+    with pytest.raises(AnsibleActionFail, match="refused up front .*SOLO holds a single copy") as refused:
+        _run(monkeypatch, state, {"state": "present", "gate_timeout": 3600})
+    assert "Nothing was changed on EX19B" in str(refused.value)
+    # Allowed: the window goes on and does not wait for SOLO to move.
+    result, host = _run(monkeypatch, state, {"state": "present", "allow_single_copy_outage": True,
+                                             "move_timeout": 0})
+    assert result["single_copy_outage"] == ["SOLO"] and result["state"]["in_maintenance"] is True
+    assert "wait_moves" not in [s["name"] for s in result["steps"]]
+
+
+def test_min_healthy_copies_zero_is_refused_with_the_rule(monkeypatch):
+    with pytest.raises(AnsibleActionFail, match="EX19B: min_healthy_copies=0 is not allowed: a database's last "
+                                                "healthy copy is never taken down"):
+        _run(monkeypatch, STATE, {"state": "present", "min_healthy_copies": 0})
