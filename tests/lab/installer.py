@@ -109,6 +109,9 @@ def start(lab, server, kind, installer, expected_build, update, username, switch
             service["start_mode"] = "Disabled"
             service["state"] = "Stopped"
     server[TASK_KEY] = task
+    # Every run's command, for tests to read which switches Setup was given.
+    server.setdefault("installer_runs", []).append(
+        {"kind": kind, "installer": installer, "switches": task["switches"], "extract_to": extract_to})
     return task
 
 
