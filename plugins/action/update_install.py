@@ -141,8 +141,10 @@ class ActionModule(HostActionBase):
             raise _InstallFailed("another installer is already running on the server: %s (%s) since %s; wait for "
                                  "it to finish" % (before["installer"], before["kind"], before["started"]))
         answer = self._ex_try("Start-InstallerTask", op_args)
+        self._ex_switches = None
         if isinstance(answer, dict):
             task_id = answer["data"]["task_id"]
+            self._ex_switches = answer["data"].get("setup_switches") or None
         else:
             # The answer was lost.  Never start again blindly: the task's
             # record on the server says whether this start happened.
@@ -286,6 +288,8 @@ class ActionModule(HostActionBase):
                 poll, verdict = self._ex_run_installer(args, action, path, setup_account)
                 entry = {"action": action["action"], "update": action.get("update"), "rc": poll.get("exit_code"),
                          "result": verdict["result"], "log_excerpt": verdict["log_excerpt"], "reboot": False}
+                if action["kind"] == "cu" and self._ex_switches:
+                    entry["setup_switches"] = list(self._ex_switches)  # what Setup was told, for the record
                 done.append(entry)
                 if verdict["result"] != "succeeded":
                     raise _InstallFailed("%s %s failed: %s" % (action["action"], action.get("update") or "",

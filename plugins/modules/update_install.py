@@ -186,11 +186,14 @@ steps_done:
   description:
     - What was carried out, in order. In check mode, what would be (C(result=predicted)).
     - C(action) is C(reboot), C(prepare_schema), C(prepare_ad), C(ad_prep) (skipped), or a plan action.
+    - A CU Setup run (C(install_cu), C(upgrade_to_se), C(resume_setup)) also carries C(setup_switches), the
+      switches Setup was given (licence form, Extended Protection opt-out).
   returned: always
   type: list
   elements: dict
   sample:
-    - {action: install_cu, update: CU15, rc: 0, result: succeeded, log_excerpt: [], reboot: true}
+    - {action: install_cu, update: CU15, rc: 0, result: succeeded, log_excerpt: [], reboot: true,
+       setup_switches: [/Mode:Upgrade, /IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF]}
 reboots:
   description: Restarts made (or predicted in check mode).
   returned: always

@@ -81,9 +81,12 @@ def _runs(lab, name):
 
 def test_a_server_with_pop3_and_imap4_disabled_on_purpose_is_patched_and_returns_to_service(lab_factory, tmp_path):
     lab = lab_factory(_fleet(PS1={"services": _pop_imap_off()}))
-    result, rows = _patch(lab, tmp_path, ["PS1"])
+    result, rows = _patch(lab, tmp_path, ["PS1"], "-e", "exchange_patch_services_timeout=60")
     assert result.returncode == 0, _out(result)
     assert rows["PS1"]["status"] == "patched", rows["PS1"]
+    # One health read after the restart and one at the end: no polling for
+    # services that are meant to stay off until services_timeout runs out.
+    assert lab.stats("PS1")["operations"]["Test-ExchangeInstallHealth"] <= 3
     server = lab.state.server("PS1")
     assert server["build"] == TARGET
     # The admin's choice survives the SU, and nobody waited for those services.
@@ -185,6 +188,8 @@ def test_resuming_setup_from_media_older_than_the_diagnostic_data_switch_uses_th
     assert result.returncode == 0, _out(result)
     runs = _runs(lab, "PR1")
     assert runs[-1]["switches"] == ["/Mode:Upgrade", "/IAcceptExchangeServerLicenseTerms"]
+    # The task result says which switches Setup was given.
+    assert '"/IAcceptExchangeServerLicenseTerms"' in result.stdout
     server = lab.state.server("PR1")
     assert server["setup_watermark"] is None and server["build"].startswith("15.2.922.")
 
