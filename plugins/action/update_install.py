@@ -227,7 +227,7 @@ class ActionModule(HostActionBase):
             raise AnsibleActionFail("%s: %s" % (host, error)) from None
         # Start modes before anything is installed: afterwards each service is
         # judged against its own, so one disabled on purpose stays a non-issue.
-        self._ex_modes_before = service_modes(raw.get("services"))
+        self._ex_modes_before = service_modes(raw.get("services"), bool(facts.get("setup_watermark")))
         self._ex_media_rules = media_rules(catalog)
         try:
             todo = pending_actions(steps, facts, catalog)

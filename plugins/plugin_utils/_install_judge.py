@@ -264,9 +264,17 @@ def judge_installer(task, kind="cu"):
             "log_excerpt": _relevant_lines(evidence) or lines[-_EXCERPT_LINES:]}
 
 
-def service_modes(services):
-    """``{name: start_mode}`` from a list of ``{name, start_mode, state}``."""
-    return {str(s.get("name")): s.get("start_mode") for s in services or [] if isinstance(s, dict) and s.get("name")}
+def service_modes(services, setup_interrupted=False):
+    """``{name: start_mode}`` from a list of ``{name, start_mode, state}``.
+
+    While a stopped Setup's watermark is present, a Disabled service may be
+    Setup's doing rather than the admin's, so it is left out: after the
+    resume it must run again unless the admin names it in services_meant_off.
+    """
+    modes = {str(s.get("name")): s.get("start_mode") for s in services or [] if isinstance(s, dict) and s.get("name")}
+    if setup_interrupted:
+        modes = {name: mode for name, mode in modes.items() if mode != "Disabled"}
+    return modes
 
 
 def verify_health(health, expected_build=None, modes_before=None, meant_off=()):

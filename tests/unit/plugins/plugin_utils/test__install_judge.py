@@ -168,6 +168,14 @@ def test_services_off_on_purpose_are_judged_against_their_own_start_mode_or_the_
     assert "were enabled before the install" in verdict["problems"][0]
 
 
+def test_disabled_services_seen_while_a_setup_watermark_is_present_are_not_taken_as_the_admins_choice():
+    modes = service_modes(POP_IMAP_OFF, setup_interrupted=True)
+    assert "MSExchangePOP3" not in modes and modes["MSExchangeIS"] == "Automatic"
+    left_disabled = dict(HEALTHY, services=POP_IMAP_OFF[:2])
+    assert verify_health(left_disabled, None, modes)["services_ok"] is False
+    assert verify_health(left_disabled, None, modes, meant_off=["MSExchangePOP3"])["services_ok"] is True
+
+
 def test_an_su_is_judged_from_the_verdict_lines_of_its_whole_log_not_its_tail():
     tail = ["MSI (s) (0C:10): Property(S): P%03d = x" % i for i in range(200)]
     verdict = judge_installer({"state": "finished", "exit_code": 0, "log_tail": tail, "log_markers": [MSI_OK]}, "su")
