@@ -16,6 +16,10 @@ Errors are raised as ``HostCallError`` with ``kind`` set to one of:
 ``unreachable``  the connection could not be made or was lost;
 ``malformed``    the host answered, but not with one JSON result we can trust;
 ``operation``    the script ran and reported a failure of its own.
+
+An answer whose ``data`` breaks the operation's contract
+(``_data/host_contracts.yml``) is ``malformed`` too; its ``detail`` then holds
+``{"field": <path>}`` and the message names the operation and the field.
 """
 from __future__ import annotations
 
@@ -176,9 +180,18 @@ def parse_result(operation, rc, stdout, stderr):
         raise HostCallError(
             "host operation %s returned data of type %s, expected an object" % (operation, type(data).__name__),
             "malformed", operation)
+    # Every answer is held to its operation's contract here, once, so no
+    # caller ever meets a missing key or a value of the wrong kind.  Imported
+    # here: scripts/check_ps1_semantics.py loads this file on its own, outside
+    # the package, for the script composition only.
+    from ._contracts import check_answer
+
+    violation = check_answer(operation, data)
+    if violation is not None:
+        raise HostCallError(str(violation), "malformed", operation, detail={"field": violation.path})
     return {
         "changed": bool(result.get("changed", False)),
-        "data": data or {},
+        "data": data,
         "steps": result.get("steps") or [],
     }
 

@@ -53,6 +53,12 @@ SERVER_DEFAULTS = {
     "component_states": {},
     "faults": {},
     "reboot_seconds": 30,
+    # The Exchange role groups of the account this server is managed with
+    # (inventories may give each host its own ems_username); see data/rbac.yml.
+    "ems_role_groups": ["Organization Management"],
+    # URL prefixes this server cannot reach (a firewall or a proxy in the
+    # way): Test-ExchangePrerequisite's reachability checks fail for them.
+    "blocked_urls": [],
 }
 
 EEMS_DEFAULTS = {
@@ -66,7 +72,7 @@ FAULT_KEYS = {
     "latency_ms", "http500_next", "drop_next_commands", "installer_exit_code", "hash_mismatch",
     "disk_full", "services_fail_start", "iis_config_locked", "slow_reboot_seconds",
     "queue_stuck",  # transport queues never drain (maintenance_mode's bounded wait)
-    "malformed_answer",  # non_json | truncated | huge | wrong_types: a broken host answer
+    "malformed_answer",  # non_json | truncated | huge | wrong_types | off_contract[:path]: a broken host answer
 }
 
 

@@ -17,6 +17,7 @@ script text would differ from the canonical file and the lab would refuse it.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import logging
 import os
@@ -113,6 +114,39 @@ def decode_powershell_command(command_line):
             except ValueError:
                 return None
     return None
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _parse_path(text):
+    """``a.b[2].c`` as ["a", "b", 2, "c"]."""
+    return [int(index) if index else key for key, index in _PATH_PART.findall(text)]
+
+
+def _text_paths(value, path=()):
+    """Every path to a text value, depth first, in answer order."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(item, str):
+            yield list(path) + [key]
+        else:
+            yield from _text_paths(item, list(path) + [key])
+
+
+def _first_text_in_list(data):
+    """The path of the first text value inside a list, else of the first text value."""
+    paths = list(_text_paths(data))
+    return next((p for p in paths if any(isinstance(part, int) for part in p)), paths[0] if paths else None)
+
+
+def _set_path(data, path, value):
+    if not path:
+        raise ValueError("the off_contract fault found no text value to break in this answer")
+    target = data
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
 
 
 # A bare "$HostArgs.name" (or "$HostArgs.name.sub") read in a script. The
@@ -217,8 +251,22 @@ class LabHostBackend:
         return CommandResult(b"", message.encode("utf-8"), 1)
 
     @staticmethod
-    def _malformed(kind):
-        """A host answer that is broken in the way ``kind`` names (fault injection)."""
+    def _malformed(kind, outcome=None):
+        """A host answer that is broken in the way ``kind`` names (fault injection).
+
+        ``off_contract`` (or ``off_contract:<path>``, e.g.
+        ``off_contract:exchange.database_copies[0].status``) is well-formed
+        JSON with ``ok: true`` whose data breaks the operation's contract: the
+        text at that path (by default the first text found inside a list)
+        becomes the number 7, the way a changed script or a value that came
+        back in another form would look."""
+        if kind == "off_contract" or str(kind).startswith("off_contract:"):
+            data = copy.deepcopy((outcome or {}).get("data"))
+            path = _parse_path(kind.split(":", 1)[1]) if ":" in kind else _first_text_in_list(data)
+            _set_path(data, path, 7)
+            return CommandResult(json.dumps({"ok": True, "changed": bool((outcome or {}).get("changed")),
+                                             "data": data, "steps": (outcome or {}).get("steps", []),
+                                             "error": None}, default=str).encode("utf-8"), b"", 0)
         if kind == "non_json":
             return CommandResult(b"WARNING: profile loaded\r\nThe operation completed.\r\n", b"", 0)
         if kind == "truncated":
@@ -274,7 +322,7 @@ class LabHostBackend:
             self.lab.state_changed()
         broken = ctx.server["faults"].get("malformed_answer")
         if broken:
-            return self._malformed(broken)
+            return self._malformed(broken, outcome)
         return self._result_json({
             "ok": True,
             "changed": bool(outcome.get("changed")),

@@ -40,6 +40,9 @@ def repository_dir(ctx, url):
     from a lab host); any UNC share stands for the same folder, since the lab
     has no SMB server."""
     url = str(url or "")
+    # A server behind a firewall (fleet key blocked_urls) reaches nothing there.
+    if any(url.lower().startswith(str(prefix).lower()) for prefix in ctx.server.get("blocked_urls") or []):
+        raise HostOpError("Unable to connect to the remote server (%s)" % url, "System.Net.WebException")
     if url.startswith("\\\\"):
         parts = [p for p in url.strip("\\").split("\\") if p]
         if len(parts) < 2:

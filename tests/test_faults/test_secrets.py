@@ -142,3 +142,18 @@ def test_remediate_at_vvvv_with_setup_and_repository_credentials(lab_factory, tm
     assert lab.state.server("FS1")["build"] == TARGET   # the window did patch, with the Setup account
     assert CU15_ISO and os.path.isfile(os.path.join(run.report_dir, "exchange-remediation.json"))
     _assert_nowhere(lab, run, lab_log)
+
+
+def test_preflight_at_vvvv_with_repository_credential(lab_factory, tmp_path, lab_log):
+    lab = lab_factory(_secret_fleet())
+    secrets_file = _vars_file(tmp_path / "vault.yml", {
+        "exchange_repository_url": "\\\\files.lab.contoso.test\\exchange$",
+        "exchange_repository_username": "LAB\\svc-repo", "exchange_repository_password": REPOSITORY_PASSWORD})
+    run = play(lab, tmp_path / "run", "playbooks/preflight.yml", ["FS1", "FE1"], "-vvvv", "-e", secrets_file)
+    assert run.result.returncode == 0, tail(run.result)
+    # The share was checked from each server, and the credential shows up nowhere.
+    with open(os.path.join(run.report_dir, "exchange-preflight.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    assert report["summary"]["hosts"]["ready"] == ["FE1", "FS1"]
+    assert "Test-ExchangePrerequisite" in lab.stats("FS1")["operations"]
+    _assert_nowhere(lab, run, lab_log)

@@ -406,11 +406,11 @@ def test_command_called_like_a_method_is_refused(tmp_path):
 
 def test_allow_marker_needs_a_reason(tmp_path):
     base = r"[bool]$\1.MitigationsEnabled"
-    copy, line, _ = _mutate(tmp_path, "Get-ExchangeFacts", r"\[string\]\(Get-PropertyValue -InputObject \$(\w+) -Name 'InternetWebProxy'\)",
+    copy, line, _ = _mutate(tmp_path, "Get-ExchangeFacts", r"\[string\]\(Get-PropertyValue -InputObject \$(\w+) -Name 'Edition'\)",
                             base + "  # ps1-semantics: allow probe for the test")
     hits = [f for f in _findings(copy) if f.line == line and f.rule == "version-property"]
     assert hits and all(f.allowed for f in hits)
-    copy, line, _ = _mutate(tmp_path, "Get-ExchangeFacts", r"\[string\]\(Get-PropertyValue -InputObject \$(\w+) -Name 'InternetWebProxy'\)",
+    copy, line, _ = _mutate(tmp_path, "Get-ExchangeFacts", r"\[string\]\(Get-PropertyValue -InputObject \$(\w+) -Name 'Edition'\)",
                             base + "  # ps1-semantics: allow")
     assert _refused(_findings(copy), line, "version-property")
 
@@ -438,7 +438,7 @@ def test_command_line_passes_a_clean_script():
 def test_mitigation_properties_stay_refused_on_2016_and_later(tmp_path):
     # 2016 and 2019 have them only from the September 2021 CUs on, which the
     # reference's per-version lines cannot say; the header does not help.
-    copy, line, _ = _mutate(tmp_path, "Get-ExchangeFacts", r"\[string\]\(Get-PropertyValue -InputObject \$(\w+) -Name 'InternetWebProxy'\)",
+    copy, line, _ = _mutate(tmp_path, "Get-ExchangeFacts", r"\[string\]\(Get-PropertyValue -InputObject \$(\w+) -Name 'Edition'\)",
                             r"[bool]$\1.MitigationsEnabled", header="# Exchange: 2016, 2019, SE")
     hits = _refused(_findings(copy), line, "version-property")
     assert hits and "September 2021" in hits[0].message

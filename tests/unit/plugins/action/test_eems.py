@@ -37,7 +37,8 @@ class FakeHost:
         self.org_set_meanwhile = org_set_meanwhile
         self.start_error = start_error
         self.events = events if events is not None else [
-            {"id": 1005, "time": "2026-11-26T08:01:00+00:00", "message": "fetched definitions successfully"}]
+            {"id": 1005, "level": "Information", "time": "2026-11-26T08:01:00+00:00",
+             "message": "fetched definitions successfully"}]
 
     def exec_command(self, cmd, in_data=None, sudoable=False):
         request = json.loads(in_data)
@@ -64,7 +65,7 @@ class FakeHost:
                 "data_collection_enabled": "data_collection_enabled", "internet_web_proxy": "internet_web_proxy"}
         for option, value in args["settings"].items():
             self.state["exchange"][keys[option]] = value
-        return {}, True
+        return {value: self.state["exchange"][value] for value in keys.values()}, True
 
     def Set_MitigationServiceState(self, args):
         service = self.state["services"][0]
@@ -72,7 +73,7 @@ class FakeHost:
             service["start_mode"] = args["start_mode"]
         if not self.start_error:
             service["state"] = "Running"
-        return {"checked_from": "2026-11-26T08:00:30+00:00", "started": bool(args["start"]) and not self.start_error,
+        return {"name": "MSExchangeMitigation", "checked_from": "2026-11-26T08:00:30+00:00", "started": bool(args["start"]) and not self.start_error,
                 "restarted": bool(args["restart"]), "start_error": self.start_error,
                 "start_mode": service["start_mode"], "state": service["state"]}, True
 
@@ -153,7 +154,7 @@ def test_service_that_will_not_start_fails_with_cause_and_remedy():
 
 def test_outdated_build_names_the_planned_update():
     host = FakeHost(_state(build="15.01.2375.037"), events=[
-        {"id": 1008, "time": "t", "message": "FetchMitigation: Connection attempted against untrusted endpoint."}])
+        {"id": 1008, "level": "Error", "time": "t", "message": "FetchMitigation: Connection attempted against untrusted endpoint."}])
     result = _run(ALL_ON, host)
     assert (result["eems"]["status"], result["eems"]["cause"]) == ("not_working", "build_before_march_2023")
     assert result["eems"]["remedy"].startswith("Install CU23 then Mar23SU (to 15.1.2507.23)")

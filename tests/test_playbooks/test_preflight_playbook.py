@@ -1,0 +1,138 @@
+"""preflight.yml on the lab: it names what blocks which job, with the fix, and changes nothing."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+
+import yaml
+
+from labtools import run_playbook, write_inventory
+from lab import maintenance, staging
+from lab.fleet import DEFAULT_FLEET
+
+READS = {"Get-HostIdentity", "Get-ExchangeFacts", "Get-EemsState", "Get-MaintenanceState", "Get-RewriteConfiguration",
+         "Get-ActiveDirectoryPrepState", "Test-ExchangeInstallHealth", "Get-MitigationServiceEvent",
+         "Get-InstallerTaskState", "Get-StagedFile", "Get-RepositoryManifest", "Test-ExchangePrerequisite"}
+
+
+def _fleet():
+    with open(DEFAULT_FLEET, encoding="utf-8") as handle:
+        fleet = yaml.safe_load(handle)
+    # Frozen lab time: nothing in the lab moves by itself, so any change is preflight's.
+    fleet["lab"]["clock_factor"] = 0
+    for server in fleet["servers"]:
+        if server["name"] == "EX19C":
+            # This server is managed with an account that is only in Server Management.
+            server["ems_role_groups"] = ["Server Management"]
+    return fleet
+
+
+def _snapshot(lab):
+    with lab.state.lock:
+        return copy.deepcopy(lab.state.data)
+
+
+def _differences(before, after, path=""):
+    """Every path where two states differ (a readable assertion message)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [d for key in sorted(set(before) | set(after), key=str)
+                for d in _differences(before.get(key), after.get(key), "%s.%s" % (path, key))]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [d for i, (a, b) in enumerate(zip(before, after)) for d in _differences(a, b, "%s[%d]" % (path, i))]
+    return [] if before == after else ["%s: %r -> %r" % (path, before, after)]
+
+
+def _settled(lab):
+    """The lab's state once its start-up work is done: the ticker's first
+    Mitigation Service checks ran, and the models' lazily filled defaults
+    (cluster node Up, activation Unrestricted, an empty queue, no staged
+    files) are filled in, as the first read of them fills them."""
+    with lab.state.lock:
+        for server in lab.state.servers():
+            maintenance.cluster_node(server)
+            maintenance.auto_activation(server)
+            maintenance.move_now(server)
+            maintenance.queue_messages(server, lab.clock.now())
+            staging.staged_files(server)
+            server.setdefault("staging_dirs", [])
+    previous, deadline = _snapshot(lab), time.monotonic() + 20
+    while time.monotonic() < deadline:
+        time.sleep(lab.tick_seconds * 3)
+        current = _snapshot(lab)
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError("the lab did not settle")
+
+
+def test_preflight_names_the_missing_role_and_the_unreachable_repository_and_changes_nothing(lab_factory, tmp_path):
+    lab = lab_factory(_fleet())
+    with lab.state.lock:
+        # A firewall between EX16C and the repository.
+        lab.state.server("EX16C")["blocked_urls"] = [lab.repo_url]
+    before = _settled(lab)
+    inventory = write_inventory(lab, tmp_path / "inventory.yml")
+    result = run_playbook(inventory, "playbooks/preflight.yml",
+                          "-e", "exchange_report_dir=%s" % (tmp_path / "reports"),
+                          "-e", "exchange_repository_url=%s" % lab.repo_url)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+
+    # Nothing changed: no task reported a change, only reads ran, and the lab is as it was.
+    recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)
+    assert len(recap) == 13 and all(changed == "0" for _, changed in recap), recap
+    changes = _differences(before, _snapshot(lab))
+    assert not changes, "\n".join(changes)
+    for server in before["servers"]:
+        ran = set(lab.stats(server["name"])["operations"])
+        assert ran and ran <= READS, (server["name"], ran - READS)
+
+    with open(tmp_path / "reports" / "exchange-preflight.json", encoding="utf-8") as handle:
+        report = json.load(handle)
+    servers = {s["name"]: s for s in report["servers"]}
+
+    # The account without Organization Management: EEMS's organisation switch and Setup are blocked.
+    ex19c = servers["EX19C"]
+    assert ex19c["status"] == "not_ready"
+    assert ex19c["jobs"] == {"audit": "ready", "stage": "ready", "patch": "blocked", "mitigate": "ready",
+                             "eems": "blocked"}
+    role = next(f for f in ex19c["findings"] if f["id"] == "role_missing")
+    assert role["jobs"] == ["eems"]
+    assert "holds no Exchange role that includes Set-OrganizationConfig" in role["message"]
+    assert "Organization Configuration" in role["fix"] and "Organization Management" in role["fix"]
+    setup = next(f for f in ex19c["findings"] if f["id"] == "setup_role_group_missing")
+    assert "Add-RoleGroupMember 'Organization Management'" in setup["fix"]
+
+    # The server behind a firewall: staging and patching are blocked, the fix names the repository host.
+    ex16c = servers["EX16C"]
+    assert ex16c["status"] == "not_ready"
+    assert ex16c["jobs"]["stage"] == ex16c["jobs"]["patch"] == "blocked"
+    assert ex16c["jobs"]["eems"] == "ready"
+    unreachable = next(f for f in ex16c["findings"] if f["id"] == "repository_unreachable")
+    assert "cannot reach the installer repository %s: Unable to connect" % lab.repo_url in unreachable["message"]
+    assert unreachable["fix"].startswith("Allow this server to reach 127.0.0.1")
+
+    # EX19E's interrupted setup is the fleet's own blocker; every other server is ready.
+    assert report["summary"]["hosts"]["not_ready"] == ["EX16C", "EX19C", "EX19E"]
+    assert {f["id"] for f in servers["EX19E"]["findings"]} >= {"setup_interrupted", "reboot_pending"}
+    assert all(servers[name]["status"] == "ready" for name in servers if name not in ("EX16C", "EX19C", "EX19E"))
+
+    # Every format names both servers with their fix; the job fails after writing the report.
+    for ext in ("md", "csv", "html"):
+        with open(tmp_path / "reports" / ("exchange-preflight." + ext), encoding="utf-8") as handle:
+            text = handle.read()
+        assert "Set-OrganizationConfig" in text and "Allow this server to reach 127.0.0.1" in text, ext
+    assert result.returncode != 0
+    assert "Not ready: EX16C, EX19C, EX19E; the report says what to fix." in output
+
+    # Check mode (an AWX "Check" job) runs the same reads and reaches the same verdicts.
+    checked = run_playbook(inventory, "playbooks/preflight.yml", "--check", "--limit", "EX16C,EX19C,localhost",
+                           "-e", "exchange_report_dir=%s" % (tmp_path / "check"),
+                           "-e", "exchange_repository_url=%s" % lab.repo_url)
+    with open(tmp_path / "check" / "exchange-preflight.json", encoding="utf-8") as handle:
+        again = {s["name"]: s for s in json.load(handle)["servers"]}
+    assert {name: s["findings"] for name, s in again.items()} == {
+        name: servers[name]["findings"] for name in ("EX16C", "EX19C")}
+    assert _differences(before, _snapshot(lab)) == [] and checked.returncode != 0
