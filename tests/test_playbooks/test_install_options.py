@@ -206,3 +206,16 @@ def test_an_exchange_2013_cu_exe_is_unpacked_and_setup_run_from_it(lab_factory, 
     # 2013 Setup knows only the plain licence switch.
     assert run["switches"] == ["/Mode:Upgrade", "/IAcceptExchangeServerLicenseTerms"]
     assert lab.state.server("EX13")["build"] == "15.0.1497.2"
+
+
+def test_media_older_than_2019_cu14_never_gets_the_extended_protection_switches(lab_factory, tmp_path):
+    # 2016 CU23 Setup does not turn Extended Protection on, nor know the opt-outs.
+    lab = lab_factory(_fleet(EX16={"build": "15.1.2375.7", "os": "Windows Server 2016 Standard",
+                                   "dotnet_release": 528449}))
+    step = {"action": "install_cu", "from_build": "15.1.2375.7", "to_build": "15.1.2507.6", "update": "CU23",
+            "installer": "ExchangeServer2016-x64-CU23.ISO"}
+    result = _install(lab, tmp_path, "EX16", {"step": step, "extended_protection": "off"})
+    assert result.returncode == 0, _out(result)
+    run = [r for r in _runs(lab, "EX16") if r["kind"] == "cu"][-1]
+    assert run["switches"] == ["/Mode:Upgrade", "/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF"]
+    assert lab.state.server("EX16")["build"] == "15.1.2507.6"
