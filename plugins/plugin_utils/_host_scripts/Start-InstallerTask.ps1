@@ -26,6 +26,14 @@ $stagingDir = [string]$HostArgs.staging_dir
 if (@('cu', 'prepare_schema', 'prepare_ad', 'su', 'dotnet') -notcontains $kind) {
     throw ('Unknown installer kind {0}.' -f $kind)
 }
+$protection = [string](Get-PropertyValue -InputObject $HostArgs -Name 'extended_protection' -Default 'setup_default')
+if (@('setup_default', 'off', 'off_frontend_ews') -notcontains $protection) {
+    throw ('Unknown extended_protection choice {0}.' -f $protection)
+}
+$licenceChoice = [string](Get-PropertyValue -InputObject $HostArgs -Name 'licence' -Default 'diagnostic_data')
+if (@('diagnostic_data', 'legacy', 'by_media') -notcontains $licenceChoice) {
+    throw ('Unknown licence choice {0}.' -f $licenceChoice)
+}
 if ($installer.IndexOfAny([char[]]'"%') -ge 0 -or $stagingDir.IndexOfAny([char[]]'"%') -ge 0) {
     throw 'The installer path and staging folder must not contain double quotes or percent signs.'
 }
@@ -90,7 +98,6 @@ else {
         $mediaVersion = '15.0.0.0'
     }
     $rules = Get-PropertyValue -InputObject $HostArgs -Name 'media_rules'
-    $licenceChoice = [string]$HostArgs.licence
     if ($licenceChoice -eq 'by_media') {
         if ($null -eq $mediaVersion) {
             throw ('Cannot read the Setup version of {0}, so the licence switch it expects is unknown.' -f $installer)
@@ -111,7 +118,6 @@ else {
     }
     # Extended Protection opt-outs for sites that offload or bridge SSL; only
     # the Setup that turns EP on by itself (2019 CU14 and later, SE) has them.
-    $protection = [string](Get-PropertyValue -InputObject $HostArgs -Name 'extended_protection' -Default 'setup_default')
     if ($kind -eq 'cu' -and $protection -ne 'setup_default') {
         if ($null -eq $mediaVersion) {
             throw ('Cannot read the Setup version of {0}, so whether it takes the Extended Protection opt-out is unknown.' -f $installer)

@@ -28,6 +28,10 @@ def start_installer_task(ctx, args):
     staging = str(args.get("staging_dir") or "")
     if kind not in _KINDS:
         raise HostOpError("Unknown installer kind %s." % kind)
+    if str(args.get("extended_protection") or "setup_default") not in ("setup_default", "off", "off_frontend_ews"):
+        raise HostOpError("Unknown extended_protection choice %s." % args.get("extended_protection"))
+    if str(args.get("licence") or "diagnostic_data") not in ("diagnostic_data", "legacy", "by_media"):
+        raise HostOpError("Unknown licence choice %s." % args.get("licence"))
     if any(c in path + staging for c in '"%'):
         raise HostOpError("The installer path and staging folder must not contain double quotes or percent signs.")
     if not path or not _staged(ctx, path):
