@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import json
 
-from labtools import run_playbook, write_inventory
+import pytest
+
+from labtools import run_playbook, write_inventory  # noqa: I001 (sets the import paths)
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _host_call  # noqa: E402
+from lab.client import WinRMClient  # noqa: E402
 
 PATCH = "playbooks/patch.yml"
 AUDIT = "playbooks/audit.yml"
@@ -219,3 +223,24 @@ def test_media_older_than_2019_cu14_never_gets_the_extended_protection_switches(
     run = [r for r in _runs(lab, "EX16") if r["kind"] == "cu"][-1]
     assert run["switches"] == ["/Mode:Upgrade", "/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF"]
     assert lab.state.server("EX16")["build"] == "15.1.2507.6"
+
+
+# -- the host operations over WinRM ------------------------------------------------
+
+def test_over_winrm_update_exe_volatile_is_a_pending_reboot_reason_and_odd_choices_are_refused(lab_factory):
+    lab = lab_factory(_fleet(PS1={"update_exe_volatile": True}))
+    client = WinRMClient.for_lab(lab, "PS1")
+    try:
+        facts = _host_call.run_host_operation(client, "Get-ExchangeFacts", {"ems": {"mode": "remote"}})["data"]
+        assert facts["pending_reboot"] == {"pending": True, "reasons": ["UpdateExeVolatile"]}
+        # Refused before anything else is looked at, the account included.
+        base = {"kind": "cu", "installer_path": "C:\\ExchangeUpdates\\" + CU15_ISO,
+                "staging_dir": "C:\\ExchangeUpdates", "licence": "diagnostic_data", "update": "CU15",
+                "expected_build": "15.2.1748.10", "username": "LAB\\ansible", "password": "unused"}
+        for name, value, words in (("extended_protection", "$(Stop-Computer)", "Unknown extended_protection"),
+                                   ("licence", "DiagnosticDataON /Mode:Uninstall", "Unknown licence")):
+            with pytest.raises(_host_call.HostCallError, match=words):
+                _host_call.run_host_operation(client, "Start-InstallerTask", dict(base, **{name: value}))
+        assert not _runs(lab, "PS1")
+    finally:
+        client.close()
