@@ -11,7 +11,11 @@ import time
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _dag_gate as gate_logic
-from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import (
+    CONNECTION_LOST,
+    EMS_ARGUMENT_SPEC,
+    HostActionBase,
+)
 
 ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "state": {"type": "str", "choices": ["present", "absent"], "required": True},
@@ -77,6 +81,14 @@ class ActionModule(HostActionBase):
                 state = self._ex_leave(state)
         except _Refused as refusal:
             raise AnsibleActionFail(str(refusal)) from None
+        except CONNECTION_LOST as lost:
+            if not self._ex_steps:
+                raise  # nothing was sent: the host is simply unreachable
+            # Steps were applied (or sent with the answer lost): never let
+            # that escape as a bare unreachable host; say what was done.
+            result.update(failed=True, changed=True, steps=self._ex_steps, connection_lost=True,
+                          possibly_out_of_service=True, state=None, msg=self._ex_lost_message(desired, lost))
+            return result
         result.update(changed=any(s["changed"] for s in self._ex_steps), steps=self._ex_steps,
                       state=gate_logic.summary(state))
         return result
@@ -88,9 +100,21 @@ class ActionModule(HostActionBase):
 
     def _ex_apply(self, operation, step, **extra):
         op_args = dict(extra, step=step, ems=self._ex_ems_args(self._ex_args))
+        # Recorded before it is sent: if the connection is lost now, the
+        # result still says this step may have been applied.
+        entry = {"name": step, "changed": None, "detail": "sent; the connection was lost before the answer"}
+        self._ex_steps.append(entry)
         answer = self._ex_host_call(operation, op_args, self._ex_task_vars)
-        self._ex_steps.append({"name": step, "changed": answer["changed"], "detail": answer["data"].get("detail")})
+        entry.update(changed=answer["changed"], detail=answer["data"].get("detail"))
         return answer
+
+    def _ex_lost_message(self, desired, lost):
+        done = ", ".join("%s (%s)" % (s["name"], "answer lost" if s["changed"] is None else "done")
+                         for s in self._ex_steps)
+        return ("%s: the connection was lost while %s maintenance, after: %s. The server may be out of service. "
+                "%s. Once it answers, run the window again (it finishes what was started) or "
+                "onprem.exchange.maintenance_mode with state=absent to put it back in service."
+                % (self._ex_host, "entering" if desired == "present" else "leaving", done, str(lost).rstrip(".")))
 
     @property
     def _ex_host(self):

@@ -17,6 +17,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._patch_report impo
     FORMATS,
     PatchReportError,
     build_report,
+    out_of_service_lines,
     write_report,
 )
 
@@ -48,5 +49,6 @@ class ActionModule(ActionBase):
             files = write_report(report, args["dest"], args["formats"] or list(FORMATS))
         except PatchReportError as error:
             raise AnsibleActionFail(str(error)) from None
-        result.update(changed=False, summary=report["summary"], files=files)
+        result.update(changed=False, summary=report["summary"], files=files,
+                      out_of_service=out_of_service_lines(report))
         return result

@@ -18,13 +18,18 @@ import time
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.onprem.exchange.plugins.action.build_facts import planner_facts
+from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import MAX_WINDOWS_FOLDER, text_problem
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuild
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
     CatalogError,
     catalog_files_from,
     load_catalog,
 )
-from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import (
+    CONNECTION_LOST,
+    EMS_ARGUMENT_SPEC,
+    HostActionBase,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError, run_host_operation
 from ansible_collections.onprem.exchange.plugins.plugin_utils._install_judge import (
     EXTENDED_PROTECTION_CHOICES,
@@ -217,6 +222,11 @@ class ActionModule(HostActionBase):
         self._ex_vars = task_vars or {}
         host = self._ex_vars.get("inventory_hostname", "host")
         steps = (args["plan"] or {}).get("steps") if args["plan"] is not None else [args["step"]]
+        for problem in (text_problem(args["staging_dir"], "staging_dir", max_length=MAX_WINDOWS_FOLDER),
+                        text_problem(args.get("resume_installer"), "resume_installer", max_length=255),
+                        text_problem(args.get("setup_username"), "setup_username", max_length=256)):
+            if problem:
+                raise AnsibleActionFail("%s: %s; nothing was sent to the server" % (host, problem))
         if args["poll_interval"] <= 0 or args["install_timeout"] <= 0 or args["reboot_timeout"] <= 0:
             raise AnsibleActionFail("%s: poll_interval, install_timeout and reboot_timeout must be positive" % host)
 
@@ -312,6 +322,17 @@ class ActionModule(HostActionBase):
                         action.get("update"), health.get("exsetup_version"), action["to_build"]), installer_started=True)
                 if action.get("to_build"):
                     current = action["to_build"]
+            health = self._ex_health(args)
+        except CONNECTION_LOST as lost:
+            if not result["installer_started"] and not done:
+                raise  # nothing was started: the host is simply unreachable
+            # After an installer or a restart a lost connection must not
+            # escape as a bare unreachable host: the install is unverified.
+            result.update(failed=True, changed=True, installer_started=True, unreachable_during_install=True,
+                          msg="%s: the connection was lost after the install began (%s); the build and services are "
+                              "not verified - the server stays in maintenance" % (host, str(lost).rstrip(".")),
+                          build_after=None)
+            return result
         except _InstallFailed as failure:
             result.update(failed=True, changed=bool(done), installer_started=result["installer_started"] or
                           failure.installer_started, msg="%s: %s" % (host, failure.msg))
@@ -322,7 +343,6 @@ class ActionModule(HostActionBase):
             result["build_after"] = self._ex_safe_build(args)
             return result
 
-        health = self._ex_health(args)
         expected = None if result["replan"] else (planned_after or build_before)
         verdict = verify_health(health, expected, self._ex_modes_before, args["services_meant_off"])
         result.update(changed=bool(done), build_after=_short(health.get("exsetup_version")) or build_before,

@@ -13,6 +13,11 @@ import re
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import (
+    MAX_LOCATION,
+    MAX_WINDOWS_FOLDER,
+    text_problem,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
     CatalogError,
     catalog_files_from,
@@ -73,6 +78,12 @@ class ActionModule(HostActionBase):
         del tmp
         args = self._ex_validate()
         host = (task_vars or {}).get("inventory_hostname", "host")
+        # Bounds first, so a hostile value is refused before it is echoed or sent.
+        for problem in (text_problem(args["staging_dir"], "staging_dir", max_length=MAX_WINDOWS_FOLDER),
+                        text_problem(args["repository_url"], "repository_url", max_length=MAX_LOCATION),
+                        text_problem(args.get("repository_username"), "repository_username", max_length=256)):
+            if problem:
+                raise AnsibleActionFail("%s: %s; nothing was sent to the server" % (host, problem))
         if not _STAGING_DIR.match(args["staging_dir"]):
             raise AnsibleActionFail("%s: staging_dir %r must be an absolute local folder such as C:\\ExchangeUpdates "
                                     "(no quotes, colons, %% or wildcards)" % (host, args["staging_dir"]))

@@ -153,6 +153,18 @@ steps:
   type: list
   elements: dict
   sample: [{name: drain_transport, changed: true, detail: Draining}, {name: server_offline, changed: true, detail: Inactive}]
+connection_lost:
+  description: True when the connection was lost (after short retries) once steps had been sent; the task then
+    fails and RV(steps) lists what was sent, a step whose answer was lost with C(changed) null.
+  returned: when the connection was lost after a step was sent
+  type: bool
+  sample: true
+possibly_out_of_service:
+  description: True when the task failed after steps were sent and the server may be out of service; read its
+    state again, or run the task again, once it answers.
+  returned: when the connection was lost after a step was sent
+  type: bool
+  sample: true
 gate:
   description: The DAG gate as judged from the real state; null with O(state=absent).
   returned: always

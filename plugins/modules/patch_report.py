@@ -72,8 +72,10 @@ RETURN = r"""
 summary:
   description:
     - C(total), C(by_status) (failed_in_maintenance, failed, unreachable, no_result,
-      not_started_window_closed, patched, up_to_date), C(problems), C(hosts) (patched, problems,
-      in_maintenance, not_started), C(window_started), C(window_finished), C(makespan_seconds).
+      not_started_window_closed, patched, returned_to_service, up_to_date), C(problems), C(hosts) (patched,
+      problems, in_maintenance (every server in maintenance or possibly out of service),
+      possibly_out_of_service (could not be reached at the end of the window), not_started),
+      C(window_started), C(window_finished), C(makespan_seconds).
   returned: success
   type: dict
   sample:
@@ -82,6 +84,13 @@ summary:
     problems: 1
     hosts: {in_maintenance: [EX19C]}
     makespan_seconds: 5400.0
+out_of_service:
+  description: One line per server the window left in maintenance or possibly out of service, with what was
+    last done; empty when every server is in service.
+  returned: success
+  type: list
+  elements: str
+  sample: ["EX19C: possibly out of service (could not be reached); last done: entering maintenance"]
 files:
   description: Path of each file written, by format.
   returned: success

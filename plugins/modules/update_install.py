@@ -228,6 +228,13 @@ installer_started:
   returned: always
   type: bool
   sample: false
+unreachable_during_install:
+  description:
+    - True when the connection was lost (after short retries) once an installer had started or the server had
+      restarted; the task fails, the build and services are not verified and the server stays out of service.
+  returned: when that happened
+  type: bool
+  sample: true
 replan:
   description: True after an interrupted Setup was finished; gather facts and plan again.
   returned: always

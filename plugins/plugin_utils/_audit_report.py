@@ -50,6 +50,8 @@ import re
 import secrets
 from collections.abc import Mapping
 
+from ._bounds import controller_path_problem
+
 REPORT_VERSION = 1
 
 STATES = ("audited", "unreachable", "failed", "not_run")
@@ -155,6 +157,9 @@ def _empty_server(name, status, error=None):
 
 
 def _server(name, result):
+    if result is not None and not isinstance(result, Mapping):
+        return _empty_server(name, "failed", "results[%r] is a %s, not the registered result of "
+                             "onprem.exchange.build_facts (a dict) or null" % (name, type(result).__name__))
     if result is None or result.get("skipped"):
         return _empty_server(name, "not_run")
     if result.get("unreachable"):
@@ -240,9 +245,9 @@ def _summary(servers):
 def build_report(results, *, generated_on, title):
     """The fleet report (see the module docstring for its keys).
 
-    Raises AuditReportError when ``results`` is not a dict, an entry is
-    neither a dict nor None (naming the host), or ``generated_on`` is not an
-    ISO date.
+    Raises AuditReportError when ``results`` is not a dict or ``generated_on``
+    is not an ISO date.  An entry that is neither a dict nor None is a
+    ``failed`` row naming what it was.
     """
     if not isinstance(results, Mapping):
         raise AuditReportError("results must be a dict of host name to build_facts result, got %s"
@@ -254,10 +259,8 @@ def build_report(results, *, generated_on, title):
     servers = []
     for host in results:
         result = results[host]
-        if result is not None and not isinstance(result, Mapping):
-            raise AuditReportError(
-                "results[%r] is a %s, not the registered result of onprem.exchange.build_facts (a dict) or null"
-                % (str(host), type(result).__name__))
+        # Whatever a host left behind, it is a row: one broken entry must
+        # not cost every other server its report.
         servers.append(_server(str(host), result))
     servers.sort(key=lambda server: (server["name"].casefold(), server["name"]))
     return {
@@ -563,13 +566,16 @@ RENDERERS = {"html": render_html, "json": render_json, "csv": render_csv, "markd
 # --- Writing ----------------------------------------------------------------
 
 def _prepare_dir(dest_dir):
+    problem = controller_path_problem(str(dest_dir), "dest (the report folder)")
+    if problem:
+        raise AuditReportError(problem)
     dest_dir = os.path.abspath(os.path.expanduser(str(dest_dir)))
     if os.path.exists(dest_dir) and not os.path.isdir(dest_dir):
         raise AuditReportError("dest %s exists and is not a directory" % dest_dir)
     try:
         os.makedirs(dest_dir, exist_ok=True)
-    except OSError as error:
-        raise AuditReportError("dest %s cannot be created: %s" % (dest_dir, error.strerror or error)) from None
+    except (OSError, ValueError) as error:
+        raise AuditReportError("dest %s cannot be created: %s" % (dest_dir, getattr(error, "strerror", None) or error)) from None
     return dest_dir
 
 

@@ -45,6 +45,9 @@ BLOCKED_MODES = ("add", "remove", "exact")
 # Mitigation IDs seen in the field: PING1, M1.1, M2.1.0.  Anything else is a
 # typo, and blocking a typo silently protects nothing.
 _MITIGATION_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:\.[0-9A-Za-z]+)*$")
+# Far above any ID seen (M1.1, PING1); a bound so a runaway value is refused
+# up front instead of being sent to every server.
+_MAX_MITIGATION_ID = 64
 # Set-ExchangeServer -InternetWebProxy takes an absolute http(s) URI.
 _PROXY_URL = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+(?::[0-9]{1,5})?/?$")
 
@@ -82,6 +85,11 @@ def desired_settings(args):
                                 % (", ".join(BLOCKED_MODES), desired["mitigations_blocked_mode"]))
     blocked = args.get("mitigations_blocked")
     if blocked is not None:
+        too_long = [item for item in blocked if isinstance(item, str) and len(item) > _MAX_MITIGATION_ID]
+        if too_long:
+            raise EemsSettingsError("mitigations_blocked holds an ID of %d characters; mitigation IDs are short "
+                                    "(for example M1.1), at most %d characters" % (len(too_long[0]),
+                                                                                  _MAX_MITIGATION_ID))
         wrong = [item for item in blocked if not isinstance(item, str) or not _MITIGATION_ID.match(item.strip())]
         if wrong:
             raise EemsSettingsError(

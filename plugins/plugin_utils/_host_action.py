@@ -7,13 +7,87 @@ For internal collection use only; the interface may change in any release.
 It validates arguments once against the plugin's spec, resolves the Exchange
 Management Shell credential (defaulting to the connection's own), and turns
 host-call failures into task failures that name the host.
+
+Transient connection faults (a reset, a refusal of a few seconds) are retried
+here, with a short bounded backoff, for the operations in ``SAFE_TO_REPEAT``
+only: reads, and writes whose script reads the state first so that a second
+run of the same request changes nothing.  Every other operation meets a lost
+connection once: whether it was applied is for its caller to find out.
 """
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
+import time
+
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 
+from ._bounds import host_argument_problem
 from ._host_call import HostCallError, run_host_operation
+from ._reboot import _reset as reset_connection
+
+# Host operations that may be sent again after the connection was lost with
+# the answer unknown.  Reads change nothing; the maintenance steps check the
+# component/cluster/activation state before changing it (a step already in
+# place is a no-op, see Enter-/Exit-MaintenanceStep.ps1).
+SAFE_TO_REPEAT = frozenset({
+    "Get-ActiveDirectoryPrepState", "Get-EemsState", "Get-ExchangeFacts", "Get-HostIdentity",
+    "Get-InstallerTaskState", "Get-MaintenanceState", "Get-MitigationServiceEvent", "Get-RepositoryManifest",
+    "Get-RewriteConfiguration", "Get-StagedFile", "Test-ExchangeInstallHealth", "Test-ExchangePrerequisite",
+    "Enter-MaintenanceStep", "Exit-MaintenanceStep",
+})
+# Sent once: a second start would run an installer or a restart twice, or
+# the owner of the operation has not shown that repeating it is harmless.
+NOT_REPEATED = frozenset({
+    "Start-InstallerTask", "Restart-HostComputer", "Invoke-PackageDownload", "Install-UrlRewriteModule",
+    "Set-RewriteRules", "Restore-RewriteConfiguration", "Set-EemsOrganizationConfig", "Set-EemsServerConfig",
+    "Set-MitigationServiceState", "Publish-ReportFile",
+})
+# Waits between tries of a repeatable operation after a lost connection
+# (seconds), and the most time spent retrying one call: a blip is absorbed,
+# a server that stays away is reported within about half a minute.
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+RETRY_BUDGET = 20.0
+
+
+def connection_errors():
+    """Exception types that mean the connection, not the operation, failed."""
+    kinds = [AnsibleConnectionFailure, OSError]
+    try:  # pywinrm's own transport errors, when it is installed
+        from winrm.exceptions import WinRMError, WinRMTransportError
+        kinds += [WinRMError, WinRMTransportError]
+    except ImportError:  # pragma: no cover - winrm is a collection requirement
+        pass
+    try:
+        from requests.exceptions import RequestException
+        kinds.append(RequestException)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(kinds)
+
+
+class _Lost:
+    """What a caller that applied changes needs: which operation, how many tries."""
+
+    def _ex_lost(self, operation, tries):
+        self.operation = operation
+        self.tries = tries
+        return self
+
+
+class HostUnreachable(AnsibleConnectionFailure, _Lost):
+    """No connection for ``operation`` (after any retries): an
+    AnsibleConnectionFailure, so a task that lets it escape is reported
+    unreachable, as before; callers that applied changes catch it."""
+
+
+class HostAnswerLost(AnsibleActionFail, _Lost):
+    """The connection broke while ``operation`` ran and it was not repeated
+    (or every repeat broke too): a task failure, not an unreachable host."""
+
+
+# Catch these where steps were applied before the connection was lost.
+CONNECTION_LOST = (HostUnreachable, HostAnswerLost)
+
 
 # Options every Exchange-cmdlet-using plugin accepts; documented once in
 # plugins/doc_fragments/ems.py.
@@ -51,7 +125,58 @@ class HostActionBase(ActionBase):
         return {"mode": args.get("ems_mode", "remote"), "username": username, "password": password}
 
     def _ex_host_call(self, operation, op_args, task_vars):
-        try:
-            return run_host_operation(self._connection, operation, op_args)
-        except HostCallError as error:
-            raise AnsibleActionFail("%s: %s" % ((task_vars or {}).get("inventory_hostname", "host"), error)) from None
+        host = (task_vars or {}).get("inventory_hostname", "host")
+        # The backstop for values no option check covers: nothing with a
+        # NUL byte or of absurd length is sent (the message names the
+        # argument, never its value: it may be a password).
+        problem = host_argument_problem(op_args)
+        if problem:
+            raise AnsibleActionFail("%s: the %s argument %s; nothing was sent to the server" % (host, operation, problem))
+        delays = RETRY_DELAYS if operation in SAFE_TO_REPEAT else ()
+        started, tries = None, 0
+        while True:
+            tries += 1
+            try:
+                return run_host_operation(self._connection, operation, op_args)
+            except HostCallError as error:
+                raise AnsibleActionFail("%s: %s" % (host, error)) from None
+            except Exception as error:
+                if not is_connection_error(error):
+                    raise
+                now = time.monotonic()
+                started = now if started is None else started
+                if tries > len(delays) or now - started >= RETRY_BUDGET:
+                    kind = HostUnreachable if isinstance(error, AnsibleConnectionFailure) else HostAnswerLost
+                    raise kind("%s: %s %s (%s)%s" % (
+                        host, "could not connect for" if kind is HostUnreachable else "lost the connection during",
+                        operation, _one_line(error),
+                        "; tried %d times over %d s" % (tries, now - started) if tries > 1 else
+                        "; not repeated: it is not safe to send twice" if operation not in SAFE_TO_REPEAT
+                        else "")).\
+                        _ex_lost(operation, tries) from None
+                time.sleep(delays[tries - 1])
+                reset_connection(self._connection)
+
+
+def is_connection_error(error):
+    """True when ``error`` from a connection plugin means the host was not
+    (or no longer) reachable, rather than a fault of the request."""
+    if isinstance(error, connection_errors()):
+        return True
+    if isinstance(error, AnsibleError):
+        text = str(error).lower()
+        return any(word in text for word in ("connection", "winrm", "timed out", "refused", "reset"))
+    return False
+
+
+def _one_line(error):
+    """The cause in a few words when it is a common one, else the text, bounded."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    lowered = text.lower()
+    for needle, cause in (("connection refused", "connection refused"), ("reset by peer", "connection reset"),
+                          ("connectionreset", "connection reset"), ("timed out", "timed out"),
+                          ("remotedisconnected", "connection closed by the host"),
+                          ("name or service not known", "host name not found")):
+        if needle in lowered:
+            return cause
+    return text if len(text) <= 300 else text[:300] + "..."

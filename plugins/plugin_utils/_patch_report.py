@@ -11,12 +11,17 @@ helpers are shared with the audit report.
 Input: ``results`` maps each host of the window to the ``exchange_patch_result``
 fact the role sets (``status, message, started, finished, build_before,
 build_after, target_build, steps_done, planned_steps, in_maintenance, undone,
-verified``) or None (the host never got that far: unreachable before the
-role, or the run stopped).
+verified`` and, when the window touched its service state, ``maintenance``
+(``in_service``, ``in_maintenance`` or ``possibly_out_of_service``: could
+not be reached at the end of the window), ``last_action`` and
+``maintenance_steps``) or None (the host never got that far: unreachable
+before the role, or the run stopped).  Any key may be missing or of the
+wrong type: the row is built from what there is.
 
 Output of ``build_report``: ``report_version``, ``title``, ``generated_on``,
 ``window_end``, ``summary`` (``total``, ``by_status``, ``problems`` and
-``hosts`` lists ``patched``, ``problems``, ``in_maintenance``,
+``hosts`` lists ``patched``, ``problems``, ``in_maintenance`` (every server
+that is, or may be, out of service), ``possibly_out_of_service``,
 ``not_started``; ``makespan_seconds``, ``window_started``,
 ``window_finished``) and ``servers`` (keys ``SERVER_KEYS``, by name).
 """
@@ -38,9 +43,14 @@ STATUSES = ("failed_in_maintenance", "failed", "unreachable", "no_result", "not_
             "patched", "returned_to_service", "up_to_date")
 PROBLEM_STATUSES = ("failed_in_maintenance", "failed", "unreachable", "no_result")
 SERVER_KEYS = ("name", "status", "message", "build_before", "build_after", "target_build", "steps_done",
-               "seconds", "started", "finished", "in_maintenance", "left_undone", "verified")
+               "seconds", "started", "finished", "in_maintenance", "maintenance", "last_action", "left_undone",
+               "verified")
 CSV_COLUMNS = ("name", "status", "build_before", "build_after", "target_build", "steps_done", "seconds",
-               "in_maintenance", "left_undone", "message")
+               "in_maintenance", "maintenance", "last_action", "left_undone", "message")
+# Where the window left a server's service state, as far as it could tell.
+MAINTENANCE_STATES = ("in_service", "in_maintenance", "possibly_out_of_service")
+MAINTENANCE_TEXT = {"in_service": "in service", "in_maintenance": "in maintenance",
+                    "possibly_out_of_service": "possibly out of service (could not be reached)"}
 _STEP_ACTIONS_DONE = ("succeeded",)
 
 
@@ -85,15 +95,28 @@ def _left_undone(result, status, done):
     }.get(status)
     finished = {(s.get("action"), s.get("update")) for s in done if s.get("result") in _STEP_ACTIONS_DONE}
     if why:
-        for step in result.get("planned_steps") or []:
+        for step in _dicts(result.get("planned_steps")):
             if (step.get("action"), step.get("update")) not in finished:
                 undone.append({"step": _step_label({"action": step.get("action"), "update": step.get("update")}),
                                "why": why})
         if not undone:
             undone.append({"step": "window", "why": why})
-    for message in result.get("undone") or []:
+    undone_messages = result.get("undone")
+    for message in undone_messages if isinstance(undone_messages, list) else []:
         undone.append({"step": "target", "why": _text(message)})
     return undone
+
+
+def _dicts(value):
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _maintenance(result):
+    """(in_maintenance, maintenance) from what the role recorded."""
+    state = result.get("maintenance")
+    if state not in MAINTENANCE_STATES:
+        state = "in_maintenance" if result.get("in_maintenance") in (True, "True", "true") else None
+    return state in ("in_maintenance", "possibly_out_of_service"), state
 
 
 def _server(name, result):
@@ -101,10 +124,12 @@ def _server(name, result):
         return {"name": name, "status": "no_result",
                 "message": "no result: the server was unreachable before its window began, or the run stopped",
                 "build_before": None, "build_after": None, "target_build": None, "steps_done": [], "seconds": None,
-                "started": None, "finished": None, "in_maintenance": None,
+                "started": None, "finished": None, "in_maintenance": None, "maintenance": None, "last_action": None,
                 "left_undone": [{"step": "window", "why": "no result from this server"}], "verified": None}
-    status = result.get("status") if result.get("status") in STATUSES else "failed"
-    done = [s for s in result.get("steps_done") or [] if isinstance(s, dict)]
+    status = result.get("status") if isinstance(result.get("status"), str) and result["status"] in STATUSES \
+        else "failed"
+    done = _dicts(result.get("steps_done"))
+    in_maintenance, maintenance = _maintenance(result)
     started, finished = _time(result.get("started")), _time(result.get("finished"))
     seconds = round((finished - started).total_seconds(), 1) if started and finished else None
     return {
@@ -113,7 +138,8 @@ def _server(name, result):
         "target_build": _text(result.get("target_build")),
         "steps_done": [_step_label(s) for s in done], "seconds": seconds,
         "started": _text(result.get("started")), "finished": _text(result.get("finished")),
-        "in_maintenance": bool(result.get("in_maintenance")),
+        "in_maintenance": in_maintenance, "maintenance": maintenance,
+        "last_action": _text(result.get("last_action")) or None,
         "left_undone": _left_undone(result, status, done),
         "verified": result.get("verified") if isinstance(result.get("verified"), dict) else None,
     }
@@ -123,6 +149,8 @@ def build_report(results, *, generated_on, title="Exchange patch window", window
     if not isinstance(results, dict):
         raise PatchReportError("results must map host names to exchange_patch_result, got %s"
                                % type(results).__name__)
+    if not results:
+        raise PatchReportError("no server in this window: the host pattern and --limit matched none")
     servers = [_server(str(name), results[name]) for name in sorted(results, key=str)]
     by_status = {s: 0 for s in STATUSES}
     for server in servers:
@@ -136,6 +164,7 @@ def build_report(results, *, generated_on, title="Exchange patch window", window
             "patched": [s["name"] for s in servers if s["status"] == "patched"],
             "problems": problems,
             "in_maintenance": [s["name"] for s in servers if s["in_maintenance"]],
+            "possibly_out_of_service": [s["name"] for s in servers if s["maintenance"] == "possibly_out_of_service"],
             "not_started": [s["name"] for s in servers if s["status"] == "not_started_window_closed"],
         },
         "window_started": min(starts).isoformat() if starts else None,
@@ -144,6 +173,19 @@ def build_report(results, *, generated_on, title="Exchange patch window", window
     }
     return {"report_version": REPORT_VERSION, "title": str(title), "generated_on": str(generated_on),
             "window_end": _text(window_end), "summary": summary, "servers": servers}
+
+
+def out_of_service_lines(report):
+    """One line per server the window left (or may have left) out of service."""
+    return ["%s: %s%s" % (s["name"], MAINTENANCE_TEXT.get(s["maintenance"], "in maintenance"),
+                          "; last done: %s" % s["last_action"] if s.get("last_action") else "")
+            for s in report["servers"] if s["in_maintenance"]]
+
+
+def _maintenance_cell(server):
+    if server["in_maintenance"]:
+        return MAINTENANCE_TEXT.get(server["maintenance"], "in maintenance")
+    return "in service" if server["maintenance"] == "in_service" or server["status"] != "no_result" else "unknown"
 
 
 def _undone_text(server):
@@ -175,16 +217,18 @@ def render_markdown(report):
     summary = report["summary"]
     lines = ["# %s" % _md(report["title"]), "", "Generated on %s." % _md(report["generated_on"]), ""]
     if summary["hosts"]["in_maintenance"]:
-        lines += ["**Left in maintenance on purpose (install failed part-way): %s**"
-                  % _md(", ".join(summary["hosts"]["in_maintenance"])), ""]
+        lines += ["**Out of service after the window (in maintenance, or possibly: could not be reached):**", ""]
+        lines += ["- **%s**" % _md(line) for line in out_of_service_lines(report)] + [""]
     lines += ["| Outcome | Servers |", "|---|---|"]
     lines += ["| %s | %d |" % (status, count) for status, count in summary["by_status"].items() if count]
     lines += ["", "Window: %s to %s (%s s)." % (_md(summary["window_started"]), _md(summary["window_finished"]),
                                                 _md(summary["makespan_seconds"])), "",
-              "| Server | Outcome | Before | After | Steps done | Time (s) | Left undone |", "|---|---|---|---|---|---|---|"]
+              "| Server | Outcome | Service | Before | After | Steps done | Time (s) | Left undone |",
+              "|---|---|---|---|---|---|---|---|"]
     for server in report["servers"]:
-        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            _md(server["name"]), _md(server["status"]), _md(server["build_before"]), _md(server["build_after"]),
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            _md(server["name"]), _md(server["status"]), _md(_maintenance_cell(server)), _md(server["build_before"]),
+            _md(server["build_after"]),
             _md(" → ".join(server["steps_done"])), _md(server["seconds"]), _md(_undone_text(server))))
     return "\n".join(lines) + "\n"
 
@@ -204,18 +248,20 @@ def render_html(report):
              "</style></head><body>",
              "<h1>%s</h1><p>Generated on %s.</p>" % (h(report["title"]), h(report["generated_on"]))]
     if summary["hosts"]["in_maintenance"]:
-        parts.append('<p class="loud">Left in maintenance on purpose (install failed part-way): %s</p>'
-                     % h(", ".join(summary["hosts"]["in_maintenance"])))
+        parts.append('<p class="loud">Out of service after the window (in maintenance, or possibly: could not be '
+                     "reached):</p><ul>%s</ul>" % "".join('<li class="loud">%s</li>' % h(line)
+                                                          for line in out_of_service_lines(report)))
     parts.append("<table><tr><th>Outcome</th><th>Servers</th></tr>")
     parts += ["<tr><td>%s</td><td>%d</td></tr>" % (h(s), c) for s, c in summary["by_status"].items() if c]
     parts.append("</table><p>Window: %s to %s (%s s).</p>" % (
         h(str(summary["window_started"])), h(str(summary["window_finished"])), h(str(summary["makespan_seconds"]))))
-    parts.append("<table><tr><th>Server</th><th>Outcome</th><th>Before</th><th>After</th><th>Steps done</th>"
-                 "<th>Time (s)</th><th>Left undone</th><th>Message</th></tr>")
+    parts.append("<table><tr><th>Server</th><th>Outcome</th><th>Service</th><th>Before</th><th>After</th>"
+                 "<th>Steps done</th><th>Time (s)</th><th>Left undone</th><th>Message</th></tr>")
     for server in report["servers"]:
         parts.append('<tr><td>%s</td><td style="color:%s">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
-                     "<td>%s</td><td>%s</td></tr>" % (
+                     "<td>%s</td><td>%s</td><td>%s</td></tr>" % (
                          h(server["name"]), _TONES.get(server["status"], "#000"), h(server["status"]),
+                         h(_maintenance_cell(server)),
                          h(server["build_before"] or "—"), h(server["build_after"] or "—"),
                          h(" → ".join(server["steps_done"]) or "—"), h(str(server["seconds"] or "—")),
                          h(_undone_text(server) or "—"), h(server["message"] or "")))

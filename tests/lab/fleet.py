@@ -73,6 +73,14 @@ FAULT_KEYS = {
     "disk_full", "services_fail_start", "iis_config_locked", "slow_reboot_seconds",
     "queue_stuck",  # transport queues never drain (maintenance_mode's bounded wait)
     "malformed_answer",  # non_json | truncated | huge | wrong_types | off_contract[:path]: a broken host answer
+    # The server's WinRM endpoint refuses connections and resets live ones
+    # (a network cut), until cleared, or for unreachable_seconds (wall time).
+    "unreachable",
+    # Cut at a chosen moment: {"event": E} cuts as the maintenance transition
+    # E is made (the answer of that step is lost); {"event": E, "operation": O}
+    # cuts at the next call of host operation O after E (before it runs).
+    "unreachable_at",
+    "unreachable_seconds",
 }
 
 

@@ -307,6 +307,10 @@ class LabHostBackend:
                            % missing,
                 "type": "System.Management.Automation.PropertyNotFoundException", "line": 0}})
         ctx = OperationContext(self.lab, self.lab.state.server(endpoint))
+        with self.lab.state.lock:
+            cut = self.lab.before_operation(ctx.server, name)
+        if cut:  # the connection is gone; nothing ran and nobody reads this
+            return CommandResult(b"", b"", 1)
         try:
             with self.lab.state.lock:
                 outcome = self.models[name](ctx, args)

@@ -79,6 +79,8 @@ def record(lab, server, event, detail=None):
     log.append({"seq": len(log) + 1, "time": lab.clock.iso(), "server": server["name"], "dag": server["dag"],
                 "event": event, "detail": detail, "out_of_service": out_of_service(server)})
     lab.state_changed()
+    if event != "network_cut":
+        lab.note_transition(server, event)
 
 
 def dag_violations(log):

@@ -151,6 +151,46 @@ class Lab:
                               latency_s=float(faults.get("latency_ms", 0)) / 1000.0,
                               http500_next=int(faults.pop("http500_next", 0) or 0),
                               drop_next_commands=int(faults.pop("drop_next_commands", 0) or 0))
+        if not faults.get("unreachable_at"):
+            server.pop("unreachable_armed", None)
+        if faults.get("unreachable"):
+            self.cut(server)
+        elif not server.get("rebooting_until"):
+            self.wsman.set_down(server["name"], False)
+
+    def cut(self, server):
+        """The network to this server is cut: connections are refused and
+        live ones reset; shells on the server survive, as on a real one.
+        The caller holds the state lock."""
+        faults = server["faults"]
+        faults["unreachable"] = True
+        faults.pop("unreachable_at", None)
+        server.pop("unreachable_armed", None)
+        self.wsman.set_down(server["name"], True)
+        maintenance.record(self, server, "network_cut")
+        seconds = faults.pop("unreachable_seconds", None)
+        if seconds:
+            timer = threading.Timer(float(seconds), self.set_faults, (server["name"], {"unreachable": None}))
+            timer.daemon = True
+            timer.start()
+
+    def note_transition(self, server, event):
+        """A maintenance transition was made: cut the network now, or arm the
+        cut for an operation, when the server's unreachable_at names it."""
+        trigger = server["faults"].get("unreachable_at")
+        if not isinstance(trigger, dict) or trigger.get("event") != event:
+            return
+        if trigger.get("operation"):
+            server["unreachable_armed"] = trigger["operation"]
+        else:
+            self.cut(server)
+
+    def before_operation(self, server, operation):
+        """Called before a host operation runs; cuts when it was armed for it."""
+        if server.get("unreachable_armed") == operation:
+            self.cut(server)
+            return True
+        return False
 
     def set_faults(self, name, faults):
         from .fleet import FAULT_KEYS
@@ -200,7 +240,7 @@ class Lab:
                 service["state"] = "Stopped"
         # The Mitigation Service checks right after it starts.
         server["eems"]["next_check"] = now.isoformat()
-        self.wsman.set_down(server["name"], False)
+        self.wsman.set_down(server["name"], bool(server["faults"].get("unreachable")))
         maintenance.record(self, server, "reboot_end")
 
     def run_eems_check(self, name):

@@ -95,6 +95,30 @@ REPORT_FILES = {"playbooks/patch.yml": "exchange-patch.json", "playbooks/mitigat
                 "playbooks/remediate.yml": "exchange-remediation.json"}
 
 
+# ansible-core 2.19+ prints no traceback unless asked: "Traceback" absent
+# from a run's output proves nothing.  Runs of these suites ask for them.
+SHOW_TRACEBACKS = {"ANSIBLE_DISPLAY_TRACEBACK": "error"}
+_COLLECTION_FRAME = "ansible_collections/onprem/exchange/"
+_EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)", re.M)
+
+
+def unexpected_tracebacks(output):
+    """Tracebacks in ``output`` that pass through this collection's code and
+    end in something other than a deliberate error (ansible.errors types such
+    as AnsibleActionFail, or the collection's own exception classes, which
+    refusals raise on purpose): a ValueError, KeyError, a library's
+    exception... that escaped.  Returns [(exception type, last collection frame)]."""
+    found = []
+    for chunk in output.split("Traceback (most recent call last):")[1:]:
+        frames = re.findall(r'File "([^"]+)", line (\d+)', chunk)
+        ours = [f for f in frames if _COLLECTION_FRAME in f[0].replace("\\", "/")]
+        ending = _EXCEPTION_LINE.search(chunk)
+        kind = ending.group("type") if ending else "?"
+        if ours and not kind.startswith(("ansible.errors.", "ansible_collections.onprem.exchange.")):
+            found.append((kind, "%s:%s" % ours[-1]))
+    return found
+
+
 def play(lab, workdir, playbook, hosts, *extra, extra_vars=None, inventory_edit=None, env=None, timeout=600):
     os.makedirs(workdir, exist_ok=True)
     inventory_data = lab.inventory()
@@ -108,7 +132,7 @@ def play(lab, workdir, playbook, hosts, *extra, extra_vars=None, inventory_edit=
     args = ["--limit", ",".join(list(hosts) + ["localhost"]), "-e", "exchange_report_dir=%s" % reports]
     if extra_vars:
         args += ["-e", json.dumps(extra_vars)]
-    result = run_playbook(inventory, playbook, *args, *extra, env=env, timeout=timeout)
+    result = run_playbook(inventory, playbook, *args, *extra, env=dict(SHOW_TRACEBACKS, **(env or {})), timeout=timeout)
     rows, summary = {}, {}
     name = REPORT_FILES.get(playbook)
     if name and os.path.exists(os.path.join(reports, name)):

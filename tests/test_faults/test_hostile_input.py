@@ -18,7 +18,7 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.playbook.task import Task
 
-from faultlab import SE_CURRENT, SU_ONLY, TARGET, fleet, play, tail
+from faultlab import SE_CURRENT, SHOW_TRACEBACKS, SU_ONLY, TARGET, fleet, play, tail, unexpected_tracebacks
 from lab.client import WinRMClient
 
 from ansible_collections.onprem.exchange.plugins.action.eems import ActionModule as EemsAction
@@ -118,7 +118,10 @@ def test_staging_folder_is_refused_or_used_literally(hostile_lab, key):
                                                           "staging_dir": staging_dir})
         if kind == "error":
             assert answer.startswith("FS1: staging_dir "), answer
-            assert "must be an absolute local folder" in answer or "must not contain '..'" in answer
+            assert any(reason in answer for reason in (
+                "must be an absolute local folder", "must not contain '..'", "contains a NUL byte",
+                "contains the control character", "characters long, more than the 248 allowed")), answer
+            assert len(answer) < 1000, "the refusal must not echo a huge value"
         else:
             # Accepted: the server staged into exactly that folder, as a name.
             assert answer["staging_dir"] == staging_dir
@@ -161,6 +164,31 @@ def test_installer_names_are_plain_file_names_or_refused(hostile_lab, key):
     assert answer.startswith("FS1: installer ") or "has no %s in its manifest.json" % value in answer, answer
 
 
+LONG_70K = "C" * 70000
+
+
+def test_the_values_of_issue_12_are_refused_up_front_naming_host_and_option(hostile_lab):
+    """A 70,000-character staging folder and blocked ID, a NUL inside a
+    repository URL: refused before anything reaches the server."""
+    before = dict(hostile_lab.stats("FS1")["operations"])
+    cases = [
+        (StageAction, "FS1", {"installers": ["Exchange2019-KB5129956-x64-en.msp"], "repository_url": hostile_lab.repo_url,
+                              "staging_dir": "C:\\" + LONG_70K},
+         "FS1: staging_dir is 70003 characters long, more than the 248 allowed"),
+        (StageAction, "FS1", {"installers": ["Exchange2019-KB5129956-x64-en.msp"],
+                              "repository_url": hostile_lab.repo_url + "x\x00y"},
+         "FS1: repository_url contains a NUL byte"),
+    ]
+    for cls, name, args, message in cases:
+        kind, answer = _outcome(cls, hostile_lab, name, args)
+        assert kind == "error" and answer.startswith(message), answer
+        assert "nothing was sent to the server" in answer and len(answer) < 1000
+    assert hostile_lab.stats("FS1")["operations"] == before
+    kind, answer = _outcome(EemsAction, hostile_lab, "FE1", {"mitigations_blocked": [LONG_70K], "verify_timeout": 0})
+    assert kind == "error" and answer.startswith("FE1: ") and "70000 characters" in answer, answer[:300]
+    assert len(answer) < 1000
+
+
 # -- EEMS proxy and mitigation names -------------------------------------------------------
 
 @pytest.mark.parametrize("key", sorted(HOSTILE))
@@ -179,13 +207,14 @@ def test_blocked_mitigation_ids_are_refused(hostile_lab, key):
     value = HOSTILE[key]
     kind, answer = _outcome(EemsAction, hostile_lab, "FE1", {"mitigations_blocked": ["M1.1", value],
                                                              "verify_timeout": 0})
-    if value.isalnum():
+    if value.isalnum() and len(value) <= 64:
         # Letters only: a well-formed (if unlikely) ID, stored as it is, and taken out again.
         assert kind == "data" and hostile_lab.state.server("FE1")["eems"]["blocked"] == ["M1.1", value]
         _action(EemsAction, hostile_lab, "FE1", {"mitigations_blocked": [], "mitigations_blocked_mode": "exact",
                                                  "verify_timeout": 0})
     else:
         assert kind == "error" and answer.startswith("FE1: "), answer
+        assert len(answer) < 1000, "the refusal must not echo a huge value"
     assert hostile_lab.state.server("FE1")["eems"]["blocked"] == []
 
 
@@ -292,8 +321,23 @@ def test_report_folder_with_a_nul_byte_is_a_clear_error(lab_factory, tmp_path):
     run = play(lab, tmp_path / "run", "playbooks/audit.yml", ["FS1"],
                extra_vars={"exchange_report_dir": str(tmp_path / "r\x00x")})
     assert run.result.returncode != 0
-    assert "Traceback" not in run.output
-    assert "null" in run.output.lower() or "nul" in run.output.lower(), tail(run.result)
+    # play() shows tracebacks (ansible-core hides them otherwise): the
+    # refusal is deliberate, not an exception escaping the collection.
+    assert SHOW_TRACEBACKS["ANSIBLE_DISPLAY_TRACEBACK"] == "error" and "Traceback" in run.output
+    assert unexpected_tracebacks(run.output) == [], tail(run.result)
+    assert "dest (the report folder) contains a NUL byte" in run.output, tail(run.result)
+
+
+def test_unexpected_tracebacks_tells_an_escape_from_a_refusal():
+    escaped = ('Traceback (most recent call last):\n  File "/x/ansible/executor/task_executor.py", line 1, in run\n'
+               '  File "/c/ansible_collections/onprem/exchange/plugins/plugin_utils/_audit_report.py", line 570, in f\n'
+               '    os.makedirs(d)\nValueError: embedded null byte\n')
+    refused = ('Traceback (most recent call last):\n  File "/c/ansible_collections/onprem/exchange/plugins/action/'
+               'audit_report.py", line 47, in run\n    raise AnsibleActionFail(str(error))\n'
+               'ansible.errors.AnsibleActionFail: dest contains a NUL byte\n')
+    assert unexpected_tracebacks(escaped) == [("ValueError", "/c/ansible_collections/onprem/exchange/plugins/"
+                                                             "plugin_utils/_audit_report.py:570")]
+    assert unexpected_tracebacks(refused) == []
 
 
 def _tree(root):

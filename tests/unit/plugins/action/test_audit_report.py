@@ -107,13 +107,15 @@ def test_bad_arguments_fail_clearly(tmp_path, args, message):
 
 
 @pytest.mark.parametrize("entry, kind", [("unreachable", "str"), (["x"], "list"), (42, "int")])
-def test_non_dict_result_names_the_host(tmp_path, entry, kind):
+def test_non_dict_result_is_a_failed_row_naming_the_host(tmp_path, entry, kind):
     results = _results()
     results["EX19B"] = entry
     plugin = _plugin({"results": results, "dest": str(tmp_path), "generated_on": TODAY})[0]
-    with pytest.raises(AnsibleActionFail, match=r"results\['EX19B'\] is a %s" % kind):
-        plugin.run(task_vars={})
-    assert os.listdir(tmp_path) == []
+    result = plugin.run(task_vars={})
+    assert "EX19B" in result["summary"]["hosts"]["failed"]
+    assert result["summary"]["total"] == len(results)
+    row = next(s for s in json.load(open(result["files"]["json"], encoding="utf-8"))["servers"] if s["name"] == "EX19B")
+    assert "results['EX19B'] is a %s" % kind in row["error"]
 
 
 def test_dest_that_is_a_file_fails(tmp_path):

@@ -140,3 +140,76 @@ def test_spec_matches_doc_stub(module, stub):
         for key in ("type", "required", "choices", "default", "elements"):
             assert options[name].get(key, False if key == "required" else None) == entry.get(
                 key, False if key == "required" else None), (name, key)
+
+
+class CutAfter(FakeHost):
+    """Applies ``step`` and then the host is gone: its answer and every later call are lost."""
+
+    def __init__(self, state, step):
+        super().__init__(state)
+        self.cut_step = step
+        self.cut = False
+
+    def __call__(self, connection, operation, args):
+        if self.cut:
+            self.calls.append((operation, args.get("step")))
+            from ansible.errors import AnsibleConnectionFailure
+            raise AnsibleConnectionFailure("winrm: connection refused")
+        answer = super().__call__(connection, operation, args)
+        if args.get("step") == self.cut_step:
+            self.cut = True
+            import requests
+            raise requests.exceptions.ConnectionError("Connection reset by peer")
+        return answer
+
+
+def _run_cut(monkeypatch, state, args, step):
+    host = CutAfter(state, step)
+    monkeypatch.setattr(_host_action, "run_host_operation", host)
+    monkeypatch.setattr(_host_action, "RETRY_DELAYS", (0.0, 0.0))
+    task = MagicMock(Task)
+    task.args = dict({"poll_interval": 0.01}, **args)
+    task.check_mode = False
+    task.diff = False
+    task.async_val = 0
+    plugin = plugin_module.ActionModule(task=task, connection=MagicMock(), play_context=MagicMock(), loader=None,
+                                        templar=None, shared_loader_obj=None)
+    return plugin.run(task_vars={"inventory_hostname": "EX19B"}), host
+
+
+def test_a_connection_lost_after_the_node_was_paused_is_a_failure_that_says_what_was_applied(monkeypatch):
+    result, host = _run_cut(monkeypatch, STATE, {"state": "present"}, "suspend_cluster_node")
+    assert host.state["cluster_node"] == "Paused"  # applied on the host before the cut
+    assert result["failed"] is True and result["changed"] is True
+    assert result["possibly_out_of_service"] is True and result["connection_lost"] is True
+    assert [(s["name"], s["changed"]) for s in result["steps"]] == [("drain_transport", True),
+                                                                     ("suspend_cluster_node", None)]
+    assert result["msg"].startswith("EX19B: the connection was lost while entering maintenance, after: "
+                                    "drain_transport (done), suspend_cluster_node (answer lost). "
+                                    "The server may be out of service."), result["msg"]
+    # The step was sent again (it is safe to repeat) before giving up.
+    assert host.calls.count(("Enter-MaintenanceStep", "suspend_cluster_node")) == 3
+
+
+def test_a_connection_lost_while_leaving_says_the_server_may_still_be_out(monkeypatch):
+    entered, host = _run(monkeypatch, STATE, {"state": "present"})
+    result, host = _run_cut(monkeypatch, host.state, {"state": "absent"}, "server_online")
+    assert result["failed"] is True and result["possibly_out_of_service"] is True
+    assert "while leaving maintenance, after: server_online (answer lost)" in result["msg"], result["msg"]
+
+
+def test_a_host_unreachable_before_any_step_stays_unreachable(monkeypatch):
+    from ansible.errors import AnsibleConnectionFailure
+    host = CutAfter(STATE, None)
+    host.cut = True
+    monkeypatch.setattr(_host_action, "run_host_operation", host)
+    monkeypatch.setattr(_host_action, "RETRY_DELAYS", (0.0,))
+    task = MagicMock(Task)
+    task.args = {"state": "present", "poll_interval": 0.01}
+    task.check_mode = False
+    task.diff = False
+    task.async_val = 0
+    plugin = plugin_module.ActionModule(task=task, connection=MagicMock(), play_context=MagicMock(), loader=None,
+                                        templar=None, shared_loader_obj=None)
+    with pytest.raises(AnsibleConnectionFailure, match="EX19B: could not connect for Get-MaintenanceState"):
+        plugin.run(task_vars={"inventory_hostname": "EX19B"})

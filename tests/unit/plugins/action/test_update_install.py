@@ -87,3 +87,23 @@ def test_a_stale_plan_with_free_disk_is_refused_with_the_host_named(calls):
     with pytest.raises(AnsibleActionFail, match="EX19C: the plan needs disk space freed first"):
         _plugin({"plan": {"steps": [{"action": "free_disk", "reason": "3 GB free"}]}}, check_mode=True).run(
             task_vars={"inventory_hostname": "EX19C"})
+
+
+def test_a_connection_lost_after_the_installer_ran_is_a_failure_in_maintenance_not_unreachable(calls, monkeypatch):
+    from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import HostUnreachable
+    plugin = _plugin({"plan": PLAN, "poll_interval": 0.01})
+    monkeypatch.setattr(plugin, "_ex_run_installer", lambda *a: ({"exit_code": 0}, {
+        "result": "succeeded", "log_excerpt": [], "message": "ok", "reboot_required": True}))
+    monkeypatch.setattr(plugin, "_ex_reboot", lambda *a: {"rebooted": True})
+
+    def lost(*_args):
+        raise HostUnreachable("EX19C: could not connect for Test-ExchangeInstallHealth (connection refused); tried 5 "
+                              "times over 15 s")._ex_lost("Test-ExchangeInstallHealth", 5)
+
+    monkeypatch.setattr(plugin, "_ex_wait_for_services", lost)
+    result = plugin.run(task_vars={"inventory_hostname": "EX19C"})
+    assert result["failed"] is True and result["installer_started"] is True
+    assert result["unreachable_during_install"] is True
+    assert [s["action"] for s in result["steps_done"]] == ["install_su"]
+    assert "the connection was lost after the install began" in result["msg"]
+    assert "the server stays in maintenance" in result["msg"]

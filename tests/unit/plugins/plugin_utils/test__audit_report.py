@@ -186,14 +186,25 @@ def test_next_steps_text(steps, reachable, expected):
     assert next_steps_text(steps, reachable) == expected
 
 
-@pytest.mark.parametrize("results, message", [
-    ({"EX01": "ok"}, r"results\['EX01'\] is a str"),
-    ({"EX01": ["x"]}, r"results\['EX01'\] is a list"),
-    (["EX01"], "results must be a dict"),
+def test_results_must_be_a_dict():
+    with pytest.raises(AuditReportError, match="results must be a dict"):
+        build_report(["EX01"], generated_on=TODAY, title="t")
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("ok", "results['EX01'] is a str"),
+    (["x"], "results['EX01'] is a list"),
 ])
-def test_malformed_results_name_the_host(results, message):
-    with pytest.raises(AuditReportError, match=message):
-        build_report(results, generated_on=TODAY, title="t")
+def test_a_malformed_entry_is_a_failed_row_and_the_others_are_still_reported(entry, message):
+    report = build_report({"EX01": entry, "EX02": None, "EX03": {"unreachable": True, "msg": "timed out"}},
+                          generated_on=TODAY, title="t")
+    rows = {s["name"]: s for s in report["servers"]}
+    assert rows["EX01"]["status"] == "failed" and message in rows["EX01"]["error"]
+    assert rows["EX02"]["status"] == "not_run"
+    assert rows["EX03"]["status"] == "unreachable" and rows["EX03"]["error"] == "timed out"
+    assert report["summary"]["hosts"]["failed"] == ["EX01"]
+    for render in (render_html, render_markdown, render_csv, render_json):
+        assert "EX01" in render(report)
 
 
 @pytest.mark.parametrize("generated_on", ["yesterday", "2026-13-01", ""])

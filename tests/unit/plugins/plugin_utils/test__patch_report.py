@@ -61,7 +61,8 @@ def test_renderers_escape_host_text():
     evil = next(row for row in cells if "EVIL" in row[0])
     assert evil[0].startswith("'=") and evil[-1].startswith("'=")
     assert "\\<script\\>" in render_markdown(report)
-    assert "Left in maintenance on purpose (install failed part-way): EX2" in render_markdown(report)
+    assert "Out of service after the window" in render_markdown(report)
+    assert "- **EX2: in maintenance**" in render_markdown(report)
 
 
 def test_files_are_written_and_bad_input_is_refused(tmp_path):
@@ -71,3 +72,37 @@ def test_files_are_written_and_bad_input_is_refused(tmp_path):
         write_report(_report(), tmp_path, ["pdf"])
     with pytest.raises(PatchReportError, match="must map host names"):
         build_report(["EX1"], generated_on="2026-11-26")
+
+
+def test_a_server_possibly_out_of_service_is_named_everywhere():
+    results = {"EX5": {"status": "unreachable", "in_maintenance": True, "maintenance": "possibly_out_of_service",
+                       "last_action": "entering maintenance (maintenance steps: drain_transport)",
+                       "message": "possibly out of service: could not be reached at the end of the window"},
+               "EX6": {"status": "failed", "in_maintenance": False, "maintenance": "in_service",
+                       "message": "gate closed; in service (read at the end of the window)"}}
+    report = build_report(results, generated_on="2026-11-26")
+    summary = report["summary"]
+    assert summary["hosts"]["in_maintenance"] == ["EX5"]
+    assert summary["hosts"]["possibly_out_of_service"] == ["EX5"]
+    line = "EX5: possibly out of service (could not be reached); last done: entering maintenance"
+    assert line in render_markdown(report) and line in render_html(report)
+    assert "possibly_out_of_service" in render_csv(report)
+
+
+@pytest.mark.parametrize("broken", [
+    {},
+    {"status": ["x"], "steps_done": "install_su", "planned_steps": "all", "undone": "x", "started": 5},
+    {"status": "failed", "planned_steps": [None, "x", {"action": "install_su"}], "steps_done": [1, None]},
+    {"status": "patched", "in_maintenance": "yes", "maintenance": {"odd": 1}, "last_action": ["x"]},
+])
+def test_a_result_with_missing_or_odd_keys_is_still_a_row(broken):
+    report = build_report({"EX7": broken, "EX8": {"status": "patched"}}, generated_on="2026-11-26")
+    rows = {s["name"]: s for s in report["servers"]}
+    assert set(rows) == {"EX7", "EX8"} and rows["EX8"]["status"] == "patched"
+    for render in (render_csv, render_html, render_markdown):
+        assert "EX7" in render(report)
+
+
+def test_a_window_with_no_server_is_refused_not_reported_as_zero():
+    with pytest.raises(PatchReportError, match="no server in this window"):
+        build_report({}, generated_on="2026-11-26")
