@@ -209,6 +209,10 @@ class ActionModule(HostActionBase):
     def _ex_enter_step(self, step, state):
         args = self._ex_args
         if step == "redirect_messages":
+            # Choose on a fresh read: another member may have claimed (drained
+            # its transport) since the gate's read, and would refuse the mail.
+            if not args.get("redirect_to"):
+                state = self._ex_read()
             target = gate_logic.redirect_target(state, args.get("redirect_to"))
             if target is None:
                 self._ex_steps.append({"name": step, "changed": False,
