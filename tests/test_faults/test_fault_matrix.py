@@ -244,6 +244,8 @@ def _check_eems_cut_during_verification(lab, run):
     line = eems_lines(run.result.stdout)["FE1"]
     assert line.startswith(("unreachable", "failed")), line
     assert "Get-MitigationServiceEvent" in line and "connection refused" in line, line
+    # What had been done before the cut, so nobody reads it as "nothing changed".
+    assert "Applied before the connection was lost: Mitigation Service started" in line, line
     assert "EEMS could not be handled on FE1;" in run.result.stdout
     assert any(e["server"] == "FE1" and e["event"] == "network_cut" for e in lab.maintenance_log)
     assert lab.state.server("FE1")["services"]["MSExchangeMitigation"]["state"] == "Running"
