@@ -5,6 +5,8 @@ import json
 import os
 import re
 
+import pytest
+
 from labtools import run_playbook, write_inventory
 
 PLAYBOOK = "playbooks/eems_watch.yml"
@@ -31,6 +33,7 @@ def _watch(lab, tmp_path, reports, *extra):
     return lines[0], changes, result
 
 
+@pytest.mark.smoke
 def test_watch_raises_each_change_once_and_nothing_on_a_quiet_run(lab_factory, tmp_path):
     lab = lab_factory(_fleet())
     # Every server has had its first check (PING1 applied) before the baseline,

@@ -8,6 +8,8 @@ import time
 
 import yaml
 
+import pytest
+
 from labtools import run_playbook, write_inventory
 from lab import maintenance, staging
 from lab.fleet import DEFAULT_FLEET
@@ -67,6 +69,7 @@ def _settled(lab):
     raise AssertionError("the lab did not settle")
 
 
+@pytest.mark.smoke
 def test_preflight_names_the_missing_role_and_the_unreachable_repository_and_changes_nothing(lab_factory, tmp_path):
     lab = lab_factory(_fleet())
     with lab.state.lock:
