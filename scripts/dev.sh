@@ -70,7 +70,7 @@ case "${1:-}" in
   test)
     main_venv
     status=0
-    # Quality gates: ansible-lint (production profile) and a real PowerShell
+    # Quality gates: ruff, ansible-lint (production profile) and a real PowerShell
     # grammar over every .ps1 file, then the host scripts read against
     # Microsoft's cmdlet reference (check_ps1.py --semantics).
     if [ -x scripts/lint.sh ] || [ -f scripts/lint.sh ]; then

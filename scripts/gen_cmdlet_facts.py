@@ -219,8 +219,8 @@ def parse_values(text: str) -> dict[str, list[str]]:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
             continue
         body = section.split("\n## ", 1)[0]
-        type_match = next((_TYPE.match(l.strip()) for l in lines if _TYPE.match(l.strip())), None)
-        accepted = next((_ACCEPTED.match(l.strip()) for l in lines if _ACCEPTED.match(l.strip())), None)
+        type_match = next((_TYPE.match(entry.strip()) for entry in lines if _TYPE.match(entry.strip())), None)
+        accepted = next((_ACCEPTED.match(entry.strip()) for entry in lines if _ACCEPTED.match(entry.strip())), None)
         if accepted:
             values[name] = [v.strip() for v in accepted.group("list").split(",") if v.strip()]
             continue

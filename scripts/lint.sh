@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI quality gates: ansible-lint (production profile, offline) over playbooks
-# and roles, then the PowerShell syntax check of the collection's .ps1 files
-# and the semantic check of the host scripts against Microsoft's cmdlet reference.
+# CI quality gates: ruff (ruff.toml) over the Python code, ansible-lint
+# (production profile, offline) over playbooks and roles, then the PowerShell
+# syntax check of the collection's .ps1 files and the semantic check of the
+# host scripts against Microsoft's cmdlet reference.
 # Usage: scripts/lint.sh VENV_DIR   (the venv must already hold ansible-core)
 set -uo pipefail
 
@@ -40,6 +41,9 @@ cd "$root"
 # ansible-lint shells out to ansible-playbook; take it from the same venv.
 export PATH="$venv/bin:$PATH"
 rc=0
+
+echo "== ruff check (ruff.toml)"
+"$venv/bin/ruff" check plugins scripts tests || rc=1
 
 echo "== ansible-lint --profile production --offline"
 ansible-lint --profile production --offline || rc=1

@@ -59,7 +59,7 @@ tar -C "$root" \
     --exclude=./.ci --exclude=./scripts --exclude=./benchmarks --exclude=./awx --exclude=./inventory \
     --exclude=./ansible.cfg --exclude=./pytest.ini --exclude=./Makefile --exclude=./execution-environment.yml \
     --exclude=./examples \
-    --exclude=./requirements-lint.txt --exclude=./requirements-test.txt \
+    --exclude=./requirements-lint.txt --exclude=./ruff.toml --exclude=./requirements-test.txt \
     --exclude=./tests/lab --exclude='./tests/test_*' --exclude=./tests/conftest.py --exclude=./tests/labtools.py \
     -cf - . | tar -C "$dest" -xf -
 

@@ -34,6 +34,7 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "installer_format": {"type": "str", "choices": ["msp", "exe"], "default": "msp"},
     "available_media": {"type": "list", "elements": "str"},
     "today": {"type": "str"},
+    "services_meant_off": {"type": "list", "elements": "str", "default": []},
 })
 
 
@@ -55,7 +56,7 @@ def planner_facts(raw):
     }
 
 
-def _local_findings(raw, eems):
+def _local_findings(raw, eems, meant_off=()):
     findings = []
     if not (raw.get("ems") or {}).get("available"):
         findings.append({
@@ -66,15 +67,30 @@ def _local_findings(raw, eems):
                       "account with at least View-Only Organization Management; ems_mode=remote is the supported "
                       "way over WinRM.",
         })
-    disabled = [s["name"] for s in raw.get("services") or []
-                if s.get("name", "").startswith("MSExchange") and s.get("start_mode") == "Disabled"]
-    if disabled:
+    # A disabled Exchange service alone says nothing about Setup: admins turn
+    # POP3, IMAP4 or UM off on purpose.  An interrupted Setup is read from its
+    # watermark (the planner's setup_interrupted finding); here a disabled
+    # service the admin has not named is only worth a look.
+    off = {name.lower() for name in meant_off or ()}
+    disabled = sorted(s["name"] for s in raw.get("services") or []
+                      if s.get("name", "").startswith("MSExchange") and s.get("start_mode") == "Disabled"
+                      and s["name"].lower() not in off)
+    watermark = (raw.get("setup_watermark") or {}).get("watermark")
+    if disabled and watermark:
         findings.append({
             "id": "exchange_services_disabled", "severity": "critical",
-            "message": "Exchange services are disabled: %s. Setup disables them while it runs; disabled services "
-                       "after Setup mean an interrupted or failed installation." % ", ".join(sorted(disabled)),
+            "message": "Exchange services are disabled: %s, and Setup's watermark %r shows a run that stopped "
+                       "part-way; Setup disables the services while it runs." % (", ".join(disabled), watermark),
             "remedy": "Finish the interrupted Setup (the plan's resume_setup step), then check every Exchange "
-                      "service is Automatic and running.",
+                      "service is back to its start mode.",
+        })
+    elif disabled:
+        findings.append({
+            "id": "exchange_services_disabled", "severity": "info",
+            "message": "Exchange services are disabled: %s. No Setup watermark is present, so this is not an "
+                       "interrupted install; it is usually an admin's choice (POP3, IMAP4, UM)." % ", ".join(disabled),
+            "remedy": "If they are off on purpose, list them in services_meant_off (exchange_services_meant_off) "
+                      "and this note goes away; otherwise set them back to Automatic.",
         })
     if eems["status"] in ("not_working", "disabled"):
         findings.append({
@@ -125,7 +141,7 @@ class ActionModule(HostActionBase):
         except (ExchangeBuildError, PlanInputError, CatalogError) as error:
             raise AnsibleActionFail("%s: %s" % (host, error)) from None
         eems = judge_eems(raw, classification)
-        findings = list(plan.get("findings") or []) + _local_findings(raw, eems)
+        findings = list(plan.get("findings") or []) + _local_findings(raw, eems, args["services_meant_off"])
         exchange = dict(raw)
         exchange.update(build=classification.get("build"), build_info=classification, eems_status=eems,
                         gathered_on=today.isoformat())

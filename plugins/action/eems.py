@@ -158,7 +158,7 @@ class ActionModule(HostActionBase):
         fresh = None
         if service_outcome is not None and (service_outcome.get("started") or service_outcome.get("restarted")):
             fresh, verification = self._ex_wait_for_check(after, service_outcome, args, ems, task_vars,
-                                                           classification)
+                                                          classification)
         elif wants_check:
             verification["reason"] = "the check could not be forced (service not running)"
         verdict = self._ex_final_verdict(after, classification, plan, fresh=fresh)

@@ -32,10 +32,13 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action impor
 )
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError, run_host_operation
 from ansible_collections.onprem.exchange.plugins.plugin_utils._install_judge import (
+    EXTENDED_PROTECTION_CHOICES,
     InstallPlanError,
     ad_prep_needed,
     judge_installer,
+    media_rules,
     pending_actions,
+    service_modes,
     verify_health,
 )
 from ansible_collections.onprem.exchange.plugins.plugin_utils._reboot import reboot_host
@@ -52,6 +55,8 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "reboot_timeout": {"type": "int", "default": 1800},
     "services_timeout": {"type": "int", "default": 900},
     "poll_interval": {"type": "float", "default": 15.0},
+    "services_meant_off": {"type": "list", "elements": "str", "default": []},
+    "extended_protection": {"type": "str", "choices": list(EXTENDED_PROTECTION_CHOICES), "default": "setup_default"},
 })
 MUTUALLY_EXCLUSIVE = [["plan", "step"]]
 REQUIRED_ONE_OF = [["plan", "step"]]
@@ -134,14 +139,17 @@ class ActionModule(HostActionBase):
         before = self._ex_task_state(args)
         op_args = {"kind": action["kind"], "installer_path": path, "staging_dir": args["staging_dir"],
                    "licence": action.get("licence") or "diagnostic_data", "update": action.get("update") or "",
+                   "extended_protection": args["extended_protection"], "media_rules": self._ex_media_rules,
                    "expected_build": action.get("to_build") or "", "dotnet_release": action.get("dotnet_release"),
                    "username": setup_account[0], "password": setup_account[1]}
         if before["state"] == "running" and before["installer"] != path:
             raise _InstallFailed("another installer is already running on the server: %s (%s) since %s; wait for "
                                  "it to finish" % (before["installer"], before["kind"], before["started"]))
         answer = self._ex_try("Start-InstallerTask", op_args)
+        self._ex_switches = None
         if isinstance(answer, dict):
             task_id = answer["data"]["task_id"]
+            self._ex_switches = answer["data"].get("setup_switches") or None
         else:
             # The answer was lost.  Never start again blindly: the task's
             # record on the server says whether this start happened.
@@ -174,7 +182,7 @@ class ActionModule(HostActionBase):
         deadline = time.monotonic() + args["services_timeout"]
         while True:
             health = self._ex_health(args)
-            verdict = verify_health(health, expected_build)
+            verdict = verify_health(health, expected_build, self._ex_modes_before, args["services_meant_off"])
             if verdict["services_ok"] or time.monotonic() > deadline:
                 return health, verdict
             time.sleep(args["poll_interval"])
@@ -227,6 +235,10 @@ class ActionModule(HostActionBase):
             catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
         except CatalogError as error:
             raise AnsibleActionFail("%s: %s" % (host, error)) from None
+        # Start modes before anything is installed: afterwards each service is
+        # judged against its own, so one disabled on purpose stays a non-issue.
+        self._ex_modes_before = service_modes(raw.get("services"), bool(facts.get("setup_watermark")))
+        self._ex_media_rules = media_rules(catalog)
         try:
             todo = pending_actions(steps, facts, catalog)
         except InstallPlanError as error:
@@ -286,6 +298,8 @@ class ActionModule(HostActionBase):
                 poll, verdict = self._ex_run_installer(args, action, path, setup_account)
                 entry = {"action": action["action"], "update": action.get("update"), "rc": poll.get("exit_code"),
                          "result": verdict["result"], "log_excerpt": verdict["log_excerpt"], "reboot": False}
+                if action["kind"] == "cu" and self._ex_switches:
+                    entry["setup_switches"] = list(self._ex_switches)  # what Setup was told, for the record
                 done.append(entry)
                 if verdict["result"] != "succeeded":
                     raise _InstallFailed("%s %s failed: %s" % (action["action"], action.get("update") or "",
@@ -330,9 +344,10 @@ class ActionModule(HostActionBase):
             return result
 
         expected = None if result["replan"] else (planned_after or build_before)
-        verdict = verify_health(health, expected)
+        verdict = verify_health(health, expected, self._ex_modes_before, args["services_meant_off"])
         result.update(changed=bool(done), build_after=_short(health.get("exsetup_version")) or build_before,
-                      verified={k: verdict[k] for k in ("build_ok", "services_ok", "web_config_ok", "components_ok")},
+                      verified={k: verdict[k] for k in ("build_ok", "services_ok", "setup_ok", "web_config_ok",
+                                                        "components_ok")},
                       reapply_mitigations=any(a["kind"] == "cu" for a in todo))
         if verdict["problems"]:
             result.update(failed=True, msg="%s: the server is not healthy after the install: %s"

@@ -64,6 +64,14 @@ options:
       - The date (YYYY-MM-DD) lifecycle and cut-off rules are judged for. Defaults to today on the
         controller. Set it to reproduce an earlier audit.
     type: str
+  services_meant_off:
+    description:
+      - Exchange services the admin keeps disabled on purpose (for example C(MSExchangePOP3),
+        C(MSExchangeImap4)); no finding is raised for them. A disabled service is never read as an
+        interrupted Setup on its own; the Setup watermark decides that.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - action_common_attributes
   - onprem.exchange.ems

@@ -17,7 +17,7 @@ description:
     which must match what was sent.
   - A WinRM network logon cannot pass its credential on to a file server, so the share's account, when
     the share needs one, is given here and travels as data for that one call.
-  - Used by the C(onprem.exchange.report_publish) role when C(exchange_report_publish_url) is a UNC path.
+  - Used by the C(onprem.exchange.exchange_report_publish) role when C(exchange_report_publish_url) is a UNC path.
 options:
   share:
     description:

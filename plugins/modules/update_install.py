@@ -27,8 +27,10 @@ description:
     A failure returns the relevant log lines.
   - After each installer the server is restarted, the module waits for WinRM (a fresh token and a new
     boot time prove the restart) and then for the Exchange services, and checks the build.
-  - At the end it verifies the build equals the plan's last step, every automatic service runs and no
-    Exchange service is disabled (the mark of an interrupted install), no web.config file still holds
+  - At the end it verifies the build equals the plan's last step, every service that was Automatic
+    before the install runs again and none of them is left disabled, Setup left no watermark and its
+    log's last verdict is not "didn't complete" (an interrupted Setup is read from those, not from
+    service states), no web.config file still holds
     the C(%ExchangeInstallDir%) token (the mark of an SU installed without elevation), and no
     component is inactive for any reason other than maintenance.
   - A server already at the planned build reports C(changed=false) after the same verification.
@@ -95,6 +97,26 @@ options:
       - Seconds between two polls of the installer task.
     type: float
     default: 15.0
+  services_meant_off:
+    description:
+      - Services the admin keeps off on purpose (for example C(MSExchangePOP3), C(MSExchangePOP3BE),
+        C(MSExchangeImap4), C(MSExchangeIMAP4BE), C(MSExchangeUM)). They are never waited for nor judged.
+      - Independently of this list, each service is compared with its own start mode read before the
+        install, so a service that was already C(Disabled) or C(Manual) is not expected to run after it.
+    type: list
+    elements: str
+    default: []
+  extended_protection:
+    description:
+      - What CU Setup does about Windows Extended Protection. C(setup_default) lets Setup decide
+        (Exchange 2019 CU14 and later, and SE, turn it on). C(off) passes C(/DoNotEnableEP) and
+        C(off_frontend_ews) passes C(/DoNotEnableEP_FEEWS) (not on the front-end EWS virtual directory),
+        for sites that offload or bridge SSL.
+      - The switches are passed only to Setup media that knows them (2019 CU14 and later, SE), read
+        from the media's own version; older Setup never turns Extended Protection on.
+    type: str
+    choices: [setup_default, "off", off_frontend_ews]
+    default: setup_default
 extends_documentation_fragment:
   - action_common_attributes
   - onprem.exchange.ems
@@ -164,11 +186,14 @@ steps_done:
   description:
     - What was carried out, in order. In check mode, what would be (C(result=predicted)).
     - C(action) is C(reboot), C(prepare_schema), C(prepare_ad), C(ad_prep) (skipped), or a plan action.
+    - A CU Setup run (C(install_cu), C(upgrade_to_se), C(resume_setup)) also carries C(setup_switches), the
+      switches Setup was given (licence form, Extended Protection opt-out).
   returned: always
   type: list
   elements: dict
   sample:
-    - {action: install_cu, update: CU15, rc: 0, result: succeeded, log_excerpt: [], reboot: true}
+    - {action: install_cu, update: CU15, rc: 0, result: succeeded, log_excerpt: [], reboot: true,
+       setup_switches: [/Mode:Upgrade, /IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF]}
 reboots:
   description: Restarts made (or predicted in check mode).
   returned: always
@@ -183,7 +208,11 @@ verified:
       description: ExSetup.exe is at the planned build.
       type: bool
     services_ok:
-      description: Every automatic service runs and no Exchange service is disabled.
+      description: Every service that was Automatic before the install runs, and none was left disabled
+        (services in I(services_meant_off) and those already off before are not judged).
+      type: bool
+    setup_ok:
+      description: No Setup watermark is left and the Setup log's last verdict is not a failed run.
       type: bool
     web_config_ok:
       description: No web.config holds an unexpanded C(%ExchangeInstallDir%).

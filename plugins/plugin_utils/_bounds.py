@@ -77,7 +77,7 @@ def host_argument_problem(args, where=""):
             return "%s contains a NUL byte" % (where or "a value")
         if len(args) > MAX_HOST_ARGUMENT:
             return "%s is %d characters long, more than the %d allowed" % (where or "a value", len(args),
-                                                                          MAX_HOST_ARGUMENT)
+                                                                           MAX_HOST_ARGUMENT)
         return None
     if isinstance(args, dict):
         items = (("%s.%s" % (where, key) if where else str(key), value) for key, value in args.items())

@@ -89,7 +89,7 @@ def desired_settings(args):
         if too_long:
             raise EemsSettingsError("mitigations_blocked holds an ID of %d characters; mitigation IDs are short "
                                     "(for example M1.1), at most %d characters" % (len(too_long[0]),
-                                                                                  _MAX_MITIGATION_ID))
+                                                                                   _MAX_MITIGATION_ID))
         wrong = [item for item in blocked if not isinstance(item, str) or not _MITIGATION_ID.match(item.strip())]
         if wrong:
             raise EemsSettingsError(

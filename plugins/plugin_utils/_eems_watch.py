@@ -256,7 +256,7 @@ def summary_lines(summary):
         " (first run: baseline recorded)" if summary.get("baseline") else "")
     changes = sorted(summary.get("changes") or [], key=lambda c: (c.get("severity") != "alert", c.get("server", "")))
     return [head] + ["%s %s [%s] %s" % (c.get("severity", "").upper(), c.get("server"), c.get("kind"),
-                                         c.get("message")) for c in changes]
+                                        c.get("message")) for c in changes]
 
 
 def results_from_registered(registered):

@@ -19,8 +19,12 @@ the host, calls these functions and carries out what they say.
     ``task`` is the host's poll answer ``{state, exit_code, log_tail}``;
     returns ``{result, reboot_required, message, log_excerpt}`` where result
     is ``running``, ``succeeded`` or ``failed``.
-``verify_health(health, expected_build)``
-    ``{build_ok, services_ok, web_config_ok, components_ok, problems}``.
+``verify_health(health, expected_build, modes_before, meant_off)``
+    ``{build_ok, services_ok, setup_ok, web_config_ok, components_ok, problems}``.
+``media_rules(catalog)``
+    The first builds whose Setup knows the _DiagnosticData licence switch
+    and the Extended Protection opt-outs, for Setup media the controller
+    cannot name in advance (resuming a Setup).
 ``ad_prep_needed(target_build, organization_builds)``
     True when no server of the organisation is yet on the target CU line.
 """
@@ -32,7 +36,8 @@ from ._exchange_build import ExchangeBuild, ExchangeBuildError
 
 __all__ = [
     "InstallPlanError", "pending_actions", "installer_kind", "licence_mode", "staged_installer_name",
-    "judge_installer", "verify_health", "ad_prep_needed", "EXIT_CODES",
+    "judge_installer", "verify_health", "ad_prep_needed", "EXIT_CODES", "service_modes", "media_rules",
+    "extended_protection_applies", "EXTENDED_PROTECTION_CHOICES",
 ]
 
 INSTALL_ACTIONS = ("install_dotnet", "install_cu", "upgrade_to_se", "install_su")
@@ -64,9 +69,21 @@ _EXCERPT_LINES = 12
 # CU22 on (and in SE); older media know only the plain switch.
 _DIAGNOSTIC_SWITCH_FROM = {"Exchange 2019": 11, "Exchange 2016": 22}
 
-# Services Setup leaves Manual or Disabled on purpose are not judged; an
-# Exchange service that is Disabled after Setup means an interrupted run.
+# Extended Protection is turned on by Setup itself from 2019 CU14 on (and in
+# SE); only that Setup knows /DoNotEnableEP and /DoNotEnableEP_FEEWS (Learn,
+# "Configure Windows Extended Protection in Exchange Server"; Exchange Team
+# blog "Released: 2024 H1 Cumulative Update for Exchange Server").
+_EXTENDED_PROTECTION_FROM = {"Exchange 2019": 14}
+EXTENDED_PROTECTION_CHOICES = ("setup_default", "off", "off_frontend_ews")
+
+# Exchange services are judged against their start mode before the install:
+# Setup and SUs disable them while they run and put them back after, so a
+# service that was Automatic and is Disabled afterwards is the mark of an
+# unfinished run; one the admin disabled (POP3, IMAP4, UM) stays as it was.
 _SERVICE_PREFIX = "MSExchange"
+
+# Setup's last word in ExchangeSetup.log when a run stopped part-way.
+_SETUP_NOT_COMPLETED = "the exchange server setup operation didn't complete"
 
 
 class InstallPlanError(ValueError):
@@ -81,6 +98,12 @@ def installer_kind(action, installer):
     if action == "install_dotnet":
         return "dotnet"
     if action in ("install_cu", "upgrade_to_se", "resume_setup"):
+        # Exchange 2013 CUs ship as a self-extracting .exe, 2016 and later as
+        # an ISO; Start-InstallerTask extracts or mounts by the file's ending.
+        name = (installer or "").lower()
+        if installer and not name.endswith((".iso", ".exe")):
+            raise InstallPlanError("cannot tell how to run Setup from %r (expected an .iso, or the .exe of an "
+                                   "Exchange 2013 CU)" % (installer,))
         return "cu"
     name = (installer or "").lower()
     if name.endswith(".msp"):
@@ -100,6 +123,32 @@ def licence_mode(product, cu):
     if threshold is None or number is None:
         return "legacy"
     return "diagnostic_data" if int(number.group(1)) >= threshold else "legacy"
+
+
+def extended_protection_applies(product, cu):
+    """Whether this Setup turns Extended Protection on by itself (and so
+    knows the opt-out switches)."""
+    if product == "Exchange SE":
+        return True
+    threshold = _EXTENDED_PROTECTION_FROM.get(product)
+    number = re.match(r"CU(\d+)$", cu or "")
+    return threshold is not None and number is not None and int(number.group(1)) >= threshold
+
+
+def media_rules(catalog):
+    """First builds (per version line) from which Setup knows the
+    _DiagnosticData licence switch and the Extended Protection opt-outs; the
+    host compares the Setup media's own version with them when the plan
+    cannot name the media (resuming an interrupted Setup)."""
+    def firsts(table):
+        builds = []
+        for product, number in sorted(table.items()):
+            entry = catalog.cu_release(product, "CU%d" % number)
+            if entry is not None:
+                builds.append(str(entry.build))
+        return builds
+    return {"diagnostic_data_from": firsts(_DIAGNOSTIC_SWITCH_FROM),
+            "extended_protection_from": firsts(_EXTENDED_PROTECTION_FROM)}
 
 
 def staged_installer_name(step, cu):
@@ -139,7 +188,9 @@ def pending_actions(steps, facts, catalog):
             raise InstallPlanError("the plan needs disk space freed first: %s" % step.get("reason"))
         if action == "resume_setup":
             if facts.get("setup_watermark"):
-                todo.append(dict(step, kind="cu", staged_name=None))
+                # The media is whatever CU the stopped Setup came from: the
+                # host picks the licence switch by the media's own version.
+                todo.append(dict(step, kind="cu", staged_name=None, licence="by_media"))
             continue
         if action not in INSTALL_ACTIONS:
             raise InstallPlanError("plan step action %r is not one update_install carries out" % action)
@@ -172,41 +223,68 @@ def _relevant_lines(lines):
 
 
 def judge_installer(task, kind="cu"):
-    """Verdict on an installer task from the host's poll answer."""
+    """Verdict on an installer task from the host's poll answer.
+
+    ``log_tail`` is the end of this run's log; ``log_markers`` (when the host
+    sends them) are the lines of the whole run's log that carry a verdict.
+    A verbose MSI log ends with hundreds of property lines after its verdict,
+    so an SU is judged from the markers, never from the tail alone.
+    """
     state = (task or {}).get("state")
     lines = [str(line) for line in (task or {}).get("log_tail") or []]
+    markers = [str(line) for line in (task or {}).get("log_markers") or []]
     if state == "running":
         return {"result": "running", "reboot_required": False, "message": "still running", "log_excerpt": []}
     exit_code = (task or {}).get("exit_code")
+    evidence = markers + lines
     if state != "finished" or exit_code is None:
         return {
             "result": "failed", "reboot_required": False,
             "message": "the installer process is gone without an exit code (state %s); a vanished installer is "
                        "not a success - a restart or a killed task ends it this way" % (state or "unknown"),
-            "log_excerpt": _relevant_lines(lines) or lines[-_EXCERPT_LINES:],
+            "log_excerpt": _relevant_lines(evidence) or lines[-_EXCERPT_LINES:],
         }
     meaning = EXIT_CODES.get(exit_code, "unknown exit code")
-    lowered = [line.lower() for line in lines]
+    lowered = [line.lower() for line in evidence]
     if exit_code in (0,) + _REBOOT_CODES:
         if kind == "cu" and not any(_SETUP_SUCCESS in line for line in lowered):
             return {"result": "failed", "reboot_required": False,
                     "message": "Setup exited with %d but its log does not say the setup operation completed "
                                "successfully" % exit_code,
-                    "log_excerpt": _relevant_lines(lines) or lines[-_EXCERPT_LINES:]}
-        if kind == "su" and lines and not any(marker in line for line in lowered for marker in _MSI_SUCCESS):
+                    "log_excerpt": _relevant_lines(evidence) or lines[-_EXCERPT_LINES:]}
+        if kind == "su" and evidence and not any(marker in line for line in lowered for marker in _MSI_SUCCESS):
             return {"result": "failed", "reboot_required": False,
                     "message": "msiexec exited with %d but its log does not report a completed installation"
                                % exit_code,
-                    "log_excerpt": _relevant_lines(lines) or lines[-_EXCERPT_LINES:]}
+                    "log_excerpt": _relevant_lines(evidence) or lines[-_EXCERPT_LINES:]}
         return {"result": "succeeded", "reboot_required": exit_code in _REBOOT_CODES,
                 "message": "exit code %d (%s)" % (exit_code, meaning), "log_excerpt": []}
     return {"result": "failed", "reboot_required": False,
             "message": "exit code %d (%s)" % (exit_code, meaning),
-            "log_excerpt": _relevant_lines(lines) or lines[-_EXCERPT_LINES:]}
+            "log_excerpt": _relevant_lines(evidence) or lines[-_EXCERPT_LINES:]}
 
 
-def verify_health(health, expected_build=None):
-    """Post-install verdicts from Test-ExchangeInstallHealth data."""
+def service_modes(services, setup_interrupted=False):
+    """``{name: start_mode}`` from a list of ``{name, start_mode, state}``.
+
+    While a stopped Setup's watermark is present, a Disabled service may be
+    Setup's doing rather than the admin's, so it is left out: after the
+    resume it must run again unless the admin names it in services_meant_off.
+    """
+    modes = {str(s.get("name")): s.get("start_mode") for s in services or [] if isinstance(s, dict) and s.get("name")}
+    if setup_interrupted:
+        modes = {name: mode for name, mode in modes.items() if mode != "Disabled"}
+    return modes
+
+
+def verify_health(health, expected_build=None, modes_before=None, meant_off=()):
+    """Post-install verdicts from Test-ExchangeInstallHealth data.
+
+    ``modes_before`` are the services' start modes read before the install;
+    ``meant_off`` names services the admin keeps off (POP3, IMAP4, UM):
+    neither is expected to run afterwards.  Whether Setup stopped part-way
+    is read from its watermark and its log, not from service states.
+    """
     health = health or {}
     problems = []
     build_ok = True
@@ -218,18 +296,34 @@ def verify_health(health, expected_build=None):
             build_ok = False
         if not build_ok:
             problems.append("ExSetup.exe is %s, expected %s" % (health.get("exsetup_version"), expected_build))
+    before = modes_before or {}
+    off = {str(name).lower() for name in meant_off or ()}
     disabled, stopped = [], []
     for service in health.get("services") or []:
         name = service.get("name", "")
+        if name.lower() in off or before.get(name) in ("Disabled", "Manual"):
+            continue  # off on purpose, or not meant to run before the install either
         if name.startswith(_SERVICE_PREFIX) and service.get("start_mode") == "Disabled":
             disabled.append(name)
         elif service.get("start_mode") == "Automatic" and service.get("state") != "Running":
             stopped.append(name)
     if disabled:
-        problems.append("Exchange services disabled (an interrupted install leaves them so): %s"
-                        % ", ".join(sorted(disabled)))
+        problems.append("Exchange services disabled that were %s before the install (the installer did not put "
+                        "them back): %s" % ("enabled" if before else "not known to be off",
+                                            ", ".join(sorted(disabled))))
     if stopped:
         problems.append("automatic services not running: %s" % ", ".join(sorted(stopped)))
+    watermark = health.get("setup_watermark") or {}
+    setup_log = health.get("setup_log") or {}
+    setup_ok = True
+    if watermark.get("watermark"):
+        setup_ok = False
+        problems.append("Exchange Setup stopped part-way: %s still holds the watermark %r"
+                        % (watermark.get("role") or "a role", watermark.get("watermark")))
+    elif _SETUP_NOT_COMPLETED in str(setup_log.get("last_verdict_line") or "").lower():
+        setup_ok = False
+        problems.append("the last Exchange Setup run did not complete (ExchangeSetup.log: %s)"
+                        % setup_log.get("last_verdict_line").strip())
     tokens = list(health.get("web_config_tokens") or [])
     if tokens:
         problems.append("%%ExchangeInstallDir%% left unexpanded in %s (the mark of an SU installed without "
@@ -245,8 +339,8 @@ def verify_health(health, expected_build=None):
     components_ok = not inactive and health.get("components") is not None
     if health.get("components") is None:
         problems.append("component states could not be read: %s" % (health.get("ems_error") or "no reason given"))
-    return {"build_ok": build_ok, "services_ok": not disabled and not stopped, "web_config_ok": not tokens,
-            "components_ok": components_ok, "problems": problems}
+    return {"build_ok": build_ok, "services_ok": not disabled and not stopped, "setup_ok": setup_ok,
+            "web_config_ok": not tokens, "components_ok": components_ok, "problems": problems}
 
 
 def ad_prep_needed(target_build, organization_builds):

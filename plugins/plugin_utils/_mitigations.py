@@ -877,7 +877,7 @@ def url_rewrite_ready(state, requirements):
         if version_at_least(product, minimum):
             return True, "version %s" % product
         return False, "at product version %s (rewrite.dll %s), below %s" % (product, file_version or "unknown",
-                                                                          minimum)
+                                                                            minimum)
     if version_at_least(file_version, minimum_file):
         return True, "rewrite.dll version %s" % file_version
     return False, ("at rewrite.dll version %s with no installed-product entry, below rewrite.dll %s (product %s)"

@@ -17,7 +17,7 @@ import io
 import json
 from collections.abc import Mapping
 
-from ._audit_report import FORMATS, AuditReportError, _csv_cell, _h, _md, write_report  # noqa: F401
+from ._audit_report import FORMATS, AuditReportError, _csv_cell, _h, _md, write_report  # noqa: F401  # pylint: disable=unused-import
 from ._readiness import JOBS
 
 STATUSES = ("ready", "ready_with_warnings", "not_ready", "failed", "unreachable")
@@ -131,7 +131,7 @@ def render_html(report):
     for server in report["servers"]:
         tone = "ready" if server["status"].startswith("ready") else "blocker"
         parts.append("<h2>%s: <span class=%s>%s</span></h2>" % (_h(server["name"]), tone,
-                                                                 _h(server["status"].replace("_", " "))))
+                                                                _h(server["status"].replace("_", " "))))
         if server["jobs"]:
             parts.append("<p>Jobs: %s</p>" % _h(_jobs_text(server)))
         problems = _problems(server)

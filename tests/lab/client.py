@@ -9,7 +9,6 @@ then a Send with End="true").
 from __future__ import annotations
 
 import base64
-import xml.etree.ElementTree as ET
 
 import winrm
 import xmltodict

@@ -40,6 +40,9 @@ SERVER_DEFAULTS = {
     "free_disk_gb": 80.0,
     "pending_reboot": False,
     "pending_reboot_reasons": [],
+    # HKLM\SOFTWARE\Microsoft\Updates\UpdateExeVolatile has a Flags value
+    # (an update waits for a restart; Exchange Setup checks it).
+    "update_exe_volatile": False,
     "setup_watermark": None,
     "dag": None,
     "site": "Default-First-Site-Name",

@@ -7,12 +7,19 @@ ticker) finishes it when its time is up, the way Windows would whether or
 not anyone is polling.  What a real run does to a server is modelled:
 
 * a CU leaves Setup's watermark and disabled Exchange services while it
-  runs; success sets the build, clears the watermark, restores the services
-  and leaves a reboot pending; failure (or a restart in the middle) leaves
-  the watermark and the disabled services - the interrupted Setup an admin
-  then has to finish;
-* an SU stops the Exchange services while it runs and restores them after;
-  it fails with 1642 when it was built for another CU;
+  runs; success sets the build, clears the watermark, puts each service back
+  to the start mode it had before Setup began (one the admin disabled stays
+  disabled) and leaves a reboot pending; failure (or a restart in the
+  middle) leaves the watermark and the disabled services - the interrupted
+  Setup an admin then has to finish;
+* Setup refuses a licence switch its media does not know: the plain
+  /IAcceptExchangeServerLicenseTerms from 2019 CU11 and 2016 CU22 on, the
+  _DiagnosticData forms before (the media's build decides);
+* an Exchange 2013 CU (.exe) is unpacked into a folder beside it first;
+* an SU stops the Exchange services while it runs and restores each one's
+  start mode after; it fails with 1642 when it was built for another CU; its
+  verbose log ends with hundreds of property lines after the verdict, as a
+  real msiexec /l*v log does;
 * the .NET installer raises the .NET release; AD preparation marks the
   organisation prepared.
 
@@ -48,7 +55,26 @@ def _exchange_services(server):
     return [(name, svc) for name, svc in server["services"].items() if name not in _KEEP_RUNNING]
 
 
-def start(lab, server, kind, installer, expected_build, update, username):
+# Real Setup's rule, kept apart from the controller's: the first builds whose
+# Setup takes the _DiagnosticData licence switch (2016 CU22, 2019 CU11).
+DIAGNOSTIC_SWITCH_FROM = {(15, 1): (15, 1, 2375, 7), (15, 2): (15, 2, 986, 5)}
+MSI_PROPERTY_LINES = 400
+
+
+def _parts(build):
+    return tuple(int(p) for p in str(build).split("."))
+
+
+def licence_switch_for(media_build):
+    parts = _parts(media_build)
+    first = DIAGNOSTIC_SWITCH_FROM.get(parts[:2])
+    if first is not None and parts >= first:
+        return "/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF"
+    return "/IAcceptExchangeServerLicenseTerms"
+
+
+def start(lab, server, kind, installer, expected_build, update, username, switches=None, extract_to=None,
+          media_build=None):
     now = lab.clock.now()
     task = {
         "task_id": str(uuid.uuid4()), "kind": kind, "installer": installer, "expected_build": expected_build,
@@ -56,16 +82,22 @@ def start(lab, server, kind, installer, expected_build, update, username):
         "started": now.isoformat(),
         "finishes_at": (now + _dt.timedelta(seconds=duration(lab, kind))).isoformat(),
         "log_path": SETUP_LOG if kind in ("cu", "prepare_schema", "prepare_ad") else installer + ".log",
-        "log": [],
+        "log": [], "switches": list(switches or []), "extract_to": extract_to, "media_build": media_build,
     }
     if kind in ("cu", "prepare_schema", "prepare_ad"):
-        mode = {"cu": "/Mode:Upgrade", "prepare_schema": "/PrepareSchema", "prepare_ad": "/PrepareAD"}[kind]
-        task["log"] += ["%s Starting Microsoft Exchange Server Setup" % _stamp(now),
-                        "%s Command Line Parameter Name='%s'." % (_stamp(now), mode.lstrip("/"))]
+        task["log"].append("%s Starting Microsoft Exchange Server Setup" % _stamp(now))
+        task["log"] += ["%s Command Line Parameter Name='%s', Value=''." % (_stamp(now), switch.lstrip("/").lower())
+                        for switch in task["switches"]]
+        licence = [x for x in task["switches"] if x.lower().startswith("/iacceptexchangeserverlicenseterms")]
+        if media_build and licence and licence[0] != licence_switch_for(media_build):
+            task["rejected"] = "The following switch isn't valid for this Setup: %s" % licence[0]
     else:
         task["log"] += ["=== Verbose logging started: %s ===" % now.strftime("%m/%d/%Y %H:%M:%S"),
                         "MSI (s) (0C:10): Executing op: ProductInfo(%s)" % update]
-    if kind == "cu":
+    if kind == "cu" and not task.get("rejected"):
+        if not server.get("setup_watermark") and "setup_saved_modes" not in server:
+            # Setup records the start modes before it disables the services.
+            server["setup_saved_modes"] = {name: svc["start_mode"] for name, svc in _exchange_services(server)}
         server["setup_watermark"] = WATERMARK
         for _name, service in _exchange_services(server):
             service["start_mode"] = "Disabled"
@@ -77,19 +109,27 @@ def start(lab, server, kind, installer, expected_build, update, username):
             service["start_mode"] = "Disabled"
             service["state"] = "Stopped"
     server[TASK_KEY] = task
+    # Every run's command, for tests to read which switches Setup was given.
+    server.setdefault("installer_runs", []).append(
+        {"kind": kind, "installer": installer, "switches": task["switches"], "extract_to": extract_to})
     return task
 
 
-def _restore_services(server, task=None):
-    saved = (task or {}).get("saved_modes") or {}
+def _restore_services(server, saved=None):
+    """Each service back to the start mode recorded before the run; without
+    a record (a Setup the lab did not start) every one becomes Automatic."""
+    saved = saved or {}
     for name, service in _exchange_services(server):
-        service["start_mode"] = saved.get(name, "Automatic") if saved.get(name) != "Disabled" else "Automatic"
+        service["start_mode"] = saved.get(name, "Automatic")
         service["state"] = "Running" if service["start_mode"] == "Automatic" else "Stopped"
 
 
 def _finish(lab, server, task, now):
     kind = task["kind"]
     code = int(server["faults"].get("installer_exit_code") or 0)
+    if task.get("rejected"):
+        code = 1
+        task["log"].append("%s [ERROR] %s" % (_stamp(now), task["rejected"]))
     expected = task.get("expected_build") or server["build"]
     if kind == "su" and code == 0 and expected.split(".")[:3] != server["build"].split(".")[:3]:
         code = 1642  # an SU is built for one CU and refuses any other
@@ -111,6 +151,10 @@ def _finish(lab, server, task, now):
                             % task["update"], "MSI (s) (0C:10): Installation operation completed successfully.",
                             "MSI (s) (0C:10): Windows Installer requires a system restart." if code == 3010 else
                             "MSI (s) (0C:10): Product: Microsoft Exchange Server -- Configuration completed successfully."]
+            # msiexec /l*v ends with the property dump, long after the verdict.
+            task["log"] += ["MSI (s) (0C:10): Property(S): LabProperty%03d = value" % i
+                            for i in range(MSI_PROPERTY_LINES)]
+            task["log"].append("=== Logging stopped: %s ===" % now.strftime("%m/%d/%Y %H:%M:%S"))
         else:
             task["log"] += ["MSI (s) (0C:10): Note: 1: 1708", "Action ended: INSTALL. Return value 3.",
                             "MSI (s) (0C:10): Product: Microsoft Exchange Server -- Installation operation failed.",
@@ -121,7 +165,9 @@ def _finish(lab, server, task, now):
             server["build"] = expected
             server["setup_watermark"] = None
             server["installed_packages"] = []
-            _restore_services(server)
+            _restore_services(server, server.pop("setup_saved_modes", None))
+            if task.get("extract_to"):
+                server.setdefault("extracted_media", []).append(task["extract_to"].lower())
             server["pending_reboot"] = True
             server["pending_reboot_reasons"] = ["PendingFileRenameOperations"]
         # a failed CU stays half-way: watermark and disabled services remain
@@ -130,7 +176,7 @@ def _finish(lab, server, task, now):
             server["build"] = expected
             server["pending_reboot"] = True
             server["pending_reboot_reasons"] = ["PendingFileRenameOperations"]
-        _restore_services(server, task)  # msiexec rolls a failed patch back
+        _restore_services(server, task.get("saved_modes"))  # msiexec rolls a failed patch back
     elif kind == "dotnet" and success:
         server["dotnet_release"] = int(task.get("dotnet_release") or server["dotnet_release"])
         server["pending_reboot"] = True
@@ -170,7 +216,8 @@ def cu_target_from_iso(name):
     lowered = name.lower()
     match = re.search(r"cu(\d+)", lowered)
     product = "Exchange SE" if "se-" in lowered or "subscription" in lowered else \
-        "Exchange 2019" if "2019" in lowered else "Exchange 2016" if "2016" in lowered else None
+        "Exchange 2019" if "2019" in lowered else "Exchange 2016" if "2016" in lowered else \
+        "Exchange 2013" if "2013" in lowered else None
     for row in builds._rows():
         if row["product"] != product or row["kind"] not in ("CU", "RTM"):
             continue

@@ -243,6 +243,7 @@ class Lab:
         server["boot_count"] += 1
         server["pending_reboot"] = False
         server["pending_reboot_reasons"] = []
+        server["update_exe_volatile"] = False
         failing = set(server["faults"].get("services_fail_start") or [])
         for service_name, service in server["services"].items():
             if service["start_mode"] == "Automatic":

@@ -86,7 +86,7 @@ def test_templates_that_publish_reports_run_playbooks_that_publish(config):
         if name == "eems_watch.yml" and not os.path.exists(path):
             continue  # the watch playbook is another issue's; it keeps its history where reports go
         with open(path, encoding="utf-8") as handle:
-            assert "onprem.exchange.report_publish" in handle.read(), name
+            assert "onprem.exchange.exchange_report_publish" in handle.read(), name
 
 
 def test_every_template_and_workflow_notifies_on_failure_and_success(config):
@@ -361,7 +361,7 @@ def test_the_upload_credential_injects_what_report_publish_reads(config):
     ids = {f["id"] for f in kind["inputs"]["fields"]}
     secret = {f["id"] for f in kind["inputs"]["fields"] if f.get("secret")}
     assert secret == {"password"}
-    with open(os.path.join(REPO_ROOT, "roles", "report_publish", "meta", "argument_specs.yml"), encoding="utf-8") as h:
+    with open(os.path.join(REPO_ROOT, "roles", "exchange_report_publish", "meta", "argument_specs.yml"), encoding="utf-8") as h:
         options = yaml.safe_load(h)["argument_specs"]["main"]["options"]
     for variable, value in kind["injectors"]["extra_vars"].items():
         assert variable in options, variable

@@ -1,4 +1,4 @@
-"""roles/report_publish: report files uploaded from the controller to where the admin said.
+"""roles/exchange_report_publish: report files uploaded from the controller to where the admin said.
 
 Runs the role for real with ansible-playbook against a tiny upload endpoint
 on 127.0.0.1 (no lab needed); the AWX-shaped run of a whole audit that
@@ -24,7 +24,7 @@ PLAYBOOK = [{
     "gather_facts": False,
     "tasks": [{
         "name": "Publish",
-        "ansible.builtin.include_role": {"name": "onprem.exchange.report_publish"},
+        "ansible.builtin.include_role": {"name": "onprem.exchange.exchange_report_publish"},
         "vars": {"exchange_report_publish_kind": "audit",
                  "exchange_report_publish_files": "{{ report_files }}"},
     }],
@@ -121,9 +121,9 @@ FETCH = [{
     "connection": "local",
     "gather_facts": False,
     "tasks": [
-        {"name": "Fetch", "ansible.builtin.include_role": {"name": "onprem.exchange.report_publish",
+        {"name": "Fetch", "ansible.builtin.include_role": {"name": "onprem.exchange.exchange_report_publish",
                                                           "tasks_from": "fetch"}},
-        {"name": "Show", "ansible.builtin.debug": {"msg": "FETCHED {{ exchange_report_fetched | to_json }}"}},
+        {"name": "Show", "ansible.builtin.debug": {"msg": "FETCHED {{ exchange_report_publish_fetched | to_json }}"}},
     ],
 }]
 

@@ -22,7 +22,7 @@ PLAYBOOK = [{
     "gather_facts": False,
     "tasks": [{
         "name": "Publish",
-        "ansible.builtin.include_role": {"name": "onprem.exchange.report_publish"},
+        "ansible.builtin.include_role": {"name": "onprem.exchange.exchange_report_publish"},
         "vars": {"exchange_report_publish_kind": "audit", "exchange_report_publish_files": "{{ report_files }}"},
     }],
 }]

@@ -9,7 +9,7 @@ import json
 import os
 import re
 
-from labtools import run_playbook, write_inventory
+from labtools import run_playbook
 from lab import iis, maintenance
 
 TARGET = "15.2.1748.53"       # 2019 CU15 Sep26SUv2 (ESU)

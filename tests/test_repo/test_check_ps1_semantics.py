@@ -250,7 +250,7 @@ def test_misspelled_key_of_a_splatted_hashtable_is_refused(tmp_path):
     text = path.read_text(encoding="utf-8")
     assert "ConnectionUri = " in text
     path.write_text(text.replace("ConnectionUri = ", "ConnectionUrl = "), encoding="utf-8")
-    line = next(i for i, l in enumerate(text.split("\n"), 1) if re.search(r"New-PSSession @", l))
+    line = next(i for i, text_line in enumerate(text.split("\n"), 1) if re.search(r"New-PSSession @", text_line))
     hits = _refused(_findings(path, function_dir=functions), line, "unknown-parameter")
     assert hits and "-ConnectionUrl (key of splatted @sessionParameters)" in hits[0].message
 
@@ -264,7 +264,7 @@ def test_misspelled_parameter_of_a_shared_function_is_refused(tmp_path):
 
 def test_shared_function_called_without_uses_line_is_refused(tmp_path):
     copy, _line, _ = _mutate(tmp_path, "Get-ActiveDirectoryPrepState", r"^# Uses: .*$", "# Uses: Get-PropertyValue")
-    session_line = next(i for i, l in enumerate(copy.read_text().split("\n"), 1) if "Open-ExchangeSession -Ems" in l)
+    session_line = next(i for i, text_line in enumerate(copy.read_text().split("\n"), 1) if "Open-ExchangeSession -Ems" in text_line)
     assert _refused(_findings(copy), session_line, "undeclared-function")
 
 
@@ -280,7 +280,7 @@ def test_copy_of_a_shared_function_in_an_operation_is_refused(tmp_path):
 
 def test_exchange_cmdlet_not_imported_into_the_session_is_refused(tmp_path):
     copy, _line, _ = _mutate(tmp_path, "Enter-MaintenanceStep", r", 'Redirect-Message'", "")
-    use = next(i for i, l in enumerate(copy.read_text().split("\n"), 1) if l.strip().startswith("Redirect-Message "))
+    use = next(i for i, text_line in enumerate(copy.read_text().split("\n"), 1) if text_line.strip().startswith("Redirect-Message "))
     hits = _refused(_findings(copy), use, "not-imported")
     assert hits and "Redirect-Message" in hits[0].message
 
@@ -305,7 +305,7 @@ def test_name_on_a_dag_member_is_refused(tmp_path):
     # Whatever the loop body reads today, read the member's .Name directly;
     # the same line through Get-IdentityName is the control.
     original = (HOST_SCRIPTS / "Get-MaintenanceState.ps1").read_text(encoding="utf-8").split("\n")
-    loop = next((i for i, l in enumerate(original) if re.search(r"foreach \(\$\w+ in .*Servers", l)), None)
+    loop = next((i for i, text_line in enumerate(original) if re.search(r"foreach \(\$\w+ in .*Servers", text_line)), None)
     if loop is None:
         pytest.fail("Get-MaintenanceState.ps1 no longer loops over a DAG's Servers; pick a new anchor")
     var = re.search(r"foreach \((\$\w+) in", original[loop]).group(1)

@@ -37,6 +37,7 @@ MUST_NOT_SHIP = [
     ".ci/decoy",
     "scripts/decoy.sh",
     "pytest.ini",
+    "ruff.toml",
     ".lab/decoy.json",
     ".pytest_cache/decoy",
     "reports/decoy.html",
@@ -130,3 +131,13 @@ def test_requires_ansible_admits_running_core():
     assert spec.contains(
         Version(core_version), prereleases=True
     ), f"meta/runtime.yml requires_ansible {spec} rejects ansible-core {core_version}"
+
+
+def test_artifact_ships_the_license_and_its_links(artifact):
+    info = artifact["manifest"]["collection_info"]
+    assert "LICENSE" in artifact["names"]
+    assert info["license"] == ["GPL-3.0-or-later"]
+    assert (REPO_ROOT / "LICENSE").read_text().startswith("                    GNU GENERAL PUBLIC LICENSE\n"
+                                                          "                       Version 3, 29 June 2007")
+    for key in ("repository", "documentation", "issues", "homepage"):
+        assert (info.get(key) or "").startswith("https://"), key

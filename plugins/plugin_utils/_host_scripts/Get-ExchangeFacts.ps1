@@ -33,6 +33,13 @@ function Get-PendingRebootReason {
     if (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired') {
         $reasons += 'WindowsUpdate'
     }
+    # Exchange Setup refuses to start while this flag says an update waits
+    # for a restart; CSS-Exchange's Shared/Get-ServerRebootPending.ps1 reads
+    # it the same way (a Flags value under the key means pending).
+    $updateExe = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Updates\UpdateExeVolatile' -ErrorAction SilentlyContinue
+    if ($null -ne (Get-PropertyValue -InputObject $updateExe -Name 'Flags')) {
+        $reasons += 'UpdateExeVolatile'
+    }
     $sessionManager = Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager' -ErrorAction SilentlyContinue
     if ($null -ne $sessionManager -and $sessionManager.PSObject.Properties.Name -contains 'PendingFileRenameOperations') {
         $reasons += 'PendingFileRenameOperations'

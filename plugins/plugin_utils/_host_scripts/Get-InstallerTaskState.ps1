@@ -1,7 +1,10 @@
 # Short, read-only poll of the installer task started by Start-InstallerTask:
-# running or finished, its exit code, and the tail of this run's log. Safe to
-# repeat after a dropped connection; a task that is gone or was ended by a
-# restart is reported as vanished, never as finished.
+# running or finished, its exit code, the tail of this run's log and the
+# verdict lines of the whole run's log (log_markers): a verbose MSI log puts
+# hundreds of property lines after "Installation operation completed
+# successfully", so its tail alone never shows the verdict. Safe to repeat
+# after a dropped connection; a task that is gone or was ended by a restart
+# is reported as vanished, never as finished.
 param($HostArgs)
 $taskName = 'Install Exchange update'
 $taskPath = '\onprem.exchange\'
@@ -10,7 +13,7 @@ $tailLines = [int]$HostArgs.tail_lines
 if ($tailLines -lt 1) {
     $tailLines = 200
 }
-$result = [ordered]@{ state = 'none'; task_id = $null; kind = $null; installer = $null; update = $null; exit_code = $null; started = $null; log_tail = @() }
+$result = [ordered]@{ state = 'none'; task_id = $null; kind = $null; installer = $null; update = $null; exit_code = $null; started = $null; log_tail = @(); log_markers = @() }
 if (-not (Test-Path -LiteralPath $recordPath)) {
     return @{ changed = $false; data = $result }
 }
@@ -52,6 +55,9 @@ if (Test-Path -LiteralPath $record.log_path) {
         $reader = New-Object -TypeName System.IO.StreamReader -ArgumentList $stream
         $lines = $reader.ReadToEnd() -split "`r?`n" | Where-Object { $_ }
         $result.log_tail = @($lines | Select-Object -Last $tailLines)
+        # Fixed verdict texts of msiexec and Exchange Setup; the newest 50.
+        $verdicts = 'completed successfully|operation failed|return value 3|is returning|didn''t complete|rolled back'
+        $result.log_markers = @($lines | Where-Object { $_ -match $verdicts } | Select-Object -Last 50)
     }
     finally {
         $stream.Dispose()

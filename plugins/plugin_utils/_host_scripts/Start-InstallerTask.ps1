@@ -7,10 +7,16 @@
 # prepare_ad (Setup from the ISO), su (msiexec /p with the .msp, elevated and
 # quiet), dotnet (the .NET offline installer, quiet). The command lines are
 # fixed here; only the installer path comes from the arguments, and it is
-# refused if it could break out of its quotes.
+# refused if it could break out of its quotes. Setup switches are picked
+# here from fixed text by the arguments' values, never taken from them.
+# Exchange 2013 CUs ship as a self-extracting .exe, not an ISO: the task
+# first unpacks it quietly (/q /x:<folder>, the self-extractor's switches as
+# used by unattended Exchange 2013 installers) into a folder beside it, then
+# runs Setup from there.
 # A record of the run (task id, log file, where the log started) is kept
 # beside the installers so that Get-InstallerTaskState can judge this run
 # alone, after a dropped connection or a restart.
+# Uses: Get-PropertyValue, Test-BuildThreshold
 param($HostArgs)
 $taskName = 'Install Exchange update'
 $taskPath = '\onprem.exchange\'
@@ -19,6 +25,14 @@ $installer = [string]$HostArgs.installer_path
 $stagingDir = [string]$HostArgs.staging_dir
 if (@('cu', 'prepare_schema', 'prepare_ad', 'su', 'dotnet') -notcontains $kind) {
     throw ('Unknown installer kind {0}.' -f $kind)
+}
+$protection = [string](Get-PropertyValue -InputObject $HostArgs -Name 'extended_protection' -Default 'setup_default')
+if (@('setup_default', 'off', 'off_frontend_ews') -notcontains $protection) {
+    throw ('Unknown extended_protection choice {0}.' -f $protection)
+}
+$licenceChoice = [string](Get-PropertyValue -InputObject $HostArgs -Name 'licence' -Default 'diagnostic_data')
+if (@('diagnostic_data', 'legacy', 'by_media') -notcontains $licenceChoice) {
+    throw ('Unknown licence choice {0}.' -f $licenceChoice)
 }
 if ($installer.IndexOfAny([char[]]'"%') -ge 0 -or $stagingDir.IndexOfAny([char[]]'"%') -ge 0) {
     throw 'The installer path and staging folder must not contain double quotes or percent signs.'
@@ -39,6 +53,8 @@ if ($null -ne $existing -and $existing.State -eq 'Running') {
 }
 
 $logOffset = 0
+$switches = @()
+$mediaVersion = $null
 if ($kind -eq 'su' -or $kind -eq 'dotnet') {
     $execute = Join-Path -Path $env:SystemRoot -ChildPath 'System32\msiexec.exe'
     $logPath = $installer + '.log'
@@ -52,22 +68,75 @@ if ($kind -eq 'su' -or $kind -eq 'dotnet') {
     }
 }
 else {
-    $image = Get-DiskImage -ImagePath $installer
-    if (-not $image.Attached) {
-        $image = Mount-DiskImage -ImagePath $installer -StorageType ISO -PassThru
+    $extractTo = $null
+    if ($installer.EndsWith('.exe', [System.StringComparison]::OrdinalIgnoreCase)) {
+        $extractTo = Join-Path -Path (Split-Path -Path $installer -Parent) -ChildPath ([System.IO.Path]::GetFileNameWithoutExtension($installer))
+        $mediaRoot = $extractTo
     }
-    $letter = ($image | Get-Volume).DriveLetter
-    if (-not $letter) {
-        throw ('The ISO {0} is mounted but has no drive letter.' -f $installer)
+    else {
+        $image = Get-DiskImage -ImagePath $installer
+        if (-not $image.Attached) {
+            $image = Mount-DiskImage -ImagePath $installer -StorageType ISO -PassThru
+        }
+        $letter = ($image | Get-Volume).DriveLetter
+        if (-not $letter) {
+            throw ('The ISO {0} is mounted but has no drive letter.' -f $installer)
+        }
+        $mediaRoot = '{0}:\' -f $letter
     }
-    $execute = '{0}:\Setup.exe' -f $letter
-    # The _DiagnosticData form exists from 2019 CU11 / 2016 CU22 and in SE.
-    $licence = '/IAcceptExchangeServerLicenseTerms'
-    if ([string]$HostArgs.licence -eq 'diagnostic_data') {
-        $licence = '/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF'
+    # The media's own version (ExSetup.exe on the media carries the CU's
+    # build, as the installed one does) decides which switches it knows.
+    $mediaVersion = $null
+    foreach ($candidate in 'Setup\ServerRoles\Common\ExSetup.exe', 'Setup.exe') {
+        $file = Join-Path -Path $mediaRoot -ChildPath $candidate
+        if ($null -eq $mediaVersion -and (Test-Path -LiteralPath $file -PathType Leaf)) {
+            $mediaVersion = [string](Get-Item -LiteralPath $file).VersionInfo.FileVersion
+        }
     }
-    $mode = @{ cu = '/Mode:Upgrade'; prepare_schema = '/PrepareSchema'; prepare_ad = '/PrepareAD' }[$kind]
-    $arguments = '{0} {1}' -f $mode, $licence
+    if ($null -eq $mediaVersion -and $null -ne $extractTo) {
+        # Not unpacked yet: only Exchange 2013 CUs come as an .exe.
+        $mediaVersion = '15.0.0.0'
+    }
+    $rules = Get-PropertyValue -InputObject $HostArgs -Name 'media_rules'
+    if ($licenceChoice -eq 'by_media') {
+        if ($null -eq $mediaVersion) {
+            throw ('Cannot read the Setup version of {0}, so the licence switch it expects is unknown.' -f $installer)
+        }
+        $licenceChoice = 'legacy'
+        if (Test-BuildThreshold -Version $mediaVersion -Thresholds (Get-PropertyValue -InputObject $rules -Name 'diagnostic_data_from')) {
+            $licenceChoice = 'diagnostic_data'
+        }
+    }
+    # The _DiagnosticData form exists from 2019 CU11 / 2016 CU22 and in SE;
+    # older Setup knows only the plain switch.
+    $switches = @(@{ cu = '/Mode:Upgrade'; prepare_schema = '/PrepareSchema'; prepare_ad = '/PrepareAD' }[$kind])
+    if ($licenceChoice -eq 'diagnostic_data') {
+        $switches += '/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF'
+    }
+    else {
+        $switches += '/IAcceptExchangeServerLicenseTerms'
+    }
+    # Extended Protection opt-outs for sites that offload or bridge SSL; only
+    # the Setup that turns EP on by itself (2019 CU14 and later, SE) has them.
+    if ($kind -eq 'cu' -and $protection -ne 'setup_default') {
+        if ($null -eq $mediaVersion) {
+            throw ('Cannot read the Setup version of {0}, so whether it takes the Extended Protection opt-out is unknown.' -f $installer)
+        }
+        if (Test-BuildThreshold -Version $mediaVersion -Thresholds (Get-PropertyValue -InputObject $rules -Name 'extended_protection_from')) {
+            $switches += @{ off = '/DoNotEnableEP'; off_frontend_ews = '/DoNotEnableEP_FEEWS' }[$protection]
+        }
+    }
+    $setupPath = Join-Path -Path $mediaRoot -ChildPath 'Setup.exe'
+    if ($null -ne $extractTo -and -not (Test-Path -LiteralPath $setupPath -PathType Leaf)) {
+        # Unpack, then Setup, in one task run; && keeps Setup from starting
+        # when the unpacking failed, and the task's result is the failing step's.
+        $execute = Join-Path -Path $env:SystemRoot -ChildPath 'System32\cmd.exe'
+        $arguments = '/d /s /c ""{0}" /q /x:"{1}" && "{2}" {3}"' -f $installer, $extractTo, $setupPath, ($switches -join ' ')
+    }
+    else {
+        $execute = $setupPath
+        $arguments = $switches -join ' '
+    }
     $logPath = Join-Path -Path $env:SystemDrive -ChildPath 'ExchangeSetupLogs\ExchangeSetup.log'
     if (Test-Path -LiteralPath $logPath) {
         # Setup appends to one log; judge only what this run writes.
@@ -96,6 +165,6 @@ Set-Content -LiteralPath $recordPath -Value (ConvertTo-Json -InputObject $record
 Start-ScheduledTask -TaskName $taskName -TaskPath $taskPath
 @{
     changed = $true
-    data = [ordered]@{ task_id = $record.task_id; already_running = $false; log_path = $logPath; kind = $kind }
+    data = [ordered]@{ task_id = $record.task_id; already_running = $false; log_path = $logPath; kind = $kind; setup_switches = $switches; media_version = $mediaVersion }
     steps = @([ordered]@{ name = 'installer_started'; changed = $true; detail = ('{0} {1}' -f $kind, $installer) })
 }

@@ -88,9 +88,7 @@ def get_exchange_facts(ctx, args):
         "system_drive": "C:",
         "free_disk_gb": round(free_disk, 1),
         "last_boot": server["last_boot"],
-        "pending_reboot": {"pending": bool(server["pending_reboot"]),
-                           "reasons": list(server["pending_reboot_reasons"]) or
-                           (["PendingFileRenameOperations"] if server["pending_reboot"] else [])},
+        "pending_reboot": _pending_reboot(server),
         "services": services,
         "url_rewrite": iis.url_rewrite_state(server),
         "rewrite_rules": _rewrite_rules(server),
@@ -105,3 +103,13 @@ def get_exchange_facts(ctx, args):
     except HostOpError as error:
         facts["ems"]["error"] = str(error)
     return {"changed": False, "data": facts}
+
+
+def _pending_reboot(server):
+    """Get-PendingRebootReason: the registry markers Windows and Exchange
+    Setup use, UpdateExeVolatile among them."""
+    reasons = list(server["pending_reboot_reasons"]) or (
+        ["PendingFileRenameOperations"] if server["pending_reboot"] else [])
+    if server.get("update_exe_volatile") and "UpdateExeVolatile" not in reasons:
+        reasons.append("UpdateExeVolatile")
+    return {"pending": bool(reasons), "reasons": reasons}

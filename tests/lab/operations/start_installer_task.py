@@ -28,6 +28,10 @@ def start_installer_task(ctx, args):
     staging = str(args.get("staging_dir") or "")
     if kind not in _KINDS:
         raise HostOpError("Unknown installer kind %s." % kind)
+    if str(args.get("extended_protection") or "setup_default") not in ("setup_default", "off", "off_frontend_ews"):
+        raise HostOpError("Unknown extended_protection choice %s." % args.get("extended_protection"))
+    if str(args.get("licence") or "diagnostic_data") not in ("diagnostic_data", "legacy", "by_media"):
+        raise HostOpError("Unknown licence choice %s." % args.get("licence"))
     if any(c in path + staging for c in '"%'):
         raise HostOpError("The installer path and staging folder must not contain double quotes or percent signs.")
     if not path or not _staged(ctx, path):
@@ -46,11 +50,61 @@ def start_installer_task(ctx, args):
         raise HostOpError("The user name or password is incorrect. (Exception from HRESULT: 0x8007052E)",
                           "Microsoft.Management.Infrastructure.CimException")
     expected = str(args.get("expected_build") or "") or None
+    name = path.rsplit("\\", 1)[-1]
     if kind == "cu" and not expected:
-        expected = installer.cu_target_from_iso(path.rsplit("\\", 1)[-1])
-    task = installer.start(ctx.lab, ctx.server, kind, path, expected, str(args.get("update") or ""), username)
+        expected = installer.cu_target_from_iso(name)
+    switches, extract_to, media_build = [], None, None
+    if kind in ("cu", "prepare_schema", "prepare_ad"):
+        switches, extract_to, media_build = _setup_switches(ctx, args, kind, path, name)
+    task = installer.start(ctx.lab, ctx.server, kind, path, expected, str(args.get("update") or ""), username,
+                           switches=switches, extract_to=extract_to, media_build=media_build)
     if kind == "dotnet":
         task["dotnet_release"] = args.get("dotnet_release")
     return {"changed": True,
-            "data": {"task_id": task["task_id"], "already_running": False, "log_path": task["log_path"], "kind": kind},
+            "data": {"task_id": task["task_id"], "already_running": False, "log_path": task["log_path"], "kind": kind,
+                     "setup_switches": switches, "media_version": media_build},
             "steps": [{"name": "installer_started", "changed": True, "detail": "%s %s" % (kind, path)}]}
+
+
+def _at_least(version, thresholds):
+    """Test-BuildThreshold: at or past the threshold of its own line."""
+    try:
+        have = tuple(int(p) for p in str(version).split("."))
+    except ValueError:
+        return False
+    for text in thresholds or []:
+        need = tuple(int(p) for p in str(text).split("."))
+        if need[:2] == have[:2]:
+            return have >= need
+    return False
+
+
+def _setup_switches(ctx, args, kind, path, name):
+    """The switch choice of Start-InstallerTask.ps1: the media's version (the
+    lab reads it from the media's name, as the script reads ExSetup.exe on
+    the media) against the thresholds sent as data."""
+    extract_to = None
+    if name.lower().endswith(".exe"):
+        folder = path.rsplit("\\", 1)[0] + "\\" + name.rsplit(".", 1)[0]
+        unpacked = folder.lower() in (ctx.server.get("extracted_media") or [])
+        media = (installer.cu_target_from_iso(name) if unpacked else None) or "15.0.0.0"
+        extract_to = None if unpacked else folder
+    else:
+        media = installer.cu_target_from_iso(name)
+    rules = args.get("media_rules") or {}
+    licence = str(args.get("licence") or "")
+    if licence == "by_media":
+        if media is None:
+            raise HostOpError("Cannot read the Setup version of %s, so the licence switch it expects is unknown." % path)
+        licence = "diagnostic_data" if _at_least(media, rules.get("diagnostic_data_from")) else "legacy"
+    switches = [{"cu": "/Mode:Upgrade", "prepare_schema": "/PrepareSchema", "prepare_ad": "/PrepareAD"}[kind]]
+    switches.append("/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF" if licence == "diagnostic_data"
+                    else "/IAcceptExchangeServerLicenseTerms")
+    protection = str(args.get("extended_protection") or "setup_default")
+    if kind == "cu" and protection != "setup_default":
+        if media is None:
+            raise HostOpError("Cannot read the Setup version of %s, so whether it takes the Extended Protection "
+                              "opt-out is unknown." % path)
+        if _at_least(media, rules.get("extended_protection_from")):
+            switches.append({"off": "/DoNotEnableEP", "off_frontend_ews": "/DoNotEnableEP_FEEWS"}[protection])
+    return switches, extract_to, media

@@ -2,7 +2,7 @@
 tokens and component states after an install."""
 from __future__ import annotations
 
-from .. import builds
+from .. import builds, installer
 from ..ems import open_exchange_session
 from . import HostOpError, operation
 
@@ -18,6 +18,9 @@ def test_exchange_install_health(ctx, args):
         "web_config_tokens": list(server.get("web_config_tokens") or []),
         "components": None,
         "ems_error": None,
+        "setup_watermark": ({"role": server["setup_watermark"].split(":")[0], "watermark": server["setup_watermark"],
+                             "action": "BuildToBuildUpgrade"} if server.get("setup_watermark") else None),
+        "setup_log": _setup_log(server),
     }
     try:
         open_exchange_session(ctx, args)
@@ -31,3 +34,13 @@ def test_exchange_install_health(ctx, args):
     except HostOpError as error:
         health["ems_error"] = str(error)
     return {"changed": False, "data": health}
+
+
+def _setup_log(server):
+    """The last verdict line of ExchangeSetup.log, from the lab's last Setup run."""
+    task = server.get(installer.TASK_KEY) or {}
+    if task.get("log_path") != installer.SETUP_LOG:
+        return None
+    verdicts = [line for line in task.get("log") or []
+                if "setup operation completed successfully" in line.lower() or "didn't complete" in line.lower()]
+    return {"path": installer.SETUP_LOG, "last_verdict_line": verdicts[-1] if verdicts else None}

@@ -42,7 +42,7 @@ def _props():
 def test_each_clixml_form_is_described():
     props = _props()
     assert props["AdminDisplayVersion"] == {"form": "object", "type": "Microsoft.Exchange.Data.ServerVersion",
-                                           "text": "Version 15.2 (Build 986.5)", "properties": ["Major", "Minor"]}
+                                            "text": "Version 15.2 (Build 986.5)", "properties": ["Major", "Minor"]}
     assert props["MitigationsBlocked"] == {"form": "nil"}
     assert props["State"] == {"form": "enum", "type": "Microsoft.Exchange.Data.ServiceState", "text": "Active"}
     assert props["LocalStates"]["form"] == "list" and props["LocalStates"]["count"] == 1

@@ -70,9 +70,22 @@ def test_eems_verdict_per_server(fixture, status, cause):
 def test_interrupted_setup_is_reported_with_disabled_services():
     plugin = _plugin({"today": TODAY}, _fixture("ex19e"))[0]
     result = plugin.run(task_vars={"inventory_hostname": "EX19E"})
-    ids = {f["id"] for f in result["findings"]}
-    assert "exchange_services_disabled" in ids
+    findings = {f["id"]: f for f in result["findings"]}
+    # With Setup's watermark present the disabled services are Setup's doing.
+    assert findings["exchange_services_disabled"]["severity"] == "critical"
     assert [s["action"] for s in result["plan"]["steps"]] == ["reboot", "resume_setup"]
+
+
+def test_disabled_pop3_without_a_watermark_is_a_note_and_named_services_no_finding_at_all():
+    answer = _fixture("ex19c")
+    answer["data"]["services"] += [{"name": "MSExchangePOP3", "start_mode": "Disabled", "state": "Stopped"},
+                                   {"name": "MSExchangeImap4", "start_mode": "Disabled", "state": "Stopped"}]
+    result = _plugin({"today": TODAY}, answer)[0].run(task_vars={"inventory_hostname": "EX19C"})
+    finding = {f["id"]: f for f in result["findings"]}["exchange_services_disabled"]
+    assert finding["severity"] == "info" and "not an interrupted install" in finding["message"]
+    result = _plugin({"today": TODAY, "services_meant_off": ["MSExchangePOP3", "msexchangeimap4"]},
+                     answer)[0].run(task_vars={"inventory_hostname": "EX19C"})
+    assert "exchange_services_disabled" not in {f["id"] for f in result["findings"]}
 
 
 def test_without_exchange_cmdlets_the_result_says_why():

@@ -52,7 +52,7 @@ def test_history_is_written_then_compared_and_check_mode_writes_nothing(tmp_path
 
 
 def test_a_nul_in_history_dir_is_refused_naming_the_option(tmp_path):
-    plugin, _ = _plugin(eems_watch, {"results": {}, "history_dir": str(tmp_path) + "\x00x"})
+    plugin, _connection = _plugin(eems_watch, {"results": {}, "history_dir": str(tmp_path) + "\x00x"})
     with pytest.raises(AnsibleActionFail, match="history_dir must be a folder path without control characters"):
         plugin.run(task_vars={})
 
@@ -65,7 +65,7 @@ def test_a_broken_history_file_names_the_file_and_what_to_do(tmp_path):
 
 
 def test_observe_makes_exactly_one_host_call(tmp_path):
-    plugin, _ = _plugin(eems_observe, {})
+    plugin, _connection = _plugin(eems_observe, {})
     state = {"now": "t", "services": [], "mitigation_events": [], "exchange": None, "ems": {"error": "denied"}}
     with patch.object(eems_observe.ActionModule, "_ex_host_call", return_value={"data": state}) as call:
         result = plugin.run(task_vars={"inventory_hostname": "EX1"})

@@ -183,7 +183,7 @@ def test_a_connection_lost_after_the_node_was_paused_is_a_failure_that_says_what
     assert result["failed"] is True and result["changed"] is True
     assert result["possibly_out_of_service"] is True and result["connection_lost"] is True
     assert [(s["name"], s["changed"]) for s in result["steps"]] == [("drain_transport", True),
-                                                                     ("suspend_cluster_node", None)]
+                                                                    ("suspend_cluster_node", None)]
     assert result["msg"].startswith("EX19B: the connection was lost while entering maintenance, after: "
                                     "drain_transport (done), suspend_cluster_node (answer lost). "
                                     "The server may be out of service."), result["msg"]

@@ -79,7 +79,7 @@ def test_off_contract_answers_become_findings_and_only_reads_are_sent():
     result = _plugin(preflight, {"repository_url": "https://repo.test/x/", "repository_username": "r",
                                  "repository_password": PASSWORD}, connection).run(
         task_vars={"inventory_hostname": "EX01"})
-    sent = [name for name, _ in host.sent]
+    sent = [name for name, _args in host.sent]
     assert sent == list(_readiness.READ_OPERATIONS) + ["Test-ExchangePrerequisite"]
     assert result["changed"] is False and result["readiness"] == "not_ready"
     off = [f for f in result["findings"] if f["id"] == "answer_off_contract"]

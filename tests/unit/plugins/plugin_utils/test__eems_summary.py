@@ -67,7 +67,7 @@ def test_no_hosts_gives_an_empty_summary_not_an_error():
 
 def test_lines_name_every_server_with_status_cause_and_remedy():
     summary = summarize(["EX1", "EX2", "EX3"], {"EX1": _handled("EX1"),
-                                                 "EX2": _handled("EX2", "not_working", "fetch_failed"), "EX3": {}})
+                                                "EX2": _handled("EX2", "not_working", "fetch_failed"), "EX3": {}})
     lines = summary_lines(summary)
     assert lines[0] == 'EEMS: {"no_result": 1, "not_working": 1, "working": 1}'
     assert "EX1: working" in lines

@@ -45,10 +45,10 @@ def test_first_run_is_a_baseline_and_raises_nothing():
 
 
 def test_quiet_second_run_raises_nothing_even_with_a_new_hourly_success_event():
-    _, record = _run(None, {"EX1": observe(_state())}, "t1")
+    _outcome, record = _run(None, {"EX1": observe(_state())}, "t1")
     later = _state(mitigation_events=[{"id": 1005, "time": "2026-11-26T08:00:00+00:00", "message": "ok"},
                                       {"id": 1005, "time": "2026-11-26T07:00:00+00:00", "message": "ok"}])
-    outcome, _ = _run(record, {"EX1": observe(later)}, "t2")
+    outcome, _record = _run(record, {"EX1": observe(later)}, "t2")
     assert outcome["changes"] == [] and outcome["summary"]["alerts"] == 0
 
 
@@ -62,26 +62,26 @@ def test_quiet_second_run_raises_nothing_even_with_a_new_hourly_success_event():
     (dict(services=[]), "service_removed"),
 ])
 def test_each_change_is_raised(change, kind):
-    _, record = _run(None, {"EX1": observe(_state())}, "t1")
-    outcome, _ = _run(record, {"EX1": observe(_state(**change))}, "t2")
+    _outcome, record = _run(None, {"EX1": observe(_state())}, "t1")
+    outcome, _record = _run(record, {"EX1": observe(_state(**change))}, "t2")
     assert _kinds(outcome) == [kind]
     assert outcome["changes"][0]["severity"] == "alert" and outcome["changes"][0]["server"] == "EX1"
 
 
 def test_new_error_event_names_its_cause_and_text_and_is_not_repeated_hourly():
-    _, record = _run(None, {"EX1": observe(_state())}, "t1")
+    _outcome, record = _run(None, {"EX1": observe(_state())}, "t1")
     first = _state(mitigation_events=[{"id": 1008, "time": "2026-11-26T08:00:00+00:00", "message": JUNE_2026}])
     outcome, record = _run(record, {"EX1": observe(first)}, "t2")
     change = outcome["changes"][0]
     assert (change["cause"], change["text"]) == ("build_before_june_2026", JUNE_2026)
     again = _state(mitigation_events=[{"id": 1008, "time": "2026-11-26T09:00:00+00:00", "message": JUNE_2026}]
                    + first["mitigation_events"])
-    outcome, _ = _run(record, {"EX1": observe(again)}, "t3")
+    outcome, _record = _run(record, {"EX1": observe(again)}, "t3")
     assert outcome["changes"] == []
 
 
 def test_flags_and_lists():
-    _, record = _run(None, {"EX1": observe(_state())}, "t1")
+    _outcome, record = _run(None, {"EX1": observe(_state())}, "t1")
     exchange = dict(_state()["exchange"], organization_mitigations_enabled=False, server_mitigations_enabled=False,
                     mitigations_applied=["PING1", "M2.1.0"], mitigations_blocked=["M1.1"])
     events = [{"id": 1006, "time": "2026-11-26T08:00:00+00:00", "message": "Mitigation M2.1.0 (OWA CSP) applied."}]
@@ -91,32 +91,32 @@ def test_flags_and_lists():
     applied = next(c for c in outcome["changes"] if c["kind"] == "mitigation_applied")
     assert applied["mitigation"] == "M2.1.0" and "OWA CSP" in applied["event"]
     # Switched back: notices, not alerts.
-    outcome, _ = _run(record, {"EX1": observe(_state())}, "t3")
+    outcome, _record = _run(record, {"EX1": observe(_state())}, "t3")
     assert sorted(_kinds(outcome)) == ["mitigation_removed", "mitigation_unblocked", "organization_flag_on",
                                        "server_flag_on"]
     assert outcome["summary"]["alerts"] == 0
 
 
 def test_unreadable_flags_are_not_a_change():
-    _, record = _run(None, {"EX1": observe(_state())}, "t1")
-    outcome, _ = _run(record, {"EX1": observe(_state(exchange=None, ems={"error": "access denied"}))}, "t2")
+    _outcome, record = _run(None, {"EX1": observe(_state())}, "t1")
+    outcome, _record = _run(record, {"EX1": observe(_state(exchange=None, ems={"error": "access denied"}))}, "t2")
     assert outcome["changes"] == []
 
 
 def test_a_server_that_stops_reporting_is_raised_once_then_its_return_is_compared_with_its_last_reading():
-    _, record = _run(None, {"EX1": observe(_state()), "EX2": observe(_state())}, "t1")
+    _outcome, record = _run(None, {"EX1": observe(_state()), "EX2": observe(_state())}, "t1")
     outcome, record = _run(record, {"EX1": observe(_state()), "EX2": "Connection refused"}, "t2")
     assert _kinds(outcome, "EX2") == ["stopped_reporting"] and outcome["summary"]["not_reporting"] == ["EX2"]
     assert outcome["servers"]["EX2"]["changes"][0]["error"] == "Connection refused"
     outcome, record = _run(record, {"EX1": observe(_state()), "EX2": "Connection refused"}, "t3")
     assert outcome["changes"] == []
     stopped = _state(services=[{"name": "MSExchangeMitigation", "start_mode": "Automatic", "state": "Stopped"}])
-    outcome, _ = _run(record, {"EX1": observe(_state()), "EX2": observe(stopped)}, "t4")
+    outcome, _record = _run(record, {"EX1": observe(_state()), "EX2": observe(stopped)}, "t4")
     assert _kinds(outcome, "EX2") == ["reporting_again", "service_stopped"]
 
 
 def test_limit_keeps_servers_out_of_the_run_in_the_history():
-    _, record = _run(None, {"EX1": observe(_state()), "EX2": observe(_state())}, "t1")
+    _outcome, record = _run(None, {"EX1": observe(_state()), "EX2": observe(_state())}, "t1")
     outcome, record2 = _run(record, {"EX1": observe(_state())}, "t2")
     assert _kinds(outcome, "EX2") == ["left_the_fleet"] and outcome["summary"]["alerts"] == 0
     assert record2["servers"]["EX2"] == record["servers"]["EX2"]
@@ -138,9 +138,9 @@ def test_a_foreign_record_is_refused_with_a_clear_message():
 
 
 def test_summary_lines_put_alerts_first():
-    _, record = _run(None, {"EX1": observe(_state()), "EX2": observe(_state())}, "t1")
-    outcome, _ = _run(record, {"EX1": observe(_state(exchange=dict(_state()["exchange"], mitigations_blocked=[]))),
-                               "EX2": "refused"}, "t2")
+    _outcome, record = _run(None, {"EX1": observe(_state()), "EX2": observe(_state())}, "t1")
+    outcome, _record = _run(record, {"EX1": observe(_state(exchange=dict(_state()["exchange"], mitigations_blocked=[]))),
+                                     "EX2": "refused"}, "t2")
     lines = summary_lines(outcome["summary"])
     assert lines[0].startswith("EEMS watch: 2 server(s), 1 observed, 1 alert(s)")
     assert lines[1] == "ALERT EX2 [stopped_reporting] stopped reporting: refused"
@@ -155,7 +155,7 @@ def test_observe_does_not_mutate_and_shortens_event_text():
 
 
 def test_an_unrecognised_error_is_news_when_its_text_changes():
-    _, record = _run(None, {"EX1": observe(_state(mitigation_events=[
+    _outcome, record = _run(None, {"EX1": observe(_state(mitigation_events=[
         {"id": 1008, "time": "2026-11-26T07:00:00+00:00", "message": "Something odd: A"}]))}, "t1")
     same = _state(mitigation_events=[{"id": 1008, "time": "2026-11-26T08:00:00+00:00", "message": "Something odd: A"}])
     assert _run(record, {"EX1": observe(same)}, "t2")[0]["changes"] == []

@@ -10,7 +10,9 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._install_judge imp
     installer_kind,
     judge_installer,
     licence_mode,
+    media_rules,
     pending_actions,
+    service_modes,
     verify_health,
 )
 
@@ -59,17 +61,23 @@ HEALTHY = {"exsetup_version": "15.02.1748.053",
     ({}, None, None),
     ({"exsetup_version": "15.02.1748.046"}, "build_ok", "expected 15.2.1748.53"),
     ({"services": [{"name": "MSExchangeIS", "start_mode": "Disabled", "state": "Stopped"}]}, "services_ok",
-     "interrupted install"),
+     "did not put them back"),
     ({"services": [{"name": "W3SVC", "start_mode": "Automatic", "state": "Stopped"}]}, "services_ok",
      "not running: W3SVC"),
     ({"web_config_tokens": ["C:\\x\\web.config"]}, "web_config_ok", "without elevation"),
     ({"components": [{"component": "ServerWideOffline", "state": "Inactive", "requesters": ["Functional"]}]},
      "components_ok", "ServerWideOffline (Functional)"),
     ({"components": None, "ems_error": "Access is denied"}, "components_ok", "Access is denied"),
+    # An interrupted Setup is read from the watermark and the Setup log.
+    ({"setup_watermark": {"role": "MailboxRole", "watermark": "MailboxRole: ServiceControlTask"}}, "setup_ok",
+     "stopped part-way"),
+    ({"setup_log": {"last_verdict_line": "[0] The Exchange Server setup operation didn't complete. More details"}},
+     "setup_ok", "did not complete"),
+    ({"setup_log": {"last_verdict_line": SETUP_OK}}, None, None),
 ])
 def test_post_install_verdicts(change, key, words):
     verdict = verify_health(dict(HEALTHY, **change), "15.2.1748.53")
-    for name in ("build_ok", "services_ok", "web_config_ok", "components_ok"):
+    for name in ("build_ok", "services_ok", "setup_ok", "web_config_ok", "components_ok"):
         assert verdict[name] is (name != key), name
     if words:
         assert any(words in problem for problem in verdict["problems"]), verdict["problems"]
@@ -135,3 +143,60 @@ def test_pending_actions_refuse_what_they_cannot_do():
         pending_actions(["install everything"], {"build": "15.2.1544.39"}, catalog)
     resume = pending_actions([{"action": "resume_setup"}], {"build": "15.2.1544.14", "setup_watermark": "x"}, catalog)
     assert [a["action"] for a in resume] == ["resume_setup"]
+
+
+POP_IMAP_OFF = [{"name": "MSExchangeIS", "start_mode": "Automatic", "state": "Running"},
+                {"name": "MSExchangePOP3", "start_mode": "Disabled", "state": "Stopped"},
+                {"name": "MSExchangeImap4", "start_mode": "Disabled", "state": "Stopped"},
+                {"name": "MSExchangeUM", "start_mode": "Automatic", "state": "Stopped"}]
+
+
+def test_services_off_on_purpose_are_judged_against_their_own_start_mode_or_the_admins_list():
+    health = dict(HEALTHY, services=POP_IMAP_OFF)
+    # Without knowing the start modes before, disabled services are suspicious.
+    assert verify_health(health)["services_ok"] is False
+    before = service_modes(POP_IMAP_OFF[:3] + [{"name": "MSExchangeUM", "start_mode": "Automatic"}])
+    verdict = verify_health(health, None, before)
+    # POP3/IMAP4 were Disabled before: fine; UM was Automatic and does not run.
+    assert verdict["problems"] == ["automatic services not running: MSExchangeUM"]
+    verdict = verify_health(health, None, before, meant_off=["msexchangeum"])
+    assert verdict["services_ok"] is True and verdict["problems"] == []
+    # A service Automatic before and Disabled after is the installer's doing.
+    after = [dict(POP_IMAP_OFF[0], start_mode="Disabled", state="Stopped")] + POP_IMAP_OFF[1:3]
+    verdict = verify_health(dict(HEALTHY, services=after), None, before)
+    assert verdict["services_ok"] is False and "MSExchangeIS" in verdict["problems"][0]
+    assert "were enabled before the install" in verdict["problems"][0]
+
+
+def test_disabled_services_seen_while_a_setup_watermark_is_present_are_not_taken_as_the_admins_choice():
+    modes = service_modes(POP_IMAP_OFF, setup_interrupted=True)
+    assert "MSExchangePOP3" not in modes and modes["MSExchangeIS"] == "Automatic"
+    left_disabled = dict(HEALTHY, services=POP_IMAP_OFF[:2])
+    assert verify_health(left_disabled, None, modes)["services_ok"] is False
+    assert verify_health(left_disabled, None, modes, meant_off=["MSExchangePOP3"])["services_ok"] is True
+
+
+def test_an_su_is_judged_from_the_verdict_lines_of_its_whole_log_not_its_tail():
+    tail = ["MSI (s) (0C:10): Property(S): P%03d = x" % i for i in range(200)]
+    verdict = judge_installer({"state": "finished", "exit_code": 0, "log_tail": tail, "log_markers": [MSI_OK]}, "su")
+    assert verdict["result"] == "succeeded"
+    verdict = judge_installer({"state": "finished", "exit_code": 0, "log_tail": tail,
+                               "log_markers": ["Action ended: INSTALL. Return value 3."]}, "su")
+    assert verdict["result"] == "failed" and "Return value 3" in verdict["log_excerpt"][0]
+
+
+def test_media_rules_name_the_first_builds_with_the_newer_setup_switches():
+    rules = media_rules(load_catalog())
+    # 2016 CU22 and 2019 CU11 brought the _DiagnosticData licence switch;
+    # 2019 CU14 turned Extended Protection on in Setup (and took the opt-outs).
+    assert sorted(rules["diagnostic_data_from"]) == ["15.1.2375.7", "15.2.986.5"]
+    assert rules["extended_protection_from"] == ["15.2.1544.4"]
+
+
+def test_a_resumed_setup_lets_the_media_pick_the_licence_switch_and_a_2013_cu_may_be_an_exe():
+    resume = pending_actions([{"action": "resume_setup"}], {"build": "15.2.922.7", "setup_watermark": "x"},
+                             load_catalog())
+    assert resume[0]["licence"] == "by_media"
+    assert installer_kind("install_cu", "Exchange2013-x64-cu23.exe") == "cu"
+    with pytest.raises(InstallPlanError, match="Exchange 2013 CU"):
+        installer_kind("install_cu", "Exchange2013-x64-cu23.zip")
