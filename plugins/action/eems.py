@@ -26,7 +26,11 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog 
     catalog_files_from,
     load_catalog,
 )
-from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import (
+    CONNECTION_LOST,
+    EMS_ARGUMENT_SPEC,
+    HostActionBase,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import PlanInputError, plan_update
 
 ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
@@ -92,21 +96,43 @@ class ActionModule(HostActionBase):
             result["msg"] = self._ex_message(host, result, verdict, check_mode=True)
             return result
 
+        done = []
+        try:
+            return self._ex_apply(result, before, change_plan, wants_check, classification, plan, desired, args, ems,
+                                  host, task_vars, done)
+        except CONNECTION_LOST as error:
+            # The same kind (unreachable or failed), now saying what this run
+            # had already applied, so the summary does not read as "nothing done".
+            if not done:
+                raise
+            raise type(error)("%s. Applied before the connection was lost: %s; run again to confirm that EEMS "
+                              "works" % (error, "; ".join(done)))._ex_lost(error.operation, error.tries) from None
+
+    def _ex_apply(self, result, before, change_plan, wants_check, classification, plan, desired, args, ems, host,
+                  task_vars, done):
+        """The writes, the re-read and the verification; ``done`` collects
+        what was applied, for a connection lost part-way."""
         org_outcome = None
         if change_plan["organization"] is not None:
             org_outcome = self._ex_host_call(
                 "Set-EemsOrganizationConfig", dict(change_plan["organization"], ems=ems), task_vars)
+            done.append("organisation settings written")
         if change_plan["server"]:
             self._ex_host_call("Set-EemsServerConfig", {
                 "ems": ems, "settings": change_plan["server"],
                 "expected_blocked": (before.get("exchange") or {}).get("mitigations_blocked")
                 if "mitigations_blocked" in change_plan["server"] else None}, task_vars)
+            done.append("server settings written (%s)" % ", ".join(sorted(change_plan["server"])))
         service_outcome = None
         if change_plan["service"] is not None or wants_check:
             wanted = change_plan["service"] or {}
             service_outcome = self._ex_host_call("Set-MitigationServiceState", {
                 "start_mode": wanted.get("start_mode"), "start": bool(wanted.get("start")),
                 "restart": wants_check and not wanted.get("start")}, task_vars)["data"]
+            if service_outcome.get("started") or service_outcome.get("restarted"):
+                done.append("Mitigation Service %s" % ("started" if service_outcome.get("started") else "restarted"))
+            elif wanted.get("start_mode"):
+                done.append("Mitigation Service start type set to %s" % wanted["start_mode"])
 
         after = self._ex_host_call("Get-EemsState", {"ems": ems}, task_vars)["data"]
         result["organization"] = self._ex_org_result(after, desired, change_plan, host, org_outcome)

@@ -19,7 +19,11 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog 
     catalog_files_from,
     load_catalog,
 )
-from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import (
+    CONNECTION_LOST,
+    EMS_ARGUMENT_SPEC,
+    HostActionBase,
+)
 
 ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "name": {"type": "str", "aliases": ["cve"]},
@@ -123,19 +127,33 @@ class ActionModule(HostActionBase):
                 result["warnings"] = warnings
             return result
 
-        if install:
-            self._ex_host_call("Install-UrlRewriteModule", {
-                "repository_url": args["repository_url"], "package": package, "min_version": minimum,
-                "min_file_version": data["url_rewrite"]["min_file_version"],
-                "signers": data["url_rewrite"].get("signers") or []}, task_vars)
-        if blocks:
-            self._ex_block(blocks, args, host, task_vars)
-        if changes:
-            reason = "onprem.exchange.mitigation %s state=%s" % (args["name"], args["state"])
-            applied = self._ex_host_call("Set-RewriteRules", {"changes": changes, "reason": reason}, task_vars)
-            result["backup"] = applied["data"].get("backup")
+        done = []
+        try:
+            if install:
+                self._ex_host_call("Install-UrlRewriteModule", {
+                    "repository_url": args["repository_url"], "package": package, "min_version": minimum,
+                    "min_file_version": data["url_rewrite"]["min_file_version"],
+                    "signers": data["url_rewrite"].get("signers") or []}, task_vars)
+                done.append("URL Rewrite installed")
+            if blocks:
+                self._ex_block(blocks, args, host, task_vars)
+                done.append("EEMS mitigation(s) %s blocked" % ", ".join(blocks))
+            if changes:
+                reason = "onprem.exchange.mitigation %s state=%s" % (args["name"], args["state"])
+                applied = self._ex_host_call("Set-RewriteRules", {"changes": changes, "reason": reason}, task_vars)
+                result["backup"] = applied["data"].get("backup")
+                done.append("rewrite rules changed (%s; backup %s)" % (
+                    "; ".join(result["changes"]), (result["backup"] or {}).get("id") or "none"))
 
-        after_raw = self._ex_host_call("Get-RewriteConfiguration", {}, task_vars)["data"]
+            after_raw = self._ex_host_call("Get-RewriteConfiguration", {}, task_vars)["data"]
+        except CONNECTION_LOST as error:
+            # The same kind (unreachable or failed), now saying what this run
+            # had already applied, so the report does not read as "nothing done".
+            if not done:
+                raise
+            raise type(error)("%s. Applied before the connection was lost: %s; run again to confirm the "
+                              "configuration" % (error, "; ".join(done)))._ex_lost(error.operation, error.tries) \
+                from None
         after = mit.configuration_from_host(after_raw)
         result["url_rewrite"] = self._ex_rewrite_summary(after_raw.get("url_rewrite"), data, install)
         leftover = []

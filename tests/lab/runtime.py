@@ -151,8 +151,15 @@ class Lab:
                               latency_s=float(faults.get("latency_ms", 0)) / 1000.0,
                               http500_next=int(faults.pop("http500_next", 0) or 0),
                               drop_next_commands=int(faults.pop("drop_next_commands", 0) or 0))
-        if not faults.get("unreachable_at"):
+        trigger = faults.get("unreachable_at")
+        if not trigger:
             server.pop("unreachable_armed", None)
+            server.pop("unreachable_skip", None)
+        elif isinstance(trigger, dict) and trigger.get("operation") and not trigger.get("event") \
+                and server.get("unreachable_armed") != trigger["operation"]:
+            # No event named: armed from now on, for the operation's (call)th call.
+            server["unreachable_armed"] = trigger["operation"]
+            server["unreachable_skip"] = max(0, int(trigger.get("call") or 1) - 1)
         if faults.get("unreachable"):
             self.cut(server)
         elif not server.get("rebooting_until"):
@@ -166,6 +173,7 @@ class Lab:
         faults["unreachable"] = True
         faults.pop("unreachable_at", None)
         server.pop("unreachable_armed", None)
+        server.pop("unreachable_skip", None)
         self.wsman.set_down(server["name"], True)
         maintenance.record(self, server, "network_cut")
         seconds = faults.pop("unreachable_seconds", None)
@@ -182,12 +190,16 @@ class Lab:
             return
         if trigger.get("operation"):
             server["unreachable_armed"] = trigger["operation"]
+            server["unreachable_skip"] = max(0, int(trigger.get("call") or 1) - 1)
         else:
             self.cut(server)
 
     def before_operation(self, server, operation):
         """Called before a host operation runs; cuts when it was armed for it."""
         if server.get("unreachable_armed") == operation:
+            if server.get("unreachable_skip"):
+                server["unreachable_skip"] -= 1
+                return False
             self.cut(server)
             return True
         return False

@@ -156,6 +156,15 @@ def eems_rows(stdout):
     return rows
 
 
+def eems_lines(stdout):
+    """The EEMS summary lines a person reads: {server: the whole line after the name}."""
+    match = re.search(r'TASK \[Show the summary\].*?"msg": (\[.*?\n    \])', stdout, re.S)
+    if not match:
+        return {}
+    return {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in json.loads(match.group(1))[1:]
+            if re.match(r"^[A-Z0-9-]+: ", line)}
+
+
 # -- invariants ---------------------------------------------------------------------
 
 def out_of_service(lab):

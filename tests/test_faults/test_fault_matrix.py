@@ -18,6 +18,7 @@ Run it alone with ``pytest tests/test_faults``.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -26,8 +27,8 @@ import time
 
 import pytest
 
-from faultlab import (CU15_ISO, EEMS_VARS, PATCH_VARS, REPORT_FILES, SU_ONLY, TARGET, builds, changed_hosts,
-                      eems_rows, fleet, out_of_service, play, recap, rewrite_files, tail, unexpected_tracebacks)
+from faultlab import (CU15_ISO, EEMS_VARS, PATCH_VARS, REPORT_FILES, SU_ONLY, TARGET, UNFIXED, builds, changed_hosts,
+                      eems_lines, eems_rows, fleet, out_of_service, play, recap, rewrite_files, tail, unexpected_tracebacks)
 from labtools import REPO_ROOT, write_inventory
 
 
@@ -230,6 +231,65 @@ def _clear_and_wait_up(name):
     return clear
 
 
+# A connection error a person can act on (which server, what failed), not
+# a placeholder such as "unreachable" or a loop's "All items completed".
+_ACTIONABLE = ("could not connect for", "connection was lost", "connection refused", "connection reset",
+               "timed out")
+
+
+def _check_eems_cut_during_verification(lab, run):
+    # The service was started (its answer arrived), then the network was cut
+    # as the controller read the events of the check that start causes.
+    assert run.result.returncode != 0, tail(run.result)
+    line = eems_lines(run.result.stdout)["FE1"]
+    assert line.startswith(("unreachable", "failed")), line
+    assert "Get-MitigationServiceEvent" in line and "connection refused" in line, line
+    # What had been done before the cut, so nobody reads it as "nothing changed".
+    assert "Applied before the connection was lost: Mitigation Service started" in line, line
+    assert "EEMS could not be handled on FE1;" in run.result.stdout
+    assert any(e["server"] == "FE1" and e["event"] == "network_cut" for e in lab.maintenance_log)
+    assert lab.state.server("FE1")["services"]["MSExchangeMitigation"]["state"] == "Running"
+
+
+# Random faults: a seeded choice of server, moment (a host operation and
+# which call of it) and kind (a lasting cut, or one that lifts after 3 s).
+# FAULT_SEED=<n> explores another; the seed is printed with the choice.
+RANDOM_MOMENTS = {
+    "playbooks/eems.yml": [("Get-EemsState", 1), ("Get-EemsState", 2), ("Get-EemsState", 3),
+                           ("Set-MitigationServiceState", 1), ("Get-MitigationServiceEvent", 1)],
+    "playbooks/mitigate.yml": [("Get-RewriteConfiguration", 1), ("Get-RewriteConfiguration", 2),
+                               ("Set-RewriteRules", 1)],
+}
+
+
+def _random_fault(playbook, hosts, seed):
+    rng = random.Random(seed)
+    server = rng.choice(sorted(hosts))
+    operation, call = rng.choice(RANDOM_MOMENTS[playbook])
+    seconds = rng.choice([None, 3])
+    faults = {"unreachable_at": {"operation": operation, "call": call}, "unreachable_seconds": seconds}
+    choice = "seed %d: %s cut at call %d of %s, %s" % (seed, server, call, operation,
+                                                         "lifting after 3 s" if seconds else "lasting")
+
+    def inject(lab):
+        print("random fault (%s)" % choice)
+        lab.set_faults(server, faults)
+    return inject
+
+
+def _random_fault_happened(lab, run):
+    # Whatever the choice, it was made: the cut happened; the invariants say the rest.
+    assert any(e["event"] == "network_cut" for e in lab.maintenance_log), tail(run.result)
+
+
+# Seed 4: lasting cuts, on FE1 at its third Get-EemsState (the read after
+# the switch) and on FS1 at its re-read after Set-RewriteRules (which first
+# found the protection report saying "unreachable" and nothing of the rules
+# it had changed).
+SEED = int(os.environ.get("FAULT_SEED", "4"))
+EEMS_RANDOM_HOSTS = ["FE1", "FM3"]
+MITIGATE_RANDOM_HOSTS = ["FX1", "FS1"]
+
 CASES = [
     # id, playbook, hosts, fault before the run, expected after it, what removes the cause, extra vars
     ("latency_spikes", "playbooks/patch.yml", ["FS1"], _set(FS1={"latency_ms": 150}), _check_latency,
@@ -292,6 +352,17 @@ CASES = [
     ("refused_for_seconds_while_entering", "playbooks/patch.yml", ["FM1"],
      _set(FM1={"unreachable_at": {"event": "suspend_cluster_node"}, "unreachable_seconds": 3}),
      _blip_absorbed("FM1"), _nothing, {}),
+    # The Mitigation Service was stopped: eems.yml starts it and is cut off
+    # while it waits for the check's 1005/1006/1008 event.
+    ("cut_during_eems_verification", "playbooks/eems.yml", ["FE1"],
+     _set(FE1={"unreachable_at": {"event": "mitigation_service_started", "operation": "Get-MitigationServiceEvent"}}),
+     _check_eems_cut_during_verification, _clear("FE1"), {}),
+    ("random_fault_during_eems", "playbooks/eems.yml", EEMS_RANDOM_HOSTS,
+     _random_fault("playbooks/eems.yml", EEMS_RANDOM_HOSTS, SEED), _random_fault_happened,
+     _clear(*EEMS_RANDOM_HOSTS), {"exchange_eems_verify": True}),
+    ("random_fault_during_mitigate", "playbooks/mitigate.yml", MITIGATE_RANDOM_HOSTS,
+     _random_fault("playbooks/mitigate.yml", MITIGATE_RANDOM_HOSTS, SEED), _random_fault_happened,
+     _clear(*MITIGATE_RANDOM_HOSTS), {}),
 ]
 
 # Server settings some cases start from (part of the scenario, not a fault key).
@@ -303,6 +374,11 @@ FLEET_CHANGES = {
                      "MSExchangeIS": {"start_mode": "Disabled", "state": "Stopped"}}}},
     "tls_inspecting_proxy": {"FE1": {"proxy": {"url": "http://proxy.lab.contoso.test:8080/",
                                                "tls_inspection": True}}},
+    "cut_during_eems_verification": {"FE1": {
+        "services": {"MSExchangeMitigation": {"start_mode": "Automatic", "state": "Stopped"}}}},
+    "random_fault_during_eems": {"FE1": {
+        "services": {"MSExchangeMitigation": {"start_mode": "Automatic", "state": "Stopped"}}}},
+    "random_fault_during_mitigate": {"FS1": {"build": UNFIXED}},
     "mitigation_service_will_not_start": {"FE1": {
         "faults": {"services_fail_start": ["MSExchangeMitigation"]},
         "services": {"MSExchangeMitigation": {"start_mode": "Manual", "state": "Stopped"}}}},
@@ -336,10 +412,30 @@ def _check_invariants(lab, run, playbook, before_rewrite, hosts):
     reported = set(run.summary.get("hosts", {}).get("in_maintenance", []))
     assert set(out_of_service(lab)) <= reported, (out_of_service(lab), reported)
     assert lab.dag_violations() == []
-    # URL Rewrite: unchanged, or the complete mitigation (never part of it).
-    after = rewrite_files(lab, "FX1")
+    # URL Rewrite: unchanged, or the complete mitigation (never part of it);
+    # test_fault compares a changed one with the converged state. A server
+    # changed although its row is not "checked" says so in its reason.
     if playbook == "playbooks/mitigate.yml" and run.result.returncode != 0:
-        assert after == before_rewrite
+        for name in hosts:
+            row = run.rows.get(name, {})
+            if row.get("status") != "checked" and name in before_rewrite \
+                    and rewrite_files(lab, name) != before_rewrite[name]:
+                assert "Applied before the connection was lost: rewrite rules changed" in (row.get("error") or ""), \
+                    (name, row)
+    # Every server of the run is named, and one that did not end well says
+    # why in words a person can act on.
+    if playbook == "playbooks/eems.yml":
+        lines = eems_lines(run.result.stdout)
+        assert set(lines) == set(hosts), (lines, tail(run.result))
+        for name, line in lines.items():
+            if line.startswith(("unreachable", "failed", "no_result")):
+                assert any(words in line.lower() for words in _ACTIONABLE), (name, line)
+    if playbook == "playbooks/mitigate.yml":
+        for name, row in run.rows.items():
+            if row["status"] in ("unreachable", "failed"):
+                assert row["error"] and "All items completed" not in row["error"], (name, row)
+                if row["status"] == "unreachable":
+                    assert any(words in row["error"].lower() for words in _ACTIONABLE), (name, row)
     # No user text became code: every command was the canonical bootstrap.
     for name in lab.endpoints:
         assert lab.stats(name)["refusals"] == [], name
@@ -356,11 +452,12 @@ def _values(case):
 def test_fault(case, lab_factory, tmp_path):
     case_id, playbook, hosts, inject, expect, remove_cause, case_vars = case
     lab = lab_factory(fleet(**FLEET_CHANGES.get(case_id, {})))
-    before_rewrite = rewrite_files(lab, "FX1")
+    before_rewrite = {name: rewrite_files(lab, name) for name in hosts if name in ("FX1", "FS1")}
     inject(lab)
     faulty = play(lab, tmp_path / "faulty", playbook, hosts, extra_vars=_vars(playbook, case_vars))
     expect(lab, faulty)
     _check_invariants(lab, faulty, playbook, before_rewrite, hosts)
+    faulty_rewrite = {name: rewrite_files(lab, name) for name in before_rewrite}
 
     remove_cause(lab)
     rerun_vars = dict(_vars(playbook, case_vars), **RERUN_VARS.get(case_id, {}))
@@ -369,6 +466,9 @@ def test_fault(case, lab_factory, tmp_path):
     _check_invariants(lab, rerun, playbook, before_rewrite, hosts)
     assert out_of_service(lab) == []
     _converged(lab, playbook, hosts, rerun)
+    # What the faulty run left was the state before or the complete mitigation.
+    for name, files in faulty_rewrite.items():
+        assert files in (before_rewrite[name], rewrite_files(lab, name)), name
 
     # Without forcing a new check, so a settled estate has nothing to do.
     settled_vars = {k: v for k, v in rerun_vars.items() if k != "exchange_eems_verify"}

@@ -5,6 +5,9 @@ failure, never a green "Servers: 0"."""
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
 
 from labtools import run_playbook, write_inventory
 
@@ -95,3 +98,57 @@ def test_remediate_limited_to_one_server_reports_exactly_it(lab_factory, tmp_pat
     assert set(_rows(reports / "exchange-remediation.json")) == {"LS2"}
     assert set(_rows(reports / "after" / "exchange-audit.json")) == {"LS2"}
     assert "Report: %s" % (reports / "exchange-remediation.html") in result.stdout
+
+
+EEMS_FAST = ("-e", "exchange_eems_verify_timeout=30", "-e", "exchange_eems_verify_interval=0.5")
+
+
+def _eems_rows(result):
+    """The EEMS summary a person reads on the console: (counts line, {server: line})."""
+    match = re.search(r'TASK \[Show the summary\].*?"msg": (\[.*?\n    \])', result.stdout, re.S)
+    assert match, _out(result)
+    lines = json.loads(match.group(1))
+    return lines[0], {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in lines[1:]
+                      if re.match(r"^[A-Z0-9-]+: ", line)}
+
+
+@pytest.mark.parametrize("limit, servers", [("LS2", {"LS2"}), ("dag_ldag", {"LM1", "LM2", "LM3"})])
+def test_eems_limited_summarises_exactly_the_servers_of_the_run(lab_factory, tmp_path, limit, servers):
+    lab = lab_factory(_fleet())
+    lab.set_faults("LS2" if limit == "LS2" else "LM2", {"unreachable": True})
+    result, _ = _run(lab, tmp_path, "playbooks/eems.yml", "--limit", limit, *EEMS_FAST)
+    counts, rows = _eems_rows(result)
+    assert set(rows) == servers, (counts, rows)
+    lost = "LS2" if limit == "LS2" else "LM2"
+    assert rows[lost].startswith(("unreachable", "failed")), rows[lost]
+    # The final check runs too: the lost server fails the job, by name.
+    assert result.returncode != 0
+    assert "EEMS could not be handled on %s;" % lost in result.stdout, _out(result)
+    others = {"LM1", "LM2", "LM3", "LS1", "LS2"} - servers
+    assert all(lab.stats(n)["operations"] == {} for n in others)
+
+
+@pytest.mark.parametrize("limit, servers", [("LS1", {"LS1"}), ("dag_ldag", {"LM1", "LM2", "LM3"})])
+def test_mitigate_limited_reports_exactly_the_servers_of_the_run(lab_factory, tmp_path, limit, servers):
+    lab = lab_factory(_fleet())
+    result, reports = _run(lab, tmp_path, "playbooks/mitigate.yml", "--limit", limit)
+    assert result.returncode == 0, _out(result)
+    rows = _rows(reports / "exchange-protection.json")
+    assert set(rows) == servers
+    assert all(row["status"] == "checked" for row in rows.values()), rows
+    assert "Report: %s" % (reports / "exchange-protection.html") in result.stdout
+    others = {"LM1", "LM2", "LM3", "LS1", "LS2"} - servers
+    assert all(lab.stats(n)["operations"] == {} for n in others)
+
+
+def test_no_exchange_server_fails_eems_mitigate_preflight_and_watch_clearly(lab_factory, tmp_path):
+    lab = lab_factory(_fleet())
+    for playbook in ("playbooks/eems.yml", "playbooks/mitigate.yml", "playbooks/preflight.yml",
+                     "playbooks/eems_watch.yml"):
+        result, reports = _run(lab, tmp_path, playbook, "-e", "exchange_hosts=dag_lgad", name=playbook[10:-4])
+        assert result.returncode != 0, (playbook, _out(result))
+        assert "No Exchange server in this run: the host pattern exchange_hosts=dag_lgad matches no host" \
+            in result.stdout, (playbook, _out(result))
+        assert not reports.exists()
+        assert "TASK [Show" not in result.stdout, playbook
+    assert all(lab.stats(n)["operations"] == {} for n in ("LM1", "LM2", "LM3", "LS1", "LS2"))

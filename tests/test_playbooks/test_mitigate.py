@@ -545,7 +545,8 @@ def test_mitigate_playbook_in_check_mode_at_high_verbosity_writes_nothing_and_sh
 def test_mitigate_playbook_reports_the_real_cause_of_an_unreachable_server(lab_factory, tmp_path):
     # The loop's own message is "All items completed" even when its item was
     # unreachable; the report row must carry the item's connection error.
-    fleet = _fleet(faults={"http500_next": 1})
+    # A lasting cut: one HTTP 500 is now retried (a read is safe to repeat).
+    fleet = _fleet(faults={"unreachable": True})
     fleet["servers"].append({"name": "EXM2", "build": UNFIXED})
     lab = lab_factory(fleet)
     inventory = write_inventory(lab, tmp_path / "inventory.yml")
@@ -556,7 +557,8 @@ def test_mitigate_playbook_reports_the_real_cause_of_an_unreachable_server(lab_f
     report = json.loads((reports / "exchange-protection.json").read_text(encoding="utf-8"))
     rows = {s["name"]: s for s in report["servers"]}
     assert rows["EXM1"]["status"] == "unreachable", rows["EXM1"]
-    assert "All items completed" not in rows["EXM1"]["error"] and "500" in rows["EXM1"]["error"], rows["EXM1"]
+    assert "All items completed" not in rows["EXM1"]["error"], rows["EXM1"]
+    assert "could not connect for Get-RewriteConfiguration (connection refused)" in rows["EXM1"]["error"], rows["EXM1"]
     assert rows["EXM2"]["status"] == "checked" and rows["EXM2"]["error"] is None
     assert "EXM1" in (reports / "exchange-protection.csv").read_text(encoding="utf-8")
 
@@ -594,3 +596,23 @@ def test_restoring_applicationhost_config_is_refused_when_something_else_changed
         assert "applicationHost.config has changed since backup %s" % result["backup"]["id"] in str(caught.value)
         assert "nothing is restored" in str(caught.value)
     assert _files(lab) == after and "Restore-RewriteConfiguration" not in _writes(lab)
+
+
+def test_connection_lost_after_the_rules_changed_says_what_was_applied(lab_factory, monkeypatch):
+    # Cut at the re-read after Set-RewriteRules: the task is still unreachable,
+    # but its message says the rules were changed (and the backup), so the
+    # report does not read as if nothing happened.
+    from ansible_collections.onprem.exchange.plugins.plugin_utils import _host_action
+    monkeypatch.setattr(_host_action, "RETRY_DELAYS", (0.01,))
+    monkeypatch.setattr(WinRMClient, "close", lambda self: None)  # the cut server cannot close its shell
+    lab = lab_factory(_fleet())
+    lab.set_faults("EXM1", {"unreachable_at": {"operation": "Get-RewriteConfiguration", "call": 2}})
+    # Under Ansible the kind is HostUnreachable; the lab's client raises
+    # requests' errors, which the plugin calls a lost answer: the same message.
+    with pytest.raises(_host_action.CONNECTION_LOST) as caught:
+        _run(lab, dict(_credentials(lab), name="all"))
+    message = str(caught.value)
+    assert "Get-RewriteConfiguration (connection refused)" in message, message
+    assert "Applied before the connection was lost: rewrite rules changed (" in message, message
+    assert re.search(r"backup [^ )]+\)", message) and "backup none" not in message, message
+    assert _config(lab)["/owa"]["outbound"] or _config(lab)["/"]["inbound"], _config(lab)

@@ -85,7 +85,8 @@ def test_preflight_names_the_missing_role_and_the_unreachable_repository_and_cha
 
     # Nothing changed: no task reported a change, only reads ran, and the lab is as it was.
     recap = re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)
-    assert len(recap) == 13 and all(changed == "0" for _, changed in recap), recap
+    # The report steps run on the controller for the servers' play: the recap names the 12 servers.
+    assert len(recap) == 12 and all(changed == "0" for _, changed in recap), recap
     changes = _differences(before, _snapshot(lab))
     assert not changes, "\n".join(changes)
     for server in before["servers"]:

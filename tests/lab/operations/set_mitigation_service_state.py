@@ -41,6 +41,9 @@ def set_mitigation_service_state(ctx, args):
         else:
             service["state"] = "Running"
             server["eems"]["next_check"] = now.isoformat()
+            # A moment the fault matrix can cut at (unreachable_at): the
+            # controller is about to wait for this start's check events.
+            ctx.lab.note_transition(server, "mitigation_service_started")
         changed = True
         if start_error is None:
             started, restarted = bool(wants_start), bool(wants_restart)
