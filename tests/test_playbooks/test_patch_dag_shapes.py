@@ -6,7 +6,6 @@ handled as the role documents."""
 from __future__ import annotations
 
 import json
-import re
 
 from labtools import run_playbook, write_inventory
 
