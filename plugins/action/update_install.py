@@ -17,7 +17,6 @@ import time
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.onprem.exchange.plugins.action.build_facts import planner_facts
 from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import MAX_WINDOWS_FOLDER, text_problem
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuild
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
@@ -30,6 +29,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action impor
     EMS_ARGUMENT_SPEC,
     HostActionBase,
 )
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_facts import planner_facts
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError, run_host_operation
 from ansible_collections.onprem.exchange.plugins.plugin_utils._install_judge import (
     EXTENDED_PROTECTION_CHOICES,

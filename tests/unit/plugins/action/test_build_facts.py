@@ -176,7 +176,7 @@ def test_unknown_target_fails_before_the_host_is_contacted():
 
 
 def test_the_wmi_caption_and_version_reach_the_planner():
-    from ansible_collections.onprem.exchange.plugins.action.build_facts import planner_facts
+    from ansible_collections.onprem.exchange.plugins.plugin_utils._host_facts import planner_facts
     facts = planner_facts({"os": {"caption": "Microsoft Windows Server 2019 Datacenter", "version": "10.0.17763"}})
     assert (facts["os"], facts["os_version"]) == ("Microsoft Windows Server 2019 Datacenter", "10.0.17763")
 
