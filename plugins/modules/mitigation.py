@@ -42,7 +42,7 @@ options:
         C(absent) once it has it, except for a mitigation Microsoft advises keeping after the fix
         (CVE-2026-42897's OWA CSP rule, per the June 2026 SU release notes). That one is kept where it
         is in place (and repaired), and not added where it is not, unless O(remove_after_fix=true).
-      - C(restored) puts back the rewrite configuration of O(backup) exactly, whatever mitigation it was.
+      - C(restored) puts back the rewrite configuration of O(restore_from) exactly, whatever mitigation it was.
         A backup that holds applicationHost.config is refused (nothing is restored) when something other
         than that backup's own change has changed the file since, because restoring the whole file would
         undo those changes too.
@@ -62,11 +62,14 @@ options:
       - O(state=absent) removes it whatever this option says.
     type: bool
     default: false
-  backup:
+  restore_from:
     description:
       - With O(state=restored), the backup ID to restore (as returned in RV(backup)), or C(latest).
+      - The alias C(backup) is deprecated and will be removed in version 2.0.0. In Ansible an option
+        called C(backup) usually means "make a backup first"; this one names a backup to put back.
     type: str
     default: latest
+    aliases: [backup]
   install_url_rewrite:
     description:
       - Install the IIS URL Rewrite module from O(repository_url) when it is missing or older than
@@ -145,7 +148,7 @@ EXAMPLES = r"""
 - name: Roll back the change that task made
   onprem.exchange.mitigation:
     state: restored
-    backup: "{{ proxynotshell.backup.id }}"
+    restore_from: "{{ proxynotshell.backup.id }}"
   when: proxynotshell.backup is not none
 """
 

@@ -4,9 +4,12 @@
 
 For internal collection use only; the interface may change in any release.
 
-It validates arguments once against the plugin's spec, resolves the Exchange
+It holds the opening every action repeats (``_ex_open``: the host's name,
+arguments validated once against the plugin's spec with the host named in
+every error; ``_ex_today``: the date, parsed at the boundary; ``_ex_catalog``:
+the build catalog with the inventory's extra files), resolves the Exchange
 Management Shell credential (defaulting to the connection's own), and turns
-host-call failures into task failures that name the host.
+host-call and plugin_utils failures into task failures that name the host.
 
 Transient connection faults (a reset, a refusal of a few seconds) are retried
 here, with a short bounded backoff, for the operations in ``SAFE_TO_REPEAT``
@@ -16,12 +19,15 @@ connection once: whether it was applied is for its caller to find out.
 """
 from __future__ import annotations
 
+import contextlib
+import datetime
 import time
 
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ._bounds import host_argument_problem
+from ._exchange_catalog import CatalogError, catalog_files_from, load_catalog
 from ._host_call import HostCallError, run_host_operation
 from ._reboot import _reset as reset_connection
 
@@ -102,13 +108,64 @@ class HostActionBase(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
-    # Subclasses set this to their literal spec.
+    # Subclasses set this to their literal spec, and ARGUMENT_RULES to the
+    # validator's cross-option rules (mutually_exclusive, required_one_of...).
     ARGUMENT_SPEC = {}
+    ARGUMENT_RULES = {}
+
+    # -- the opening every action repeats ------------------------------------
+    def _ex_open(self, task_vars):
+        """Remember the task's variables and host, and return the validated
+        arguments.  The first line of every ``run``."""
+        self._ex_vars = task_vars or {}
+        return self._ex_validate()
+
+    @property
+    def _ex_host(self):
+        return (getattr(self, "_ex_vars", None) or {}).get("inventory_hostname", "host")
 
     def _ex_validate(self):
-        """Validated, defaulted arguments; raises on bad input."""
-        args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]
+        """Validated, defaulted arguments; raises, naming the host, on bad input.
+        Deprecated options and aliases are announced once per task."""
+        try:
+            validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.ARGUMENT_RULES)
+        except AnsibleActionFail as error:
+            raise AnsibleActionFail("%s: %s" % (self._ex_host, error.message)) from None
+        for item in getattr(validation, "_deprecations", None) or ():
+            self._display.deprecated(item["msg"], version=item.get("version"), date=item.get("date"),
+                                     collection_name=item.get("collection_name"))
         return args
+
+    def _ex_error(self, message):
+        """A task failure whose message starts with the host's name."""
+        return AnsibleActionFail("%s: %s" % (self._ex_host, message))
+
+    @contextlib.contextmanager
+    def _ex_failing(self, *kinds, suffix=""):
+        """Turn a plugin_utils refusal (``kinds``) into a task failure naming
+        the host; ``suffix`` adds what the person should know (". Nothing was
+        changed.")."""
+        try:
+            yield
+        except kinds as error:
+            raise self._ex_error("%s%s" % (error, suffix)) from None
+
+    def _ex_today(self, value, option="today"):
+        """The date the run judges by: ``value`` (YYYY-MM-DD) or the
+        controller's clock, read here at the boundary and nowhere inward."""
+        if not value:
+            return datetime.date.today()
+        try:
+            return datetime.date.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise self._ex_error("%s=%r is not an ISO date (YYYY-MM-DD)" % (option, value)) from None
+
+    def _ex_catalog(self):
+        """The shipped build catalog merged with the extra catalog files the
+        inventory names (``exchange_catalog_files``); a bad file fails the
+        task before the host is contacted."""
+        with self._ex_failing(CatalogError):
+            return load_catalog(extra=catalog_files_from(getattr(self, "_ex_vars", None), self._templar))
 
     def _ex_connection_option(self, name):
         try:
@@ -124,7 +181,9 @@ class HostActionBase(ActionBase):
         password = args.get("ems_password") or self._ex_connection_option("remote_password")
         return {"mode": args.get("ems_mode", "remote"), "username": username, "password": password}
 
-    def _ex_host_call(self, operation, op_args, task_vars):
+    def _ex_host_call(self, operation, op_args, task_vars=None):
+        if task_vars is None:
+            task_vars = getattr(self, "_ex_vars", None)
         host = (task_vars or {}).get("inventory_hostname", "host")
         # The backstop for values no option check covers: nothing with a
         # NUL byte or of absurd length is sent (the message names the

@@ -245,7 +245,7 @@ def test_a_dangerous_rule_in_applicationhost_config_is_removed_there_with_a_back
     assert [r["name"] for r in _config(lab)[""]["inbound"]] == ["EEMS M1.1 PowerShell - inbound"]
     assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
     # The backup holds applicationHost.config too: restoring it puts the rules back exactly.
-    restored = _run(lab, {"state": "restored", "backup": result["backup"]["id"]})
+    restored = _run(lab, {"state": "restored", "restore_from": result["backup"]["id"]})
     assert iis.APPHOST_FILE in restored["restored_files"] and _files(lab) == before
 
 
@@ -277,7 +277,7 @@ def test_a_stale_rule_in_applicationhost_configs_server_level_section_is_removed
     assert _apphost(lab)["<root>"]["inbound"] == []
     assert [r["name"] for r in _config(lab)[""]["inbound"]] == ["EEMS M1.1 PowerShell - inbound"]
     assert not _run(lab, {"name": "CVE-2022-41040", "state": "present", "repair": True})["changed"]
-    assert _run(lab, {"state": "restored", "backup": result["backup"]["id"]})["changed"] and _files(lab) == before
+    assert _run(lab, {"state": "restored", "restore_from": result["backup"]["id"]})["changed"] and _files(lab) == before
 
 
 def test_a_failure_after_an_applicationhost_config_change_restores_that_file_too(lab_factory):
@@ -357,12 +357,25 @@ def test_rollback_restores_the_prior_configuration_byte_for_byte(lab_factory):
     before = _files(lab)
     applied = _run(lab, {"name": "all", "state": "present", "repair": True})
     assert applied["changed"] and _files(lab) != before
-    check = _run(lab, {"state": "restored", "backup": applied["backup"]["id"]}, check=True)
+    check = _run(lab, {"state": "restored", "restore_from": applied["backup"]["id"]}, check=True)
     assert check["changed"] and _files(lab) != before
-    restored = _run(lab, {"state": "restored", "backup": applied["backup"]["id"]})
+    restored = _run(lab, {"state": "restored", "restore_from": applied["backup"]["id"]})
     assert restored["changed"] and restored["restored_files"]
     assert _files(lab) == before
-    assert not _run(lab, {"state": "restored", "backup": applied["backup"]["id"]})["changed"]
+    assert not _run(lab, {"state": "restored", "restore_from": applied["backup"]["id"]})["changed"]
+
+
+def test_the_old_option_name_backup_still_restores_and_says_it_is_deprecated(lab_factory, monkeypatch):
+    lab = lab_factory(_fleet(UNFIXED))
+    before = _files(lab)
+    applied = _run(lab, {"name": "CVE-2022-41040", "state": "present"})
+    announced = []
+    import ansible.plugins.action as action_base
+    monkeypatch.setattr(action_base, "display", MagicMock(deprecated=lambda msg, **kw: announced.append((msg, kw))))
+    restored = _run(lab, {"state": "restored", "backup": applied["backup"]["id"]})
+    assert restored["changed"] and _files(lab) == before
+    assert announced and "'backup' is deprecated" in announced[0][0]
+    assert announced[0][1]["version"] == "2.0.0" and announced[0][1]["collection_name"] == "onprem.exchange"
 
 
 def test_restoring_a_backup_that_does_not_exist_names_the_ones_that_do(lab_factory):
@@ -371,7 +384,7 @@ def test_restoring_a_backup_that_does_not_exist_names_the_ones_that_do(lab_facto
         _run(lab, {"state": "restored"})
     applied = _run(lab, {"name": "CVE-2022-41040", "state": "present"})
     with pytest.raises(AnsibleActionFail) as caught:
-        _run(lab, {"state": "restored", "backup": "19990101T000000Z-001"})
+        _run(lab, {"state": "restored", "restore_from": "19990101T000000Z-001"})
     assert str(caught.value) == "EXM1: backup 19990101T000000Z-001 does not exist; backups on this server: %s" \
         % applied["backup"]["id"]
 
@@ -592,7 +605,7 @@ def test_restoring_applicationhost_config_is_refused_when_something_else_changed
     after = _files(lab)
     for check in (True, False):  # check mode says so too
         with pytest.raises(AnsibleActionFail) as caught:
-            _run(lab, {"state": "restored", "backup": result["backup"]["id"]}, check=check)
+            _run(lab, {"state": "restored", "restore_from": result["backup"]["id"]}, check=check)
         assert "applicationHost.config has changed since backup %s" % result["backup"]["id"] in str(caught.value)
         assert "nothing is restored" in str(caught.value)
     assert _files(lab) == after and "Restore-RewriteConfiguration" not in _writes(lab)
