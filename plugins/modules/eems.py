@@ -16,8 +16,9 @@ description:
   - Every setting is optional; a setting left out is neither read for change nor touched. With no
     setting at all the module only reads and judges, which makes it the "before" snapshot of a run.
   - The blocked list is a set. C(Set-ExchangeServer -MitigationsBlocked) replaces the whole list, so
-    the module computes the new list from the current one with O(mitigations_blocked_mode) and never
-    sends the task's list as it stands; the write is refused when the list changed since it was read.
+    the module computes the new list from the current one (O(mitigations_blocked.add),
+    O(mitigations_blocked.remove) or O(mitigations_blocked.set)) and never sends the task's list as it
+    stands; the write is refused when the list changed since it was read.
   - The organisation flag is organisation-wide. The module reads it and writes it only when it
     differs, and the host script reads it again just before writing, so when many hosts of one
     organisation run the task, one host sets it and the others report C(changed=false) with a message
@@ -45,22 +46,32 @@ options:
     type: bool
   mitigations_blocked:
     description:
-      - Mitigation IDs (for example C(M1.1), C(M2.1.0), C(PING1)) for the server's C(MitigationsBlocked)
-        list, applied as O(mitigations_blocked_mode) says. IDs compare case-insensitively.
+      - Changes to the server's C(MitigationsBlocked) list of mitigation IDs (for example C(M1.1),
+        C(M2.1.0), C(PING1)), in the shape of the list options of C(microsoft.ad) (C(members) of
+        C(microsoft.ad.group)). IDs compare case-insensitively.
       - Blocking does not remove a mitigation already applied; it stops EEMS from applying it again.
       - Omit it to leave the list alone.
-    type: list
-    elements: str
-  mitigations_blocked_mode:
-    description:
-      - How O(mitigations_blocked) changes the current list.
-      - C(add) blocks the given IDs as well and keeps every other blocked ID.
-      - C(remove) unblocks the given IDs and keeps every other blocked ID.
-      - C(exact) makes the list exactly the given IDs; C([]) clears it. Only this mode can drop IDs
-        the task did not name.
-    type: str
-    choices: [add, remove, exact]
-    default: add
+      - The form before 1.0, a list with C(mitigations_blocked_mode=add|remove|exact), still works and
+        is deprecated (removed in version 2.0.0); C(exact) is now O(mitigations_blocked.set).
+    type: dict
+    suboptions:
+      add:
+        description:
+          - Block these IDs as well, keeping every other blocked ID.
+          - May go with O(mitigations_blocked.remove); an ID in both is refused.
+        type: list
+        elements: str
+      remove:
+        description:
+          - Unblock these IDs, keeping every other blocked ID.
+        type: list
+        elements: str
+      set:
+        description:
+          - Make the list exactly these IDs; C([]) clears it. Only this key drops IDs the task did not
+            name, and it cannot go with O(mitigations_blocked.add) or O(mitigations_blocked.remove).
+        type: list
+        elements: str
   data_collection_enabled:
     description:
       - Wanted value of the server's C(DataCollectionEnabled) (diagnostic data sent to Microsoft through
@@ -158,13 +169,13 @@ EXAMPLES = r"""
 
 - name: Block the ProxyNotShell mitigation before removing its rewrite rule, keeping other blocks
   onprem.exchange.eems:
-    mitigations_blocked: [M1.1]
-    mitigations_blocked_mode: add
+    mitigations_blocked:
+      add: [M1.1]
 
 - name: Unblock it again after the rule is gone for good
   onprem.exchange.eems:
-    mitigations_blocked: [M1.1]
-    mitigations_blocked_mode: remove
+    mitigations_blocked:
+      remove: [M1.1]
 
 - name: Route EEMS through a proxy that does not inspect TLS and prove it works
   onprem.exchange.eems:

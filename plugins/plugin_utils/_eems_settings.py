@@ -17,11 +17,16 @@ and is never touched.
 The blocked list (``MitigationsBlocked``) is a set of mitigation IDs.
 ``Set-ExchangeServer -MitigationsBlocked`` replaces the whole list, so the
 module never sends the task's list as it is: it computes the new list from
-the current one with ``mitigations_blocked_mode``:
+the current one.  The option has the shape of microsoft.ad's list options
+(``members`` of microsoft.ad.group):
 
-``add``     (default) the given IDs are blocked as well; others stay blocked;
+``add``     the given IDs are blocked as well; others stay blocked;
 ``remove``  the given IDs are unblocked; others stay blocked;
-``exact``   the list becomes exactly the given IDs (``[]`` clears it).
+``set``     the list becomes exactly the given IDs (``[]`` clears it).
+
+``add`` and ``remove`` go together; ``set`` stands alone.  The form before
+1.0 (a list with ``mitigations_blocked_mode`` add/remove/exact) is turned
+into this one by ``legacy_blocked_args``, with a deprecation.
 
 IDs compare case-insensitively (Exchange stores them as typed); an ID
 already present keeps its spelling, and order never counts as a change.
@@ -40,7 +45,12 @@ import re
 from ._eems_status import is_disabled_notice
 
 SERVICE_NAME = "MSExchangeMitigation"
-BLOCKED_MODES = ("add", "remove", "exact")
+BLOCKED_KEYS = ("add", "remove", "set")
+# The deprecated mode option's values, and the key each one became.
+LEGACY_BLOCKED_MODES = {"add": "add", "remove": "remove", "exact": "set"}
+LEGACY_BLOCKED_DEPRECATION = (
+    "mitigations_blocked as a list with mitigations_blocked_mode is deprecated; write mitigations_blocked: "
+    "{add: [...]}, {remove: [...]} or {set: [...]} (mode exact is now set)")
 
 # Mitigation IDs seen in the field: PING1, M1.1, M2.1.0.  Anything else is a
 # typo, and blocking a typo silently protects nothing.
@@ -74,30 +84,11 @@ def desired_settings(args):
     desired = {
         "organization_mitigations_enabled": args.get("organization_mitigations_enabled"),
         "mitigations_enabled": args.get("mitigations_enabled"),
-        "mitigations_blocked": None,
-        "mitigations_blocked_mode": args.get("mitigations_blocked_mode") or "add",
+        "mitigations_blocked": blocked_change(args.get("mitigations_blocked")),
         "data_collection_enabled": args.get("data_collection_enabled"),
         "internet_web_proxy": None,
         "service_running": args.get("service_running"),
     }
-    if desired["mitigations_blocked_mode"] not in BLOCKED_MODES:
-        raise EemsSettingsError("mitigations_blocked_mode must be one of %s, got %r"
-                                % (", ".join(BLOCKED_MODES), desired["mitigations_blocked_mode"]))
-    blocked = args.get("mitigations_blocked")
-    if blocked is not None:
-        too_long = [item for item in blocked if isinstance(item, str) and len(item) > _MAX_MITIGATION_ID]
-        if too_long:
-            raise EemsSettingsError("mitigations_blocked holds an ID of %d characters; mitigation IDs are short "
-                                    "(for example M1.1), at most %d characters" % (len(too_long[0]),
-                                                                                   _MAX_MITIGATION_ID))
-        wrong = [item for item in blocked if not isinstance(item, str) or not _MITIGATION_ID.match(item.strip())]
-        if wrong:
-            raise EemsSettingsError(
-                "mitigations_blocked holds %s, which %s not look like mitigation IDs (for example M1.1, M2.1.0, "
-                "PING1); fix the list" % (", ".join(repr(w) for w in wrong), "does" if len(wrong) == 1 else "do"))
-        desired["mitigations_blocked"] = _unique([item.strip() for item in blocked])
-    elif args.get("mitigations_blocked_mode") == "exact":
-        raise EemsSettingsError("mitigations_blocked_mode=exact needs mitigations_blocked (use [] to clear the list)")
     proxy = args.get("internet_web_proxy")
     if proxy is not None:
         proxy = proxy.strip()
@@ -113,6 +104,76 @@ def desired_settings(args):
     return desired
 
 
+def legacy_blocked_args(args):
+    """The task's arguments with the pre-1.0 blocked-list form (a list plus
+    ``mitigations_blocked_mode``) rewritten as ``{add|remove|set: list}``.
+
+    Returns ``(args, deprecation)``: ``deprecation`` is None when the task
+    used the current form.  Raises ``EemsSettingsError`` for a mode that
+    never existed, or ``exact`` without a list (as before).
+    """
+    blocked = args.get("mitigations_blocked")
+    if "mitigations_blocked_mode" not in args and not isinstance(blocked, (list, tuple)):
+        return args, None
+    new = dict(args)
+    mode = new.pop("mitigations_blocked_mode", None) or "add"
+    if mode not in LEGACY_BLOCKED_MODES:
+        raise EemsSettingsError("mitigations_blocked_mode must be one of %s, got %r (deprecated: write "
+                                "mitigations_blocked: {add|remove|set: [...]})" % (", ".join(LEGACY_BLOCKED_MODES), mode))
+    if isinstance(blocked, (list, tuple)):
+        new["mitigations_blocked"] = {LEGACY_BLOCKED_MODES[mode]: list(blocked)}
+    elif blocked is None and mode == "exact":
+        raise EemsSettingsError("mitigations_blocked_mode=exact needs mitigations_blocked (use [] to clear the list)")
+    return new, LEGACY_BLOCKED_DEPRECATION
+
+
+def blocked_change(option):
+    """``mitigations_blocked`` checked and normalised: None (not managed) or
+    ``{"set": list or None, "add": list, "remove": list}`` of stripped,
+    unique IDs.  Raises ``EemsSettingsError`` for IDs that are not mitigation
+    IDs, ``set`` mixed with ``add``/``remove``, or one ID both added and removed."""
+    if option is None:
+        return None
+    if not isinstance(option, dict):
+        raise EemsSettingsError("mitigations_blocked must be a mapping with add, remove or set, for example "
+                                "{add: [M1.1]}")
+    unknown = sorted(set(option) - set(BLOCKED_KEYS))
+    if unknown:
+        raise EemsSettingsError("mitigations_blocked takes add, remove and set; %s is not one of them"
+                                % ", ".join(unknown))
+    change = {"set": None, "add": [], "remove": []}
+    for key in BLOCKED_KEYS:
+        items = option.get(key)
+        if items is None:
+            continue
+        if isinstance(items, str) or not isinstance(items, (list, tuple)):
+            raise EemsSettingsError("mitigations_blocked.%s must be a list of mitigation IDs" % key)
+        change[key] = _checked_ids(items, "mitigations_blocked.%s" % key)
+    if change["set"] is None and not change["add"] and not change["remove"]:
+        return None
+    if change["set"] is not None and (change["add"] or change["remove"]):
+        raise EemsSettingsError("mitigations_blocked.set gives the whole list; it cannot be combined with add or "
+                                "remove")
+    both = sorted({i.lower() for i in change["add"]} & {i.lower() for i in change["remove"]})
+    if both:
+        raise EemsSettingsError("mitigations_blocked adds and removes %s at once; name each ID in one list only"
+                                % ", ".join(both))
+    return change
+
+
+def _checked_ids(items, option):
+    too_long = [item for item in items if isinstance(item, str) and len(item) > _MAX_MITIGATION_ID]
+    if too_long:
+        raise EemsSettingsError("%s holds an ID of %d characters; mitigation IDs are short (for example M1.1), at "
+                                "most %d characters" % (option, len(too_long[0]), _MAX_MITIGATION_ID))
+    wrong = [item for item in items if not isinstance(item, str) or not _MITIGATION_ID.match(item.strip())]
+    if wrong:
+        raise EemsSettingsError(
+            "%s holds %s, which %s not look like mitigation IDs (for example M1.1, M2.1.0, PING1); fix the list"
+            % (option, ", ".join(repr(w) for w in wrong), "does" if len(wrong) == 1 else "do"))
+    return _unique([item.strip() for item in items])
+
+
 def _unique(items):
     seen, result = set(), []
     for item in items:
@@ -122,25 +183,24 @@ def _unique(items):
     return result
 
 
-def blocked_after(current, wanted, mode):
-    """The blocked list after applying ``wanted`` with ``mode`` to ``current``.
+def blocked_after(current, change):
+    """The blocked list after applying ``change`` (``blocked_change``'s
+    shape) to ``current``.
 
     Existing entries keep their place and spelling; additions are appended
     in the order given.
     """
     current = _unique(list(current or []))
-    wanted = _unique(list(wanted or []))
-    wanted_keys = {item.lower() for item in wanted}
-    if mode == "add":
-        present = {item.lower() for item in current}
-        return current + [item for item in wanted if item.lower() not in present]
-    if mode == "remove":
-        return [item for item in current if item.lower() not in wanted_keys]
-    if mode == "exact":
-        kept = [item for item in current if item.lower() in wanted_keys]
+    if change.get("set") is not None:
+        wanted = _unique(list(change["set"]))
+        keys = {item.lower() for item in wanted}
+        kept = [item for item in current if item.lower() in keys]
         present = {item.lower() for item in kept}
         return kept + [item for item in wanted if item.lower() not in present]
-    raise EemsSettingsError("unknown mitigations_blocked_mode %r" % (mode,))
+    present = {item.lower() for item in current}
+    added = current + [item for item in _unique(list(change.get("add") or [])) if item.lower() not in present]
+    removed = {item.lower() for item in change.get("remove") or []}
+    return [item for item in added if item.lower() not in removed]
 
 
 def same_blocked(first, second):
@@ -211,7 +271,7 @@ def plan_changes(current, desired):
         before = exchange.get(key)
         if option == "mitigations_blocked":
             before = list(before or [])
-            after = blocked_after(before, wanted, desired.get("mitigations_blocked_mode") or "add")
+            after = blocked_after(before, wanted)
             differs = not same_blocked(before, after)
         elif option == "internet_web_proxy":
             before = before or ""

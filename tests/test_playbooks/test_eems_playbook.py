@@ -223,7 +223,9 @@ def test_blocked_list_is_managed_as_a_set(lab_factory, tmp_path):
     assert _recap(run("add-again", ["m1.1"], "add").stdout)["EXSE1"] == 0
     run("remove", ["M2.1.0"], "remove")
     assert blocked() == ["M1.1"]
-    run("exact", [], "exact")
+    run("set", ["PING1", "M1.1"], "set")
+    assert blocked() == ["M1.1", "PING1"]
+    run("exact", [], "exact")                         # the old name of set still works
     assert blocked() == []
 
 

@@ -25,7 +25,7 @@ def _processes(lab):
     ("playbooks/patch.yml", "exchange_patch_target=eems-minimal", "'eems-minimal'"),
     ("playbooks/stage.yml", "exchange_target=newest", "'newest'"),
     ("playbooks/mitigate.yml", "exchange_mitigation_state=on", "must be auto, present or absent"),
-    ("playbooks/eems.yml", "exchange_eems_blocked_mode=replace", "must be add, remove or exact"),
+    ("playbooks/eems.yml", "exchange_eems_blocked_mode=replace", "must be add, remove or set"),
 ])
 def test_unknown_value_fails_before_any_server_is_contacted(quiet_lab, tmp_path, playbook, extra, quoted):
     before = _processes(quiet_lab)

@@ -94,7 +94,7 @@ def _run(args, host, *, check_mode=False, diff=False):
 
 
 ALL_ON = {"organization_mitigations_enabled": True, "mitigations_enabled": True, "service_running": True,
-          "mitigations_blocked": ["M1.1"], "today": "2026-11-26", "verify_interval": 0.01, "verify_timeout": 5}
+          "mitigations_blocked": {"add": ["M1.1"]}, "today": "2026-11-26", "verify_interval": 0.01, "verify_timeout": 5}
 
 
 @pytest.mark.smoke
@@ -162,9 +162,25 @@ def test_outdated_build_names_the_planned_update():
 
 def test_bad_input_names_the_host_and_calls_nothing():
     host = FakeHost(_state())
-    with pytest.raises(AnsibleActionFail, match=r"^EX01: mitigations_blocked holds 'M1.1;x'"):
-        _run({"mitigations_blocked": ["M1.1;x"]}, host)
+    with pytest.raises(AnsibleActionFail, match=r"^EX01: mitigations_blocked.set holds 'M1.1;x'"):
+        _run({"mitigations_blocked": {"set": ["M1.1;x"]}}, host)
+    with pytest.raises(AnsibleActionFail, match=r"^EX01: .*mitigations_blocked.*adds and removes m1.1 at once"):
+        _run({"mitigations_blocked": {"add": ["M1.1"], "remove": ["m1.1"]}}, host)
+    with pytest.raises(AnsibleActionFail, match=r"^EX01: mitigations_blocked_mode must be one of add, remove, exact"):
+        _run({"mitigations_blocked": ["M1.1"], "mitigations_blocked_mode": "replace"}, host)
     assert host.sent == []
+
+
+def test_the_pre_1_0_list_with_a_mode_still_works_and_is_announced_as_deprecated(monkeypatch):
+    import ansible.plugins.action as action_base
+    announced = []
+    monkeypatch.setattr(action_base, "display", MagicMock(deprecated=lambda msg, **kw: announced.append((msg, kw))))
+    host = FakeHost(_state(mitigations_blocked=["M2.1.0", "PING1"]))
+    result = _run({"mitigations_blocked": ["ping1"], "mitigations_blocked_mode": "remove"}, host)
+    server_args = next(a for name, a in host.sent if name == "Set-EemsServerConfig")
+    assert server_args["settings"] == {"mitigations_blocked": ["M2.1.0"]} and result["changed"]
+    assert announced and "mitigations_blocked_mode is deprecated" in announced[0][0]
+    assert announced[0][1]["version"] == "2.0.0"
 
 
 def test_spec_matches_doc_stub():

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_settings import (
-    EemsSettingsError, blocked_after, check_is_due, desired_settings, diff_for, plan_changes, stale_disabled_notice)
+    LEGACY_BLOCKED_DEPRECATION, EemsSettingsError, blocked_after, blocked_change, check_is_due, desired_settings,
+    diff_for, legacy_blocked_args, plan_changes, stale_disabled_notice)
 
 
 @pytest.mark.parametrize("current, wanted, mode, expected", [
@@ -13,18 +14,47 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_settings imp
     (["m1.1"], ["M1.1"], "add", ["m1.1"]),                          # case-insensitive, keeps spelling
     (["M2.1.0", "M1.1"], ["M1.1"], "remove", ["M2.1.0"]),
     (["M2.1.0"], ["M1.1"], "remove", ["M2.1.0"]),                   # removing what is absent changes nothing
-    (["M2.1.0", "PING1"], ["M1.1", "PING1"], "exact", ["PING1", "M1.1"]),
-    (["M2.1.0"], [], "exact", []),                                  # exact [] clears
-    (["M1.1", "M1.1"], [], "add", ["M1.1"]),
+    (["M2.1.0", "PING1"], ["M1.1", "PING1"], "set", ["PING1", "M1.1"]),
+    (["M2.1.0"], [], "set", []),                                    # set [] clears
+    (["M1.1", "M1.1"], ["PING1"], "add", ["M1.1", "PING1"]),
 ])
 def test_blocked_list_is_a_set(current, wanted, mode, expected):
-    assert blocked_after(current, wanted, mode) == expected
+    assert blocked_after(current, blocked_change({mode: wanted})) == expected
+
+
+def test_add_and_remove_go_together_and_set_stands_alone():
+    assert blocked_after(["M2.1.0", "PING1"], blocked_change({"add": ["M1.1"], "remove": ["ping1"]})) == \
+        ["M2.1.0", "M1.1"]
+    assert blocked_change({"add": None, "remove": None, "set": None}) is None     # nothing managed
+    assert blocked_change({"add": [], "remove": []}) is None
+    assert blocked_change({"set": []}) == {"set": [], "add": [], "remove": []}     # but set [] clears
+    with pytest.raises(EemsSettingsError, match="set gives the whole list; it cannot be combined"):
+        blocked_change({"set": ["M1.1"], "add": ["PING1"]})
+    with pytest.raises(EemsSettingsError, match="adds and removes m1.1 at once"):
+        blocked_change({"add": ["M1.1"], "remove": ["m1.1"]})
+
+
+@pytest.mark.parametrize("args, converted", [
+    ({"mitigations_blocked": ["M1.1"]}, {"mitigations_blocked": {"add": ["M1.1"]}}),
+    ({"mitigations_blocked": ["M1.1"], "mitigations_blocked_mode": "remove"}, {"mitigations_blocked": {"remove": ["M1.1"]}}),
+    ({"mitigations_blocked": [], "mitigations_blocked_mode": "exact"}, {"mitigations_blocked": {"set": []}}),
+    ({"mitigations_blocked_mode": "add", "verify": True}, {"verify": True}),
+])
+def test_the_pre_1_0_list_and_mode_still_work_with_a_deprecation(args, converted):
+    assert legacy_blocked_args(args) == (converted, LEGACY_BLOCKED_DEPRECATION)
+
+
+def test_the_current_form_is_left_as_it_is_and_a_mode_that_never_existed_is_refused():
+    args = {"mitigations_blocked": {"set": ["M1.1"]}}
+    assert legacy_blocked_args(args) == (args, None)
+    with pytest.raises(EemsSettingsError, match="must be one of add, remove, exact, got 'replace'"):
+        legacy_blocked_args({"mitigations_blocked": ["M1.1"], "mitigations_blocked_mode": "replace"})
 
 
 @pytest.mark.parametrize("args, message", [
-    ({"mitigations_blocked": ["M1.1", "M1;rm"]}, "'M1;rm'"),
-    ({"mitigations_blocked": [""]}, "does not look like mitigation IDs"),
-    ({"mitigations_blocked_mode": "exact"}, "needs mitigations_blocked"),
+    ({"mitigations_blocked": {"add": ["M1.1", "M1;rm"]}}, "mitigations_blocked.add holds 'M1;rm'"),
+    ({"mitigations_blocked": {"set": [""]}}, "does not look like mitigation IDs"),
+    ({"mitigations_blocked": {"replace": ["M1.1"]}}, "takes add, remove and set; replace is not one"),
     ({"internet_web_proxy": "proxy:8080"}, "is not an http(s) URL"),
     ({"service_running": False}, "service_running=false is not supported"),
 ])
@@ -54,10 +84,9 @@ def _desired(**args):
      [("organization", "MitigationsEnabled", False, True)]),
     (_state(server_mitigations_enabled=False), {"mitigations_enabled": True},
      [("server", "MitigationsEnabled", False, True)]),
-    (_state(mitigations_blocked=["M2.1.0"]), {"mitigations_blocked": ["M1.1"]},
+    (_state(mitigations_blocked=["M2.1.0"]), {"mitigations_blocked": {"add": ["M1.1"]}},
      [("server", "MitigationsBlocked", ["M2.1.0"], ["M2.1.0", "M1.1"])]),
-    (_state(mitigations_blocked=["M1.1", "M2.1.0"]), {"mitigations_blocked": ["m2.1.0", "M1.1"],
-                                                      "mitigations_blocked_mode": "exact"}, []),
+    (_state(mitigations_blocked=["M1.1", "M2.1.0"]), {"mitigations_blocked": {"set": ["m2.1.0", "M1.1"]}}, []),
     (_state(), {"data_collection_enabled": True}, [("server", "DataCollectionEnabled", False, True)]),
     (_state(internet_web_proxy="http://p:8080"), {"internet_web_proxy": "http://p:8080/"}, []),
     (_state(internet_web_proxy="http://p:8080/"), {"internet_web_proxy": ""},
@@ -98,7 +127,7 @@ def test_settings_cannot_be_changed_without_exchange_cmdlets():
 
 def test_diff_comes_from_the_changes():
     state = _state(mitigations_blocked=["M2.1.0"])
-    plan = plan_changes(state, _desired(mitigations_blocked=["M1.1"]))
+    plan = plan_changes(state, _desired(mitigations_blocked={"add": ["M1.1"]}))
     diff = diff_for(state, plan["changes"])
     assert diff["before"]["server"]["MitigationsBlocked"] == ["M2.1.0"]
     assert diff["after"]["server"]["MitigationsBlocked"] == ["M2.1.0", "M1.1"]
