@@ -39,6 +39,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._install_judge imp
     media_rules,
     pending_actions,
     service_modes,
+    unpack_style,
     verify_health,
 )
 from ansible_collections.onprem.exchange.plugins.plugin_utils._reboot import reboot_host
@@ -141,6 +142,7 @@ class ActionModule(HostActionBase):
                    "licence": action.get("licence") or "diagnostic_data", "update": action.get("update") or "",
                    "extended_protection": args["extended_protection"], "media_rules": self._ex_media_rules,
                    "expected_build": action.get("to_build") or "", "dotnet_release": action.get("dotnet_release"),
+                   "unpack": unpack_style(self._ex_catalog_value, action, path),
                    "username": setup_account[0], "password": setup_account[1]}
         if before["state"] == "running" and before["installer"] != path:
             raise _InstallFailed("another installer is already running on the server: %s (%s) since %s; wait for "
@@ -239,6 +241,7 @@ class ActionModule(HostActionBase):
         # judged against its own, so one disabled on purpose stays a non-issue.
         self._ex_modes_before = service_modes(raw.get("services"), bool(facts.get("setup_watermark")))
         self._ex_media_rules = media_rules(catalog)
+        self._ex_catalog_value = catalog
         try:
             todo = pending_actions(steps, facts, catalog)
         except InstallPlanError as error:

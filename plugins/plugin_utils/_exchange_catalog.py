@@ -469,6 +469,17 @@ class Catalog:
             return rule[cu]
         return rule["pattern"].format(cu=cu, cu_lower=cu.lower())
 
+    def cu_unpack_style(self, product, cu):
+        """How a self-extracting CU package (Exchange 2013) is unpacked:
+        ``x``, ``rar`` or ``extract`` (the switch sets Start-InstallerTask
+        knows), or None when no source names its switches."""
+        rule = self.data["installers"]["cu"].get(product) or {}
+        number = cu_number(cu)
+        for item in rule.get("unpack") or ():
+            if number is not None and item["from_cu"] <= number <= item["to_cu"]:
+                return item["style"]
+        return None
+
     def update_installer(self, entry, fmt=None):
         """File name of an SU/HU package; ``.msp`` before ``.exe`` packages existed."""
         rule = self.data["installers"]["update"]

@@ -151,6 +151,25 @@ def media_rules(catalog):
             "extended_protection_from": firsts(_EXTENDED_PROTECTION_FROM)}
 
 
+_SELF_EXTRACTING = re.compile(r"^Exchange2013-x64-(cu\d+|sp1)\.exe$", re.IGNORECASE)
+
+
+def unpack_style(catalog, action, installer_name):
+    """The unpack switch set (``x``, ``rar``, ``extract``) of a
+    self-extracting CU package (Exchange 2013), None for an ISO or when no
+    source names the package's switches.  The plan's product and CU say
+    which package it is; a resumed Setup names only its file."""
+    if not str(installer_name or "").lower().endswith(".exe"):
+        return None
+    product, cu = action.get("product"), action.get("cu")
+    if not (product and cu):
+        match = _SELF_EXTRACTING.match(str(installer_name).rsplit("\\", 1)[-1])
+        if match is None:
+            return None
+        product, cu = "Exchange 2013", match.group(1).upper()
+    return catalog.cu_unpack_style(product, cu)
+
+
 def staged_installer_name(step, cu):
     """The file name update_stage stores an installer under: SUs carry their
     CU in front, because one KB file name is reused across CUs."""

@@ -73,8 +73,22 @@ def licence_switch_for(media_build):
     return "/IAcceptExchangeServerLicenseTerms"
 
 
+# The switch set each Exchange 2013 CU package's self-extractor obeys (CU
+# number -> style), from the history of AutomatedLab's Exchange 2013 custom
+# role (issues #446/#483, PR #580, commit 3f8e3ff8); the catalog cites the
+# same. CU22 is unknown: the lab's CU22 package obeys none of them.
+PACKAGE_UNPACK = dict([(n, "x") for n in range(1, 21)] + [(21, "rar"), (23, "extract")])
+
+
+def package_unpack_style(installer):
+    match = re.search(r"exchange2013-x64-(?:cu(\d+)|(sp1))\.exe$", str(installer).lower())
+    if match is None:
+        return None
+    return PACKAGE_UNPACK.get(4 if match.group(2) else int(match.group(1)))
+
+
 def start(lab, server, kind, installer, expected_build, update, username, switches=None, extract_to=None,
-          media_build=None):
+          media_build=None, unpack=None):
     now = lab.clock.now()
     task = {
         "task_id": str(uuid.uuid4()), "kind": kind, "installer": installer, "expected_build": expected_build,
@@ -83,8 +97,15 @@ def start(lab, server, kind, installer, expected_build, update, username, switch
         "finishes_at": (now + _dt.timedelta(seconds=duration(lab, kind))).isoformat(),
         "log_path": SETUP_LOG if kind in ("cu", "prepare_schema", "prepare_ad") else installer + ".log",
         "log": [], "switches": list(switches or []), "extract_to": extract_to, "media_build": media_build,
+        "unpack": unpack,
     }
-    if kind in ("cu", "prepare_schema", "prepare_ad"):
+    if extract_to and unpack != package_unpack_style(installer):
+        # The self-extractor does not know the switches: nothing is unpacked,
+        # so && never starts Setup, and the task ends with the extractor's code.
+        task["unpack_failed"] = True
+    if task.get("unpack_failed"):
+        pass
+    elif kind in ("cu", "prepare_schema", "prepare_ad"):
         task["log"].append("%s Starting Microsoft Exchange Server Setup" % _stamp(now))
         task["log"] += ["%s Command Line Parameter Name='%s', Value=''." % (_stamp(now), switch.lstrip("/").lower())
                         for switch in task["switches"]]
@@ -94,7 +115,7 @@ def start(lab, server, kind, installer, expected_build, update, username, switch
     else:
         task["log"] += ["=== Verbose logging started: %s ===" % now.strftime("%m/%d/%Y %H:%M:%S"),
                         "MSI (s) (0C:10): Executing op: ProductInfo(%s)" % update]
-    if kind == "cu" and not task.get("rejected"):
+    if kind == "cu" and not task.get("rejected") and not task.get("unpack_failed"):
         if not server.get("setup_watermark") and "setup_saved_modes" not in server:
             # Setup records the start modes before it disables the services.
             server["setup_saved_modes"] = {name: svc["start_mode"] for name, svc in _exchange_services(server)}
@@ -111,7 +132,8 @@ def start(lab, server, kind, installer, expected_build, update, username, switch
     server[TASK_KEY] = task
     # Every run's command, for tests to read which switches Setup was given.
     server.setdefault("installer_runs", []).append(
-        {"kind": kind, "installer": installer, "switches": task["switches"], "extract_to": extract_to})
+        {"kind": kind, "installer": installer, "switches": task["switches"], "extract_to": extract_to,
+         "unpack": unpack})
     return task
 
 
@@ -127,6 +149,10 @@ def _restore_services(server, saved=None):
 def _finish(lab, server, task, now):
     kind = task["kind"]
     code = int(server["faults"].get("installer_exit_code") or 0)
+    if task.get("unpack_failed"):
+        # Setup never ran: its log has nothing of this run.
+        task.update(state="finished", exit_code=1, finished=now.isoformat())
+        return
     if task.get("rejected"):
         code = 1
         task["log"].append("%s [ERROR] %s" % (_stamp(now), task["rejected"]))

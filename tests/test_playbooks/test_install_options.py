@@ -207,9 +207,26 @@ def test_an_exchange_2013_cu_exe_is_unpacked_and_setup_run_from_it(lab_factory, 
     assert result.returncode == 0, _out(result)
     run = [r for r in _runs(lab, "EX13") if r["kind"] == "cu"][-1]
     assert run["extract_to"].lower() == "c:\\exchangeupdates\\exchange2013-x64-cu23"
+    # CU23's self-extractor takes /extract:<folder> /q, not the /X: of CU20 and before.
+    assert run["unpack"] == "extract"
     # 2013 Setup knows only the plain licence switch.
     assert run["switches"] == ["/Mode:Upgrade", "/IAcceptExchangeServerLicenseTerms"]
     assert lab.state.server("EX13")["build"] == "15.0.1497.2"
+
+
+def test_an_exchange_2013_cu_whose_unpack_switches_no_source_names_is_not_unpacked_blindly(lab_factory, tmp_path):
+    # CU22: no public source gives its self-extractor's switches (CU21 and CU23 differ). A Setup of
+    # CU22 stopped part-way on a CU21 server, to be finished from the same package.
+    lab = lab_factory(_fleet(EX13={
+        "build": "15.0.1395.12", "os": "Windows Server 2012 R2 Datacenter", "dotnet_release": 461814,
+        "setup_watermark": "MailboxRole: Microsoft.Exchange.Management.Deployment.x",
+        "services": {"MSExchangeIS": {"start_mode": "Disabled", "state": "Stopped"}}}))
+    result = _install(lab, tmp_path, "EX13", {"step": {"action": "resume_setup"},
+                                              "resume_installer": "Exchange2013-x64-cu22.exe"})
+    assert result.returncode != 0
+    assert "Exchange2013-x64-cu22.exe are not known, so it is not unpacked blindly" in result.stdout, _out(result)
+    assert not [r for r in _runs(lab, "EX13") if r["kind"] == "cu"]
+    assert lab.state.server("EX13")["build"] == "15.0.1395.12"
 
 
 def test_media_older_than_2019_cu14_never_gets_the_extended_protection_switches(lab_factory, tmp_path):

@@ -10,9 +10,12 @@
 # refused if it could break out of its quotes. Setup switches are picked
 # here from fixed text by the arguments' values, never taken from them.
 # Exchange 2013 CUs ship as a self-extracting .exe, not an ISO: the task
-# first unpacks it quietly (/q /x:<folder>, the self-extractor's switches as
-# used by unattended Exchange 2013 installers) into a folder beside it, then
-# runs Setup from there.
+# first unpacks it quietly into a folder beside it, then runs Setup from
+# there with the same switches. The unpack switches changed with the
+# package format (see the catalog's installers.cu "Exchange 2013" entry for
+# the sources): 'x' up to CU20, 'rar' for CU21, 'extract' for CU23; the
+# controller sends which one ('unpack'), and without one the package is not
+# unpacked blindly (a wrong switch can leave a dialog waiting for ever).
 # A record of the run (task id, log file, where the log started) is kept
 # beside the installers so that Get-InstallerTaskState can judge this run
 # alone, after a dropped connection or a restart.
@@ -33,6 +36,10 @@ if (@('setup_default', 'off', 'off_frontend_ews') -notcontains $protection) {
 $licenceChoice = [string](Get-PropertyValue -InputObject $HostArgs -Name 'licence' -Default 'diagnostic_data')
 if (@('diagnostic_data', 'legacy', 'by_media') -notcontains $licenceChoice) {
     throw ('Unknown licence choice {0}.' -f $licenceChoice)
+}
+$unpack = [string](Get-PropertyValue -InputObject $HostArgs -Name 'unpack' -Default '')
+if (@('', 'x', 'rar', 'extract') -notcontains $unpack) {
+    throw ('Unknown unpack choice {0}.' -f $unpack)
 }
 if ($installer.IndexOfAny([char[]]'"%') -ge 0 -or $stagingDir.IndexOfAny([char[]]'"%') -ge 0) {
     throw 'The installer path and staging folder must not contain double quotes or percent signs.'
@@ -128,10 +135,18 @@ else {
     }
     $setupPath = Join-Path -Path $mediaRoot -ChildPath 'Setup.exe'
     if ($null -ne $extractTo -and -not (Test-Path -LiteralPath $setupPath -PathType Leaf)) {
+        if ($unpack -eq '') {
+            throw ('The unpack switches of {0} are not known, so it is not unpacked blindly. Unpack it into {1} by hand (Setup.exe directly in that folder) and run the task again.' -f $installer, $extractTo)
+        }
+        $unpackArguments = @{
+            x = '/X:"{0}" /Q'
+            rar = '"-d{0}" -s'
+            extract = '/extract:"{0}" /q'
+        }[$unpack] -f $extractTo
         # Unpack, then Setup, in one task run; && keeps Setup from starting
         # when the unpacking failed, and the task's result is the failing step's.
         $execute = Join-Path -Path $env:SystemRoot -ChildPath 'System32\cmd.exe'
-        $arguments = '/d /s /c ""{0}" /q /x:"{1}" && "{2}" {3}"' -f $installer, $extractTo, $setupPath, ($switches -join ' ')
+        $arguments = '/d /s /c ""{0}" {1} && "{2}" {3}"' -f $installer, $unpackArguments, $setupPath, ($switches -join ' ')
     }
     else {
         $execute = $setupPath

@@ -32,6 +32,9 @@ def start_installer_task(ctx, args):
         raise HostOpError("Unknown extended_protection choice %s." % args.get("extended_protection"))
     if str(args.get("licence") or "diagnostic_data") not in ("diagnostic_data", "legacy", "by_media"):
         raise HostOpError("Unknown licence choice %s." % args.get("licence"))
+    unpack = str(args.get("unpack") or "")
+    if unpack not in ("", "x", "rar", "extract"):
+        raise HostOpError("Unknown unpack choice %s." % unpack)
     if any(c in path + staging for c in '"%'):
         raise HostOpError("The installer path and staging folder must not contain double quotes or percent signs.")
     if not path or not _staged(ctx, path):
@@ -56,8 +59,12 @@ def start_installer_task(ctx, args):
     switches, extract_to, media_build = [], None, None
     if kind in ("cu", "prepare_schema", "prepare_ad"):
         switches, extract_to, media_build = _setup_switches(ctx, args, kind, path, name)
+    if extract_to and not unpack:
+        raise HostOpError("The unpack switches of %s are not known, so it is not unpacked blindly. Unpack it into %s "
+                          "by hand (Setup.exe directly in that folder) and run the task again." % (path, extract_to))
     task = installer.start(ctx.lab, ctx.server, kind, path, expected, str(args.get("update") or ""), username,
-                           switches=switches, extract_to=extract_to, media_build=media_build)
+                           switches=switches, extract_to=extract_to, media_build=media_build,
+                           unpack=unpack if extract_to else None)
     if kind == "dotnet":
         task["dotnet_release"] = args.get("dotnet_release")
     return {"changed": True,

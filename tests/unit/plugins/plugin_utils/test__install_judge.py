@@ -200,3 +200,18 @@ def test_a_resumed_setup_lets_the_media_pick_the_licence_switch_and_a_2013_cu_ma
     assert installer_kind("install_cu", "Exchange2013-x64-cu23.exe") == "cu"
     with pytest.raises(InstallPlanError, match="Exchange 2013 CU"):
         installer_kind("install_cu", "Exchange2013-x64-cu23.zip")
+
+
+def test_a_2013_cu_package_is_unpacked_with_the_switches_of_its_own_generation():
+    from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import load_catalog
+    from ansible_collections.onprem.exchange.plugins.plugin_utils._install_judge import unpack_style
+    catalog = load_catalog()
+    cu = {"product": "Exchange 2013"}
+    assert unpack_style(catalog, dict(cu, cu="CU23"), "Exchange2013-x64-cu23.exe") == "extract"
+    assert unpack_style(catalog, dict(cu, cu="CU21"), "Exchange2013-x64-cu21.exe") == "rar"
+    assert unpack_style(catalog, dict(cu, cu="CU20"), "Exchange2013-x64-cu20.exe") == "x"
+    assert unpack_style(catalog, dict(cu, cu="SP1"), "Exchange2013-x64-SP1.exe") == "x"
+    assert unpack_style(catalog, dict(cu, cu="CU22"), "Exchange2013-x64-cu22.exe") is None   # no source
+    # A resumed Setup names only its file.
+    assert unpack_style(catalog, {"action": "resume_setup"}, "Exchange2013-x64-cu23.exe") == "extract"
+    assert unpack_style(catalog, {"product": "Exchange 2019", "cu": "CU15"}, "ExchangeServer2019-x64-CU15.ISO") is None
