@@ -255,7 +255,8 @@ def test_over_winrm_update_exe_volatile_is_a_pending_reboot_reason_and_odd_choic
                 "staging_dir": "C:\\ExchangeUpdates", "licence": "diagnostic_data", "update": "CU15",
                 "expected_build": "15.2.1748.10", "username": "LAB\\ansible", "password": "unused"}
         for name, value, words in (("extended_protection", "$(Stop-Computer)", "Unknown extended_protection"),
-                                   ("licence", "DiagnosticDataON /Mode:Uninstall", "Unknown licence")):
+                                   ("licence", "DiagnosticDataON /Mode:Uninstall", "Unknown licence"),
+                                   ("unpack", '/extract:"C:\\Windows" /q', "Unknown unpack")):
             with pytest.raises(_host_call.HostCallError, match=words):
                 _host_call.run_host_operation(client, "Start-InstallerTask", dict(base, **{name: value}))
         assert not _runs(lab, "PS1")
