@@ -15,15 +15,8 @@ from __future__ import annotations
 
 import time
 
-from ansible.errors import AnsibleActionFail
 
-from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import MAX_WINDOWS_FOLDER, text_problem
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuild
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
-    CatalogError,
-    catalog_files_from,
-    load_catalog,
-)
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _install_steps as steps_logic
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import (
     CONNECTION_LOST,
     EMS_ARGUMENT_SPEC,
@@ -61,20 +54,12 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
 })
 MUTUALLY_EXCLUSIVE = [["plan", "step"]]
 REQUIRED_ONE_OF = [["plan", "step"]]
+ARGUMENT_RULES = {"mutually_exclusive": MUTUALLY_EXCLUSIVE, "required_one_of": REQUIRED_ONE_OF}
 
 # Operations that change the host; check mode must send none of them.
 WRITING_OPERATIONS = ("Start-InstallerTask", "Restart-HostComputer")
 # Consecutive failed polls (dropped connections) tolerated before giving up.
 _MAX_POLL_ERRORS = 30
-
-
-def _schema_note(state):
-    """What the AD-prep read says about the schema level: its value, or why
-    it could not be read over the Exchange session."""
-    if state.get("schema_version") is not None:
-        return "schema rangeUpper %s" % state["schema_version"]
-    reason = (state.get("unreadable") or {}).get("schema_version")
-    return "schema level not read: %s" % (reason or "no reason given")
 
 
 class _InstallFailed(Exception):
@@ -90,6 +75,7 @@ class _InstallFailed(Exception):
 
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
+    ARGUMENT_RULES = ARGUMENT_RULES
 
     # -- small host-call helpers -------------------------------------------
     def _ex_try(self, operation, op_args):
@@ -198,12 +184,7 @@ class ActionModule(HostActionBase):
         if not args["allow_ad_prep"]:
             done.append({"action": "ad_prep", "update": action.get("update"), "rc": None, "result": "skipped",
                          "log_excerpt": [], "reboot": False,
-                         "detail": "no server of %s runs %s yet, so it may need schema/organisation preparation "
-                                   "(organisation objectVersion now %s; %s); allow_ad_prep is false, so Setup itself "
-                                   "will prepare it or say what is missing"
-                                   % (state.get("organization"), action.get("update"),
-                                      state.get("organization_version") if state.get("organization_version")
-                                      is not None else "unknown", _schema_note(state))})
+                         "detail": steps_logic.ad_prep_skipped_detail(state, action.get("update"))})
             return
         for kind in ("prepare_schema", "prepare_ad"):
             prep = dict(action, kind=kind)
@@ -219,47 +200,29 @@ class ActionModule(HostActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
-                                           required_one_of=REQUIRED_ONE_OF)[1]
-        self._ex_vars = task_vars or {}
-        host = self._ex_vars.get("inventory_hostname", "host")
+        args = self._ex_open(task_vars)
+        host = self._ex_host
         steps = (args["plan"] or {}).get("steps") if args["plan"] is not None else [args["step"]]
-        for problem in (text_problem(args["staging_dir"], "staging_dir", max_length=MAX_WINDOWS_FOLDER),
-                        text_problem(args.get("resume_installer"), "resume_installer", max_length=255),
-                        text_problem(args.get("setup_username"), "setup_username", max_length=256)):
-            if problem:
-                raise AnsibleActionFail("%s: %s; nothing was sent to the server" % (host, problem))
-        if args["poll_interval"] <= 0 or args["install_timeout"] <= 0 or args["reboot_timeout"] <= 0:
-            raise AnsibleActionFail("%s: poll_interval, install_timeout and reboot_timeout must be positive" % host)
+        problem = steps_logic.option_problem(args)
+        if problem:
+            raise self._ex_error(problem)
 
         raw, facts = self._ex_facts(args)
-        try:
-            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
-        except CatalogError as error:
-            raise AnsibleActionFail("%s: %s" % (host, error)) from None
+        catalog = self._ex_catalog()
         # Start modes before anything is installed: afterwards each service is
         # judged against its own, so one disabled on purpose stays a non-issue.
         self._ex_modes_before = service_modes(raw.get("services"), bool(facts.get("setup_watermark")))
         self._ex_media_rules = media_rules(catalog)
         self._ex_catalog_value = catalog
-        try:
+        with self._ex_failing(InstallPlanError):
             todo = pending_actions(steps, facts, catalog)
-        except InstallPlanError as error:
-            raise AnsibleActionFail("%s: %s" % (host, error)) from None
-        if facts.get("setup_watermark") and not any(a["action"] == "resume_setup" for a in todo):
-            raise AnsibleActionFail(
-                "%s: an earlier Exchange Setup stopped part-way (watermark %r) but the plan has no resume_setup step; "
-                "gather facts again (onprem.exchange.build_facts) and pass the new plan" % (host, facts["setup_watermark"]))
-        resume_path = None
-        if any(a["action"] == "resume_setup" for a in todo):
-            if not args["resume_installer"]:
-                raise AnsibleActionFail(
-                    "%s: an earlier Exchange Setup stopped part-way (watermark %r). Setup must be finished from the "
-                    "same CU media: stage that ISO and set resume_installer to its file name"
-                    % (host, facts["setup_watermark"]))
-            resume_path = self._ex_path(args, args["resume_installer"], host)
+            problem = steps_logic.resume_problem(todo, facts.get("setup_watermark"), args["resume_installer"])
+            if problem:
+                raise InstallPlanError(problem)
+            resume_path = steps_logic.installer_path(args["staging_dir"], args["resume_installer"]) \
+                if any(a["action"] == "resume_setup" for a in todo) else None
 
-        build_before = _short(facts["build"])
+        build_before = steps_logic.short_build(facts["build"])
         planned_after = next((a["to_build"] for a in reversed(todo) if a.get("to_build")), None)
         result.update(build_before=build_before, steps_done=[], reboots=0, verified=None, installer_started=False,
                       replan=False)
@@ -268,10 +231,7 @@ class ActionModule(HostActionBase):
                               "after": {"build": planned_after or build_before, "pending_reboot": False}}
 
         if self._play_context.check_mode:
-            predicted = ([{"action": "reboot", "update": None, "rc": None, "result": "predicted", "log_excerpt": [],
-                           "reboot": True}] if facts.get("pending_reboot") else [])
-            predicted += [{"action": a["action"], "update": a.get("update"), "rc": None, "result": "predicted",
-                           "log_excerpt": [], "reboot": True} for a in todo]
+            predicted = steps_logic.predicted_steps(facts.get("pending_reboot"), todo)
             result.update(changed=bool(predicted), steps_done=predicted, build_after=planned_after or build_before,
                           reboots=sum(1 for p in predicted if p["reboot"]),
                           replan=any(a["action"] == "resume_setup" for a in todo))
@@ -293,8 +253,11 @@ class ActionModule(HostActionBase):
                     path = resume_path
                     action = dict(action, to_build=None)
                 else:
-                    path = self._ex_path(args, action["staged_name"], host)
-                self._ex_preflight(action, current, dotnet, facts, catalog, host)
+                    with self._ex_failing(InstallPlanError):
+                        path = steps_logic.installer_path(args["staging_dir"], action["staged_name"])
+                problem = steps_logic.step_problem(action, current, dotnet, facts.get("os"), catalog)
+                if problem:
+                    raise _InstallFailed(problem)
                 if action["kind"] == "cu" and action["action"] != "resume_setup":
                     self._ex_ad_prep(args, action, path, setup_account, done)
                 result["installer_started"] = True
@@ -348,7 +311,7 @@ class ActionModule(HostActionBase):
 
         expected = None if result["replan"] else (planned_after or build_before)
         verdict = verify_health(health, expected, self._ex_modes_before, args["services_meant_off"])
-        result.update(changed=bool(done), build_after=_short(health.get("exsetup_version")) or build_before,
+        result.update(changed=bool(done), build_after=steps_logic.short_build(health.get("exsetup_version")) or build_before,
                       verified={k: verdict[k] for k in ("build_ok", "services_ok", "setup_ok", "web_config_ok",
                                                         "components_ok")},
                       reapply_mitigations=any(a["kind"] == "cu" for a in todo))
@@ -357,37 +320,8 @@ class ActionModule(HostActionBase):
                           % (host, "; ".join(verdict["problems"])))
         return result
 
-    def _ex_path(self, args, name, host):
-        if not name:
-            raise AnsibleActionFail("%s: the plan step names no installer file" % host)
-        if any(c in name for c in '\\/"%') or name.startswith("."):
-            raise AnsibleActionFail("%s: installer file name %r must be a plain file name" % (host, name))
-        return args["staging_dir"].rstrip("\\") + "\\" + name
-
-    def _ex_preflight(self, action, current, dotnet, facts, catalog, host):
-        if action["kind"] == "su":
-            if ExchangeBuild.parse(current).cu_key != ExchangeBuild.parse(action["to_build"]).cu_key:
-                raise _InstallFailed("%s is built for %s, but the server is on %s; the plan is stale - gather facts "
-                                     "again" % (action.get("update"), action.get("cu"), current))
-        if action["kind"] == "cu" and action["action"] != "resume_setup" and dotnet is not None:
-            need = catalog.dotnet_requirement(action.get("product"), action.get("cu"), facts.get("os"))
-            if need and dotnet < need["min_release"]:
-                raise _InstallFailed(".NET Framework release %d is too old for %s %s (needs at least %d); the plan "
-                                     "should install .NET first - gather facts again"
-                                     % (dotnet, action.get("product"), action.get("cu"), need["min_release"]))
-
     def _ex_safe_build(self, args):
         try:
-            return _short(self._ex_health(args).get("exsetup_version"))
+            return steps_logic.short_build(self._ex_health(args).get("exsetup_version"))
         except Exception:
             return None
-
-
-def _short(version):
-    """15.02.1748.010 -> 15.2.1748.10 (the form plans use)."""
-    if not version:
-        return None
-    try:
-        return ".".join(str(int(p)) for p in str(version).split("."))
-    except ValueError:
-        return str(version)
