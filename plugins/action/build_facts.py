@@ -9,19 +9,15 @@ Mitigation Service can work.  Nothing on the host changes.
 """
 from __future__ import annotations
 
-import datetime
-
-from ansible.errors import AnsibleActionFail
-
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import judge_eems
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
-    CatalogError,
-    catalog_files_from,
-    load_catalog,
-)
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import CatalogError
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
-from ansible_collections.onprem.exchange.plugins.plugin_utils._host_facts import local_findings, planner_facts
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_facts import (
+    local_findings,
+    plan_policy,
+    planner_facts,
+)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import (
     PlanInputError,
     check_target,
@@ -45,38 +41,24 @@ class ActionModule(HostActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        args = self._ex_validate()
-        host = (task_vars or {}).get("inventory_hostname", "host")
-        try:
-            today = datetime.date.fromisoformat(args["today"]) if args.get("today") else datetime.date.today()
-        except ValueError:
-            raise AnsibleActionFail("today=%r is not an ISO date (YYYY-MM-DD)" % args["today"]) from None
+        args = self._ex_open(task_vars)
+        today = self._ex_today(args.get("today"))
         # A target nobody can plan for fails here, before the host is contacted.
         try:
             target = check_target(args["target"])
         except PlanInputError as error:
-            raise AnsibleActionFail("%s: option target: %s" % (host, error)) from None
-        policy = {"target": target, "esu_enrolled": args["esu_enrolled"],
-                  "installer_format": args["installer_format"]}
-        if args.get("available_media") is not None:
-            policy["available_media"] = args["available_media"]
+            raise self._ex_error("option target: %s" % error) from None
+        policy = plan_policy(args, target)
         # The catalog (with the inventory's extra catalog files) is checked before the host is contacted.
-        try:
-            catalog = load_catalog(extra=catalog_files_from(task_vars, self._templar))
-        except CatalogError as error:
-            raise AnsibleActionFail("%s: %s" % (host, error)) from None
-        if args.get("min_free_disk_gb") is not None:
-            policy["min_free_disk_gb"] = args["min_free_disk_gb"]
+        catalog = self._ex_catalog()
 
-        raw = self._ex_host_call("Get-ExchangeFacts", {"ems": self._ex_ems_args(args)}, task_vars)["data"]
+        raw = self._ex_host_call("Get-ExchangeFacts", {"ems": self._ex_ems_args(args)})["data"]
         facts = planner_facts(raw)
         if not facts["build"]:
-            raise AnsibleActionFail("%s: Exchange is not installed (no ExSetup.exe under the MsiInstallPath)" % host)
-        try:
+            raise self._ex_error("Exchange is not installed (no ExSetup.exe under the MsiInstallPath)")
+        with self._ex_failing(ExchangeBuildError, PlanInputError, CatalogError):
             classification = catalog.classify(facts["build"], today).to_dict()
             plan = plan_update(facts, policy, today=today, catalog=catalog)
-        except (ExchangeBuildError, PlanInputError, CatalogError) as error:
-            raise AnsibleActionFail("%s: %s" % (host, error)) from None
         eems = judge_eems(raw, classification)
         findings = list(plan.get("findings") or []) + local_findings(raw, eems, args["services_meant_off"])
         exchange = dict(raw)

@@ -21,7 +21,7 @@ class ActionModule(HostActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        args = self._ex_validate()
-        state = self._ex_host_call("Get-EemsState", {"ems": self._ex_ems_args(args)}, task_vars)["data"]
+        args = self._ex_open(task_vars)
+        state = self._ex_host_call("Get-EemsState", {"ems": self._ex_ems_args(args)})["data"]
         result.update(changed=False, observation=observe(state))
         return result

@@ -7,31 +7,22 @@ from __future__ import annotations
 
 import secrets
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError, run_host_operation
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import HostActionBase
 
 ARGUMENT_SPEC = {}
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(HostActionBase):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        self._ex_open(task_vars)
         token = secrets.token_hex(8)
-        try:
-            answer = run_host_operation(self._connection, "Get-HostIdentity", {"token": token})
-        except HostCallError as error:
-            raise AnsibleActionFail("%s (host %s)" % (error, task_vars.get("inventory_hostname"))) from None
-        data = answer["data"]
+        data = self._ex_host_call("Get-HostIdentity", {"token": token})["data"]
         if data.get("token") != token:
-            raise AnsibleActionFail("host %s answered with a stale or foreign result (token mismatch)"
-                                    % task_vars.get("inventory_hostname"))
+            raise self._ex_error("answered with a stale or foreign result (token mismatch)")
         data.pop("token", None)
         result.update(changed=False, host=data)
         return result

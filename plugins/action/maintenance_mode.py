@@ -45,19 +45,14 @@ class ActionModule(HostActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        args = self._ex_validate()
+        args = self._ex_open(task_vars)
         self._ex_task_vars = task_vars
         self._ex_args = args
         self._ex_steps = []
-        host = (task_vars or {}).get("inventory_hostname", "host")
-        for name in ("gate_timeout", "queue_timeout", "move_timeout", "min_healthy_copies"):
-            if args[name] < 0:
-                raise AnsibleActionFail("%s: %s=%d must not be negative" % (host, name, args[name]))
-        if args["min_healthy_copies"] < 1:
-            raise AnsibleActionFail("%s: min_healthy_copies=0 is not allowed: a database's last healthy copy is "
-                                    "never taken down (1 is that rule, 2 or more is stricter)" % host)
-        if args["poll_interval"] <= 0:
-            raise AnsibleActionFail("%s: poll_interval must be more than 0 seconds" % host)
+        host = self._ex_host
+        problem = gate_logic.option_problem(args)
+        if problem:
+            raise self._ex_error(problem)
         state = self._ex_read()
         desired = args["state"]
         todo = gate_logic.pending_steps(state, desired)
@@ -121,10 +116,6 @@ class ActionModule(HostActionBase):
                 "%s. Once it answers, run the window again (it finishes what was started) or "
                 "onprem.exchange.maintenance_mode with state=absent to put it back in service."
                 % (self._ex_host, "entering" if desired == "present" else "leaving", done, str(lost).rstrip(".")))
-
-    @property
-    def _ex_host(self):
-        return (self._ex_task_vars or {}).get("inventory_hostname", "host")
 
     def _ex_fail(self, message, state):
         left = gate_logic.summary(state)

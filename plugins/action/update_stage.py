@@ -9,24 +9,15 @@ again and fail unless every file is verified.
 """
 from __future__ import annotations
 
-import re
-
-from ansible.errors import AnsibleActionFail
-
 from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import (
     MAX_LOCATION,
     MAX_WINDOWS_FOLDER,
     text_problem,
 )
-from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
-    CatalogError,
-    catalog_files_from,
-    load_catalog,
-)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import HostActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._staging import (
-    DEFAULT_SIGNERS, StagingInputError, default_min_free_gb, judge_file, manifest_index, staging_plan,
-    wanted_from_list, wanted_from_plan)
+    DEFAULT_SIGNERS, StagingInputError, cu_lookup, default_min_free_gb, judge_file, manifest_index, public_entry,
+    repository_problem, staging_dir_problem, staging_plan, wanted_from_list, wanted_from_plan)
 
 ARGUMENT_SPEC = {
     "plan": {"type": "dict"},
@@ -39,69 +30,33 @@ ARGUMENT_SPEC = {
     "allowed_signers": {"type": "list", "elements": "str", "default": list(DEFAULT_SIGNERS)},
 }
 
-# A colon after the drive would name an NTFS alternate data stream, not a folder.
-_STAGING_DIR = re.compile(r'^[A-Za-z]:\\[^"%*?<>|:\x00-\x1f]*$')
-_REPOSITORY = re.compile(r"^(https?://[^\s/]+(/[^\s]*)?|\\\\[^\\/\s]+\\[^\\/]+(\\.*)?)$")
-
-
-def _cu_of(catalog):
-    def cu_of(build):
-        try:
-            entry = catalog.find(build)
-            return entry.cu if entry is not None else catalog.cu_of(build)
-        except ValueError:
-            return None
-    return cu_of
-
-
-def _public(item, observed=None):
-    """One entry of ``staged`` in the result."""
-    seen = observed if observed is not None else (item.get("observed") or {})
-    return {
-        "name": item["name"], "staged_name": item["staged_name"], "cu": item.get("cu"), "step": item.get("step"),
-        "path": seen.get("path"), "size": item["expected"]["size"], "sha256": item["expected"]["sha256"],
-        "signer": seen.get("signer"), "verified": bool(item.get("verified")), "action": item["action"],
-    }
+ARGUMENT_RULES = {"mutually_exclusive": [["plan", "installers"]], "required_one_of": [["plan", "installers"]],
+                  "required_together": [["repository_username", "repository_password"]]}
 
 
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def _ex_validate(self):
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[["plan", "installers"]],
-                                           required_one_of=[["plan", "installers"]],
-                                           required_together=[["repository_username", "repository_password"]])[1]
-        return args
+    ARGUMENT_RULES = ARGUMENT_RULES
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        args = self._ex_validate()
-        host = (task_vars or {}).get("inventory_hostname", "host")
+        args = self._ex_open(task_vars)
         # Bounds first, so a hostile value is refused before it is echoed or sent.
         for problem in (text_problem(args["staging_dir"], "staging_dir", max_length=MAX_WINDOWS_FOLDER),
                         text_problem(args["repository_url"], "repository_url", max_length=MAX_LOCATION),
                         text_problem(args.get("repository_username"), "repository_username", max_length=256)):
             if problem:
-                raise AnsibleActionFail("%s: %s; nothing was sent to the server" % (host, problem))
-        if not _STAGING_DIR.match(args["staging_dir"]):
-            raise AnsibleActionFail("%s: staging_dir %r must be an absolute local folder such as C:\\ExchangeUpdates "
-                                    "(no quotes, colons, %% or wildcards)" % (host, args["staging_dir"]))
-        # C:\ExchangeUpdates\..\Windows passes the pattern but resolves outside the folder it names.
-        if ".." in args["staging_dir"].replace("/", "\\").split("\\"):
-            raise AnsibleActionFail("%s: staging_dir %r must not contain '..': name the folder itself, such as "
-                                    "C:\\ExchangeUpdates" % (host, args["staging_dir"]))
-        if not _REPOSITORY.match(args["repository_url"]):
-            raise AnsibleActionFail("%s: repository_url %r must be http(s)://server/path/ or \\\\server\\share\\path"
-                                    % (host, args["repository_url"]))
-        try:
+                raise self._ex_error("%s; nothing was sent to the server" % problem)
+        problem = staging_dir_problem(args["staging_dir"]) or repository_problem(args["repository_url"])
+        if problem:
+            raise self._ex_error(problem)
+        with self._ex_failing(StagingInputError):
             if args.get("plan") is not None:
-                wanted = wanted_from_plan(args["plan"], _cu_of(load_catalog(
-                    extra=catalog_files_from(task_vars, self._templar))))
+                wanted = wanted_from_plan(args["plan"], cu_lookup(self._ex_catalog()))
             else:
                 wanted = wanted_from_list(args["installers"])
-        except (StagingInputError, CatalogError) as error:
-            raise AnsibleActionFail("%s: %s" % (host, error)) from None
         min_free = args["min_free_disk_gb"] if args.get("min_free_disk_gb") is not None else default_min_free_gb(wanted)
         result.update(changed=False, staged=[], free_disk_gb=None, staging_dir=args["staging_dir"])
         if not wanted:
@@ -114,20 +69,20 @@ class ActionModule(HostActionBase):
         try:
             manifest = manifest_index(raw_manifest.get("manifest"))
         except StagingInputError as error:
-            raise AnsibleActionFail("%s: %s (read from %s)" % (host, error, args["repository_url"])) from None
+            raise self._ex_error("%s (read from %s)" % (error, args["repository_url"])) from None
 
         decision = self._ex_decide(wanted, manifest, args, min_free, task_vars)
         result["free_disk_gb"] = decision["disk"]["free_gb"]
         if decision["missing"]:
-            raise AnsibleActionFail(
-                "%s: the repository %s has no %s in its manifest.json; copy the file there and rebuild the manifest "
-                "(scripts/build_manifest.py)" % (host, args["repository_url"], ", ".join(decision["missing"])))
+            raise self._ex_error(
+                "the repository %s has no %s in its manifest.json; copy the file there and rebuild the manifest "
+                "(scripts/build_manifest.py)" % (args["repository_url"], ", ".join(decision["missing"])))
         if not decision["disk"]["ok"]:
             disk = decision["disk"]
-            raise AnsibleActionFail(
-                "%s: not enough free disk to stage: %s GB free on the drive of %s; the downloads need %s GB and "
+            raise self._ex_error(
+                "not enough free disk to stage: %s GB free on the drive of %s; the downloads need %s GB and "
                 "Setup needs %s GB left afterwards (min_free_disk_gb). Nothing was downloaded."
-                % (host, disk["free_gb"], args["staging_dir"], disk["download_gb"], disk["min_free_gb"]))
+                % (disk["free_gb"], args["staging_dir"], disk["download_gb"], disk["min_free_gb"]))
 
         before = sorted(i["staged_name"] for i in decision["items"] if i["verified"])
         after = sorted(i["staged_name"] for i in decision["items"])
@@ -137,7 +92,7 @@ class ActionModule(HostActionBase):
         if self._task.check_mode:
             for item in decision["download"]:
                 item["action"] = "would_download"
-            result.update(changed=bool(decision["download"]), staged=[_public(i) for i in decision["items"]])
+            result.update(changed=bool(decision["download"]), staged=[public_entry(i) for i in decision["items"]])
             return result
 
         done = [i["staged_name"] for i in decision["items"] if i["verified"]]
@@ -148,13 +103,13 @@ class ActionModule(HostActionBase):
         final = self._ex_decide(wanted, manifest, args, min_free, task_vars)
         wrong = [i for i in final["items"] if not i["verified"]]
         if wrong:
-            raise AnsibleActionFail("%s: staged files still do not verify after download: %s" % (
-                host, "; ".join("%s: %s" % (i["staged_name"], i["reason"]) for i in wrong)))
+            raise self._ex_error("staged files still do not verify after download: %s" % (
+                "; ".join("%s: %s" % (i["staged_name"], i["reason"]) for i in wrong)))
         actions = {i["staged_name"]: i["action"] for i in decision["items"]}
         staged = []
         for item in final["items"]:
             item["action"] = "downloaded" if actions.get(item["staged_name"]) == "download" else "present"
-            staged.append(_public(item))
+            staged.append(public_entry(item))
         result.update(changed=bool(decision["download"]), staged=staged, free_disk_gb=final["disk"]["free_gb"])
         return result
 
@@ -167,7 +122,6 @@ class ActionModule(HostActionBase):
                             args["allowed_signers"])
 
     def _ex_download(self, item, repository, args, done, task_vars):
-        host = (task_vars or {}).get("inventory_hostname", "host")
         expected = item["expected"]
         op_args = {"repository": repository, "name": expected["name"], "staged_name": item["staged_name"],
                    "staging_dir": args["staging_dir"], "size": expected["size"], "sha256": expected["sha256"],
@@ -176,10 +130,10 @@ class ActionModule(HostActionBase):
         verified, reason = judge_file(expected, dict(answer, exists=True), args["allowed_signers"])
         if verified and answer.get("exists"):
             return
-        raise AnsibleActionFail(
-            "%s: %s from %s failed verification: %s. The downloaded file was removed from %s, so nothing can be "
+        raise self._ex_error(
+            "%s from %s failed verification: %s. The downloaded file was removed from %s, so nothing can be "
             "installed from it. Check the repository copy against Microsoft's download and rebuild manifest.json "
             "if the file is right.%s" % (
-                host, expected["name"], args["repository_url"], reason or "the server rejected it (%s)"
+                expected["name"], args["repository_url"], reason or "the server rejected it (%s)"
                 % answer.get("mismatch"), args["staging_dir"],
                 " Already staged and verified: %s." % ", ".join(done) if done else ""))

@@ -312,3 +312,16 @@ def summary(state):
         "cluster_group_owner": state.get("cluster_group_owner"),
         "queue_messages": state.get("queue_messages"),
     }
+
+
+def option_problem(args):
+    """The first refused option of onprem.exchange.maintenance_mode, or None."""
+    for name in ("gate_timeout", "queue_timeout", "move_timeout", "min_healthy_copies"):
+        if args[name] < 0:
+            return "%s=%d must not be negative" % (name, args[name])
+    if args["min_healthy_copies"] < 1:
+        return ("min_healthy_copies=0 is not allowed: a database's last healthy copy is never taken down (1 is that "
+                "rule, 2 or more is stricter)")
+    if args["poll_interval"] <= 0:
+        return "poll_interval must be more than 0 seconds"
+    return None

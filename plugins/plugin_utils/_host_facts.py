@@ -29,6 +29,16 @@ def planner_facts(raw):
     }
 
 
+def plan_policy(args, target):
+    """The planner's policy from build_facts' options (``target`` already checked)."""
+    policy = {"target": target, "esu_enrolled": args["esu_enrolled"], "installer_format": args["installer_format"]}
+    if args.get("available_media") is not None:
+        policy["available_media"] = args["available_media"]
+    if args.get("min_free_disk_gb") is not None:
+        policy["min_free_disk_gb"] = args["min_free_disk_gb"]
+    return policy
+
+
 def local_findings(raw, eems, meant_off=()):
     findings = []
     if not (raw.get("ems") or {}).get("available"):

@@ -21,6 +21,7 @@ import re
 from urllib.parse import urlsplit
 
 from ._host_call import SCRIPT_DIR
+from ._staging import staging_dir_problem
 
 JOBS = ("audit", "stage", "patch", "mitigate", "eems")
 
@@ -327,3 +328,66 @@ def judge(answers, prerequisites, *, repository_url=None, min_free_disk_gb=DEFAU
     else:
         status = "ready"
     return {"status": status, "jobs": jobs, "findings": findings}
+
+
+_URL = re.compile(r"^(?:https?://[^\s]+|\\\\[^\\\s]+\\[^\s]+)$", re.IGNORECASE)
+
+
+def option_problem(args):
+    """The first refused option of onprem.exchange.preflight, or None.  The
+    staging folder follows update_stage's rule (one rule for both)."""
+    problem = staging_dir_problem(args["staging_dir"])
+    if problem:
+        return problem
+    for option in ("repository_url", "ocs_url"):
+        if args.get(option) and not _URL.match(args[option]):
+            return "%s %r must be an http(s):// URL or a \\\\server\\share path" % (option, args[option])
+    if bool(args.get("repository_username")) != bool(args.get("repository_password")):
+        return "repository_username and repository_password go together"
+    if args["min_free_disk_gb"] < 0:
+        return "min_free_disk_gb must not be negative"
+    return None
+
+
+def read_calls(ems, staging_dir, repository, token):
+    """The arguments of each read-only operation preflight sends."""
+    return {
+        "Get-HostIdentity": {"token": token},
+        "Get-ExchangeFacts": {"ems": ems},
+        "Get-EemsState": {"ems": ems},
+        "Get-MaintenanceState": {"ems": ems},
+        "Get-RewriteConfiguration": {},
+        "Get-ActiveDirectoryPrepState": {"ems": ems},
+        "Test-ExchangeInstallHealth": {"ems": ems},
+        "Get-MitigationServiceEvent": {"since": "2000-01-01T00:00:00Z", "max_events": 20},
+        "Get-InstallerTaskState": {"staging_dir": staging_dir, "tail_lines": 20},
+        "Get-StagedFile": {"staging_dir": staging_dir, "files": []},
+        "Get-RepositoryManifest": {"repository": repository},
+    }
+
+
+def eems_proxy(answers):
+    """EEMS goes out through the server's InternetWebProxy when one is set."""
+    eems = answers.get("Get-EemsState") or {}
+    exchange = (eems.get("data") or {}).get("exchange") or {}
+    return exchange.get("internet_web_proxy") or None
+
+
+def server_summary(facts, prereq):
+    """The ``server`` entry of preflight's result."""
+    exchange = facts.get("exchange") or {}
+    roles = (prereq or {}).get("roles") or {}
+    rewrite = facts.get("url_rewrite") or {}
+    return {
+        "computer_name": facts.get("computer_name"),
+        "build": (facts.get("setup") or {}).get("exsetup_version"),
+        "os": (facts.get("os") or {}).get("caption"),
+        "dotnet_release": facts.get("dotnet_release"),
+        "free_disk_gb": facts.get("free_disk_gb"),
+        "url_rewrite": next((rewrite[key] for key in ("product_version", "file_version") if rewrite.get(key)), None),
+        "pending_reboot": (facts.get("pending_reboot") or {}).get("pending"),
+        "dag": exchange.get("dag"),
+        "organization": exchange.get("organization_name"),
+        "account": roles.get("account"),
+        "role_groups": roles.get("role_groups") or [],
+    }

@@ -16,6 +16,7 @@ import re
 __all__ = [
     "StagingInputError", "STAGE_ACTIONS", "GIB", "wanted_from_plan", "wanted_from_list", "staged_name",
     "manifest_index", "default_min_free_gb", "judge_file", "staging_plan", "DEFAULT_SIGNERS",
+    "staging_dir_problem", "repository_problem", "cu_lookup", "public_entry", "manifest_url",
 ]
 
 GIB = 1024 ** 3
@@ -36,6 +37,59 @@ _CU_LABEL = re.compile(r"^[A-Za-z0-9]{1,16}$")
 
 class StagingInputError(ValueError):
     """A plan, installer list or manifest that cannot be staged from."""
+
+
+# A colon after the drive would name an NTFS alternate data stream, not a folder.
+_STAGING_DIR = re.compile(r'^[A-Za-z]:\\[^"%*?<>|:\x00-\x1f]*$')
+_REPOSITORY = re.compile(r"^(https?://[^\s/]+(/[^\s]*)?|\\\\[^\\/\s]+\\[^\\/]+(\\.*)?)$")
+
+
+def staging_dir_problem(value):
+    """Why ``value`` is not a staging folder (an absolute local folder such
+    as C:\\ExchangeUpdates), or None.  update_stage and preflight share it."""
+    if not _STAGING_DIR.match(value or ""):
+        return ("staging_dir %r must be an absolute local folder such as C:\\ExchangeUpdates (no quotes, colons, %% "
+                "or wildcards)" % (value,))
+    # C:\ExchangeUpdates\..\Windows passes the pattern but resolves outside the folder it names.
+    if ".." in value.replace("/", "\\").split("\\"):
+        return "staging_dir %r must not contain '..': name the folder itself, such as C:\\ExchangeUpdates" % (value,)
+    return None
+
+
+def repository_problem(value, option="repository_url"):
+    """Why ``value`` is not a package repository (http(s)://server/path/ or
+    \\\\server\\share\\path), or None."""
+    if not _REPOSITORY.match(value or ""):
+        return "%s %r must be http(s)://server/path/ or \\\\server\\share\\path" % (option, value)
+    return None
+
+
+def manifest_url(repository_url):
+    """Where the repository's manifest.json lies."""
+    if repository_url.lower().startswith(("http://", "https://")):
+        return repository_url.rstrip("/") + "/manifest.json"
+    return repository_url.rstrip("\\") + "\\manifest.json"
+
+
+def cu_lookup(catalog):
+    """A function build -> CU label (None when unknown), for wanted_from_plan."""
+    def cu_of(build):
+        try:
+            entry = catalog.find(build)
+            return entry.cu if entry is not None else catalog.cu_of(build)
+        except ValueError:
+            return None
+    return cu_of
+
+
+def public_entry(item, observed=None):
+    """One entry of update_stage's ``staged`` result."""
+    seen = observed if observed is not None else (item.get("observed") or {})
+    return {
+        "name": item["name"], "staged_name": item["staged_name"], "cu": item.get("cu"), "step": item.get("step"),
+        "path": seen.get("path"), "size": item["expected"]["size"], "sha256": item["expected"]["sha256"],
+        "signer": seen.get("signer"), "verified": bool(item.get("verified")), "action": item["action"],
+    }
 
 
 def _check_name(name, what):

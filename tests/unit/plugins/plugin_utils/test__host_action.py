@@ -123,3 +123,50 @@ def test_a_nul_byte_anywhere_in_the_arguments_is_refused_before_sending(monkeypa
     assert str(caught.value) == ("EX1: the Set-EemsServerConfig argument ems.password contains a NUL byte; "
                                  "nothing was sent to the server")
     assert host.calls == []
+
+
+# -- the shared opening ---------------------------------------------------------
+
+class _Opening(_host_action.HostActionBase):
+    ARGUMENT_SPEC = {"mode": {"type": "str", "choices": ["a", "b"], "default": "a"},
+                     "new": {"type": "str", "aliases": ["old"],
+                             "deprecated_aliases": [{"name": "old", "version": "2.0.0",
+                                                     "collection_name": "onprem.exchange"}]}}
+    ARGUMENT_RULES = {"required_one_of": [["mode", "new"]]}
+
+    def run(self, tmp=None, task_vars=None):  # pragma: no cover - not used here
+        return {}
+
+
+def _opening(args, templar=None):
+    from ansible.playbook.task import Task
+    task = MagicMock(Task)
+    task.args = dict(args)
+    return _Opening(task=task, connection=MagicMock(), play_context=MagicMock(), loader=None, templar=templar,
+                    shared_loader_obj=None)
+
+
+def test_the_opening_names_the_host_in_a_refused_argument_and_announces_a_deprecated_alias(monkeypatch):
+    import ansible.plugins.action as action_base
+    announced = []
+    monkeypatch.setattr(action_base, "display", MagicMock(deprecated=lambda msg, **kw: announced.append(kw)))
+    with pytest.raises(AnsibleActionFail, match=r"^EX9: value of mode must be one of: a, b, got: c"):
+        _opening({"mode": "c"})._ex_open({"inventory_hostname": "EX9"})
+    args = _opening({"old": "x"})._ex_open({"inventory_hostname": "EX9"})
+    assert args["new"] == "x" and announced and announced[0]["version"] == "2.0.0"
+
+
+def test_the_opening_reads_today_at_the_boundary_and_names_the_host_for_a_bad_date_or_catalog(tmp_path):
+    import datetime
+    plugin = _opening({})
+    plugin._ex_open({"inventory_hostname": "EX9"})
+    assert plugin._ex_today("2026-11-26") == datetime.date(2026, 11, 26)
+    assert plugin._ex_today(None) == datetime.date.today()
+    with pytest.raises(AnsibleActionFail, match=r"^EX9: today='26/11/2026' is not an ISO date \(YYYY-MM-DD\)$"):
+        plugin._ex_today("26/11/2026")
+    bad = tmp_path / "extra.yml"
+    bad.write_text("builds: [{product: Exchange 2019}]\n")
+    plugin = _opening({})
+    plugin._ex_open({"inventory_hostname": "EX9", "exchange_catalog_files": [str(bad)]})
+    with pytest.raises(AnsibleActionFail, match=r"^EX9: .*extra.yml"):
+        plugin._ex_catalog()
