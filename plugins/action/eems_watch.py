@@ -19,24 +19,14 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._audit_report import (
     AuditReportError, _prepare_dir, _write_atomically)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_watch import (
-    WatchRecordError, compare, next_record, results_from_registered, summary_lines)
+    WatchRecordError, compare, history_dir_problem, next_record, results_from_registered, summary_lines)
 
 HISTORY_FILE = "eems-watch-history.json"
-# A history folder is a path on the controller; nothing longer or stranger.
-_PATH_LIMIT = 4096
-
 ARGUMENT_SPEC = {
     "results": {"type": "dict", "required": True},
     "history_dir": {"type": "path", "required": True},
     "run_at": {"type": "str"},
 }
-
-
-def _check_path(value):
-    text = str(value)
-    if len(text) > _PATH_LIMIT or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise AnsibleActionFail("history_dir must be a folder path without control characters (NUL, newline...) and "
-                                "at most %d characters" % _PATH_LIMIT)
 
 
 class ActionModule(ActionBase):
@@ -47,7 +37,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        _check_path(args["history_dir"])
+        problem = history_dir_problem(args["history_dir"])
+        if problem:
+            raise AnsibleActionFail(problem)
         run_at = args["run_at"] or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         path = os.path.join(os.path.abspath(os.path.expanduser(args["history_dir"])), HISTORY_FILE)
         previous = self._read(path)

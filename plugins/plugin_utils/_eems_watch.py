@@ -27,6 +27,19 @@ NOTICES = ("organization_flag_on", "server_flag_on", "service_started", "mitigat
            "reporting_again", "new_server", "left_the_fleet")
 
 
+# A history folder is a path on the controller; nothing longer or stranger.
+HISTORY_PATH_LIMIT = 4096
+
+
+def history_dir_problem(value):
+    """Why ``value`` cannot be the watch's history folder, or None."""
+    text = str(value)
+    if len(text) > HISTORY_PATH_LIMIT or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return ("history_dir must be a folder path without control characters (NUL, newline...) and at most %d "
+                "characters" % HISTORY_PATH_LIMIT)
+    return None
+
+
 class WatchRecordError(ValueError):
     """A history record that cannot be used; the message says why."""
 

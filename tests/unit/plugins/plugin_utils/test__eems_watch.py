@@ -162,3 +162,10 @@ def test_an_unrecognised_error_is_news_when_its_text_changes():
     other = _state(mitigation_events=[{"id": 1008, "time": "2026-11-26T08:00:00+00:00", "message": "Something odd: B"}])
     outcome = _run(record, {"EX1": observe(other)}, "t2")[0]
     assert [(c["kind"], c["cause"]) for c in outcome["changes"]] == [("new_error_event", "unknown_error")]
+
+
+def test_a_history_folder_with_control_characters_or_of_absurd_length_is_refused():
+    from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_watch import history_dir_problem
+    assert history_dir_problem("/var/lib/eems-watch") is None
+    assert "without control characters" in history_dir_problem("/var/lib/x\nrm")
+    assert "at most 4096" in history_dir_problem("/x" * 3000)
