@@ -11,6 +11,12 @@ reads it. A new SU is a data change made with ``scripts/update_catalog.py``.
 
 Nothing here reads the clock: every date rule takes ``today`` from the caller.
 No Ansible imports, so the planner and the tests run as plain Python.
+
+Builds: a method that takes a build accepts the string an admin or a host
+gives (the public boundary) or an ``ExchangeBuild``; it parses once on entry
+and passes the value inward, so a build read from a host is parsed once per
+question, not once per rule (``classify`` parses, then every rule it asks
+gets the value).
 """
 
 from __future__ import annotations
@@ -528,6 +534,7 @@ class Catalog:
 
     def describe_change(self, from_build, to_build):
         """``Exchange 2019 CU14 Nov24SU -> Exchange SE RTM Sep26SUv2 (product change: Exchange 2019 -> Exchange SE)``."""
+        from_build, to_build = ExchangeBuild.parse(from_build), ExchangeBuild.parse(to_build)
         before, after = self.display_name(from_build), self.display_name(to_build)
         old, new = self.product_of(from_build), self.product_of(to_build)
         text = "%s -> %s" % (before, after)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from ._exchange_build import ExchangeBuild
+
 __all__ = [
     "StagingInputError", "STAGE_ACTIONS", "GIB", "wanted_from_plan", "wanted_from_list", "staged_name",
     "manifest_index", "default_min_free_gb", "judge_file", "staging_plan", "DEFAULT_SIGNERS",
@@ -75,6 +77,7 @@ def cu_lookup(catalog):
     """A function build -> CU label (None when unknown), for wanted_from_plan."""
     def cu_of(build):
         try:
+            build = ExchangeBuild.parse(build)
             entry = catalog.find(build)
             return entry.cu if entry is not None else catalog.cu_of(build)
         except ValueError:

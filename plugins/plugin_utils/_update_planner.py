@@ -203,7 +203,7 @@ def _media_missing(catalog, policy, entry):
     return installer or "%s %s media" % (entry.product, entry.cu)
 
 
-def _candidates(catalog, current, policy):
+def _candidates(catalog, current, current_build, policy):
     """Every catalog build the server can end on, with the hops to get there.
 
     Returns ``(usable, blocked)``: ``blocked`` maps a candidate's entry to the
@@ -211,7 +211,7 @@ def _candidates(catalog, current, policy):
     repository does not hold.
     """
     esu_enrolled = policy["esu_enrolled"]
-    build = ExchangeBuild.parse(current["build"])
+    build = current_build
     product = current["product"]
     found = [_Candidate(None, build, [])]
 
@@ -308,9 +308,10 @@ def plan_update(facts, policy=None, today=None, catalog=None):
     facts["os_name"] = catalog.normalise_os(facts.get("os"), facts.get("os_version"))
     _current_findings(plan, catalog, current, facts, policy, roles, today)
 
+    # Parsed once here; everything inward takes the ExchangeBuild.
     current_build = ExchangeBuild.parse(current["build"])
-    candidates, blocked = _candidates(catalog, current, policy)
-    chosen, reachable = _choose_target(plan, catalog, current, candidates, blocked, policy, today)
+    candidates, blocked = _candidates(catalog, current, current_build, policy)
+    chosen, reachable = _choose_target(plan, catalog, current, current_build, candidates, blocked, policy, today)
     final = chosen if chosen is not None else _Candidate(catalog.find(current_build), current_build, [])
     _describe_target(target_info, catalog, current, final, reachable, chosen is not None)
 
@@ -320,7 +321,7 @@ def plan_update(facts, policy=None, today=None, catalog=None):
         target_info["description"] += "; planned after the interrupted Setup is finished and facts are gathered again"
         result["meets_eems"] = _meets_after(catalog, current_build)
         return result
-    reached, stopped = _install_steps(plan, catalog, current, facts, policy, final.hops)
+    reached, stopped = _install_steps(plan, catalog, current, current_build, facts, policy, final.hops)
     if stopped:
         reachable = False
         target_info["description"] += "; stopped before %s: %s" % (stopped["what"], stopped["why"])
@@ -358,7 +359,7 @@ def _media_finding(plan, catalog, blocked, entry, severity, lead):
     return True
 
 
-def _choose_target(plan, catalog, current, candidates, blocked, policy, today):
+def _choose_target(plan, catalog, current, current_build, candidates, blocked, policy, today):
     """Return ``(candidate or None, reachable)``; record why a target is out of reach."""
     product = current["product"]
     requested = policy["target"]
@@ -408,7 +409,6 @@ def _choose_target(plan, catalog, current, candidates, blocked, policy, today):
                      "Set the policy target to one of %s or a build such as 15.2.2562.53."
                      % ", ".join(TARGET_POLICIES))
         return None, False
-    current_build = ExchangeBuild.parse(current["build"])
     if wanted == current_build:
         return None, True
     entry = catalog.find(wanted)
@@ -582,7 +582,7 @@ def _prerequisite_steps(plan, facts, policy, build, hops):
                       free, minimum, "a CU" if needs_cu else "the updates"))
 
 
-def _install_steps(plan, catalog, current, facts, policy, hops):
+def _install_steps(plan, catalog, current, current_build, facts, policy, hops):
     """Add the install steps; return ``(build reached, None)`` or ``(build reached, stop)``.
 
     ``stop`` (``{what, why}``) means a hop cannot run (its CU is not
@@ -590,7 +590,7 @@ def _install_steps(plan, catalog, current, facts, policy, hops):
     is missing): the reason is a critical finding and nothing from that hop
     on is planned.
     """
-    state = {"product": current["product"], "cu": current["cu"], "build": ExchangeBuild.parse(current["build"]),
+    state = {"product": current["product"], "cu": current["cu"], "build": current_build,
              "dotnet": facts.get("dotnet_release")}
     os_name = facts.get("os_name")
     for index, hop in enumerate(hops):

@@ -332,3 +332,27 @@ def test_invariants_for_every_reference_build(policy):
             assert result["meets_eems"] == {"march_2023": True, "june_2026": True}, where
         if policy["target"] == "latest":
             assert result["reachable"] is True, where
+
+
+def test_the_current_build_is_parsed_once_at_the_boundary_and_travels_inward_as_a_value(monkeypatch):
+    from ansible_collections.onprem.exchange.plugins.plugin_utils import _exchange_build
+    from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import load_catalog
+    from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import plan_update
+    catalog = load_catalog()
+    original = _exchange_build.ExchangeBuild.parse.__func__
+    parsed = []
+
+    def counting(cls, value):
+        if isinstance(value, str):
+            parsed.append(value)
+        return original(cls, value)
+
+    monkeypatch.setattr(_exchange_build.ExchangeBuild, "parse", classmethod(counting))
+    plan = plan_update({"build": "15.02.1544.004", "roles": ["Mailbox"], "os": "Windows Server 2019"},
+                       {"target": "latest"}, today="2026-11-26", catalog=catalog)
+    assert plan["steps"]
+    # Once as the host gave it (classify), once in the catalog's short form (the planner), never per rule.
+    assert parsed.count("15.02.1544.004") == 1 and parsed.count("15.2.1544.4") == 1
+    parsed.clear()
+    assert catalog.describe_change("15.2.1544.4", "15.2.2562.17").startswith("Exchange 2019 CU14")
+    assert sorted(parsed) == ["15.2.1544.4", "15.2.2562.17"]
