@@ -75,13 +75,7 @@ options:
 extends_documentation_fragment:
   - action_common_attributes
   - onprem.exchange.ems
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
+  - onprem.exchange.read_only
 notes:
   - The ExSetup.exe version is authoritative; AdminDisplayVersion shows only the CU.
   - Extra catalog files named in the inventory variable C(exchange_catalog_files) (see

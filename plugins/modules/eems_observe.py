@@ -19,13 +19,7 @@ options: {}
 extends_documentation_fragment:
   - action_common_attributes
   - onprem.exchange.ems
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
+  - onprem.exchange.read_only
 notes:
   - When the Exchange cmdlets cannot be used, the flags and lists are null and RV(observation.exchange_error) says
     why; the service and events are still read.

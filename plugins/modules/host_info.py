@@ -19,13 +19,7 @@ description:
 options: {}
 extends_documentation_fragment:
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
+  - onprem.exchange.read_only
 notes:
   - Works over the C(winrm) connection, and over C(psrp) or C(ssh) with the PowerShell shell.
   - Needs no Exchange Management Shell and no administrative rights.

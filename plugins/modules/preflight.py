@@ -49,13 +49,7 @@ options:
 extends_documentation_fragment:
   - onprem.exchange.ems
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
+  - onprem.exchange.read_only
 notes:
   - Roles are judged the way Microsoft documents it (Get-ManagementRole -Cmdlet against the account's
     role assignments from Get-ManagementRoleAssignment -RoleAssignee), so custom roles count. Reading role
