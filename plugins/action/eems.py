@@ -56,10 +56,7 @@ class ActionModule(HostActionBase):
             self._display.deprecated(deprecation, version="2.0.0", collection_name="onprem.exchange")
         return super()._ex_validate()
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self._ex_open(task_vars)
+    def _ex_run(self, args, result):
         host = self._ex_host
         with self._ex_failing(EemsSettingsError):
             desired = desired_settings(args)

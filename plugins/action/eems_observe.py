@@ -18,10 +18,7 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC)
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self._ex_open(task_vars)
+    def _ex_run(self, args, result):
         state = self._ex_host_call("Get-EemsState", {"ems": self._ex_ems_args(args)})["data"]
         result.update(changed=False, observation=observe(state))
         return result

@@ -15,10 +15,7 @@ ARGUMENT_SPEC = {}
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        self._ex_open(task_vars)
+    def _ex_run(self, args, result):
         token = secrets.token_hex(8)
         data = self._ex_host_call("Get-HostIdentity", {"token": token})["data"]
         if data.get("token") != token:

@@ -42,11 +42,7 @@ class _Refused(Exception):
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self._ex_open(task_vars)
-        self._ex_task_vars = task_vars
+    def _ex_run(self, args, result):
         self._ex_args = args
         self._ex_steps = []
         host = self._ex_host
@@ -96,8 +92,7 @@ class ActionModule(HostActionBase):
 
     # -- host calls ---------------------------------------------------------
     def _ex_read(self):
-        return self._ex_host_call("Get-MaintenanceState", {"ems": self._ex_ems_args(self._ex_args)},
-                                  self._ex_task_vars)["data"]
+        return self._ex_host_call("Get-MaintenanceState", {"ems": self._ex_ems_args(self._ex_args)})["data"]
 
     def _ex_apply(self, operation, step, **extra):
         op_args = dict(extra, step=step, ems=self._ex_ems_args(self._ex_args))
@@ -105,7 +100,7 @@ class ActionModule(HostActionBase):
         # result still says this step may have been applied.
         entry = {"name": step, "changed": None, "detail": "sent; the connection was lost before the answer"}
         self._ex_steps.append(entry)
-        answer = self._ex_host_call(operation, op_args, self._ex_task_vars)
+        answer = self._ex_host_call(operation, op_args)
         entry.update(changed=answer["changed"], detail=answer["data"].get("detail"))
         return answer
 

@@ -38,10 +38,7 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self._ex_open(task_vars)
+    def _ex_run(self, args, result):
         if args["state"] == "restored":
             result.update(self._ex_restore(args))
             return result

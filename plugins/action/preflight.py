@@ -47,10 +47,7 @@ class ActionModule(HostActionBase):
             return {"ok": False, "data": None, "error": str(error), "kind": error.kind}
         return {"ok": True, "data": answer["data"], "error": None, "kind": None}
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self._ex_open(task_vars)
+    def _ex_run(self, args, result):
         problem = option_problem(args)
         if problem:
             raise self._ex_error(problem)

@@ -92,11 +92,11 @@ class ActionModule(HostActionBase):
             return error
 
     def _ex_facts(self, args):
-        raw = self._ex_host_call("Get-ExchangeFacts", {"ems": self._ex_ems_args(args)}, self._ex_vars)["data"]
+        raw = self._ex_host_call("Get-ExchangeFacts", {"ems": self._ex_ems_args(args)})["data"]
         return raw, planner_facts(raw)
 
     def _ex_health(self, args):
-        return self._ex_host_call("Test-ExchangeInstallHealth", {"ems": self._ex_ems_args(args)}, self._ex_vars)["data"]
+        return self._ex_host_call("Test-ExchangeInstallHealth", {"ems": self._ex_ems_args(args)})["data"]
 
     def _ex_task_state(self, args):
         errors = 0
@@ -176,8 +176,7 @@ class ActionModule(HostActionBase):
             time.sleep(args["poll_interval"])
 
     def _ex_ad_prep(self, args, action, path, setup_account, done):
-        state = self._ex_host_call("Get-ActiveDirectoryPrepState", {"ems": self._ex_ems_args(args)},
-                                   self._ex_vars)["data"]
+        state = self._ex_host_call("Get-ActiveDirectoryPrepState", {"ems": self._ex_ems_args(args)})["data"]
         builds = [s.get("build") for s in state.get("servers") or []]
         if not ad_prep_needed(action["to_build"], builds):
             return
@@ -197,10 +196,7 @@ class ActionModule(HostActionBase):
                                      log_excerpt=verdict["log_excerpt"])
 
     # -- the run -----------------------------------------------------------
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self._ex_open(task_vars)
+    def _ex_run(self, args, result):
         host = self._ex_host
         steps = (args["plan"] or {}).get("steps") if args["plan"] is not None else [args["step"]]
         problem = steps_logic.option_problem(args)

@@ -39,10 +39,7 @@ class ActionModule(HostActionBase):
 
     ARGUMENT_RULES = ARGUMENT_RULES
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self._ex_open(task_vars)
+    def _ex_run(self, args, result):
         # Bounds first, so a hostile value is refused before it is echoed or sent.
         for problem in (text_problem(args["staging_dir"], "staging_dir", max_length=MAX_WINDOWS_FOLDER),
                         text_problem(args["repository_url"], "repository_url", max_length=MAX_LOCATION),
@@ -65,13 +62,13 @@ class ActionModule(HostActionBase):
 
         repository = {"url": args["repository_url"], "username": args.get("repository_username"),
                       "password": args.get("repository_password")}
-        raw_manifest = self._ex_host_call("Get-RepositoryManifest", {"repository": repository}, task_vars)["data"]
+        raw_manifest = self._ex_host_call("Get-RepositoryManifest", {"repository": repository})["data"]
         try:
             manifest = manifest_index(raw_manifest.get("manifest"))
         except StagingInputError as error:
             raise self._ex_error("%s (read from %s)" % (error, args["repository_url"])) from None
 
-        decision = self._ex_decide(wanted, manifest, args, min_free, task_vars)
+        decision = self._ex_decide(wanted, manifest, args, min_free)
         result["free_disk_gb"] = decision["disk"]["free_gb"]
         if decision["missing"]:
             raise self._ex_error(
@@ -97,10 +94,10 @@ class ActionModule(HostActionBase):
 
         done = [i["staged_name"] for i in decision["items"] if i["verified"]]
         for item in decision["download"]:
-            self._ex_download(item, repository, args, done, task_vars)
+            self._ex_download(item, repository, args, done)
             done.append(item["staged_name"])
 
-        final = self._ex_decide(wanted, manifest, args, min_free, task_vars)
+        final = self._ex_decide(wanted, manifest, args, min_free)
         wrong = [i for i in final["items"] if not i["verified"]]
         if wrong:
             raise self._ex_error("staged files still do not verify after download: %s" % (
@@ -113,20 +110,20 @@ class ActionModule(HostActionBase):
         result.update(changed=bool(decision["download"]), staged=staged, free_disk_gb=final["disk"]["free_gb"])
         return result
 
-    def _ex_decide(self, wanted, manifest, args, min_free, task_vars):
+    def _ex_decide(self, wanted, manifest, args, min_free):
         files = [{"staged_name": w["staged_name"], "size": (manifest.get(w["name"].lower()) or {}).get("size")}
                  for w in wanted]
-        seen = self._ex_host_call("Get-StagedFile", {"staging_dir": args["staging_dir"], "files": files}, task_vars)
+        seen = self._ex_host_call("Get-StagedFile", {"staging_dir": args["staging_dir"], "files": files})
         observed = {f["staged_name"].lower(): f for f in seen["data"].get("files") or []}
         return staging_plan(wanted, manifest, observed, seen["data"].get("free_disk_gb"), min_free,
                             args["allowed_signers"])
 
-    def _ex_download(self, item, repository, args, done, task_vars):
+    def _ex_download(self, item, repository, args, done):
         expected = item["expected"]
         op_args = {"repository": repository, "name": expected["name"], "staged_name": item["staged_name"],
                    "staging_dir": args["staging_dir"], "size": expected["size"], "sha256": expected["sha256"],
                    "allowed_signers": args["allowed_signers"]}
-        answer = self._ex_host_call("Invoke-PackageDownload", op_args, task_vars)["data"]
+        answer = self._ex_host_call("Invoke-PackageDownload", op_args)["data"]
         verified, reason = judge_file(expected, dict(answer, exists=True), args["allowed_signers"])
         if verified and answer.get("exists"):
             return

@@ -114,6 +114,17 @@ class HostActionBase(ActionBase):
     ARGUMENT_RULES = {}
 
     # -- the opening every action repeats ------------------------------------
+    def run(self, tmp=None, task_vars=None):
+        """The opening, then the action's own steps (``_ex_run``)."""
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = self._ex_open(task_vars)
+        return self._ex_run(args, result)
+
+    def _ex_run(self, args, result):
+        """The action's steps, after the opening: host calls, plugin_utils, result."""
+        raise NotImplementedError
+
     def _ex_open(self, task_vars):
         """Remember the task's variables and host, and return the validated
         arguments.  The first line of every ``run``."""
