@@ -105,32 +105,17 @@ class ActionModule(HostActionBase):
         return answer
 
     def _ex_lost_message(self, desired, lost):
-        done = ", ".join("%s (%s)" % (s["name"], "answer lost" if s["changed"] is None else "done")
-                         for s in self._ex_steps)
-        return ("%s: the connection was lost while %s maintenance, after: %s. The server may be out of service. "
-                "%s. Once it answers, run the window again (it finishes what was started) or "
-                "onprem.exchange.maintenance_mode with state=absent to put it back in service."
-                % (self._ex_host, "entering" if desired == "present" else "leaving", done, str(lost).rstrip(".")))
+        return gate_logic.lost_message(self._ex_host, desired, self._ex_steps, lost)
 
     def _ex_fail(self, message, state):
-        left = gate_logic.summary(state)
-        raise _Refused("%s: %s Left as it is now: phase %s, components %s, cluster node %s, active databases %s. "
-                       "Run onprem.exchange.maintenance_mode with state=absent to put it back in service."
-                       % (self._ex_host, message, left["phase"], left["components"], left["cluster_node"],
-                          ", ".join(left["active_copies"]) or "none"))
+        raise _Refused(gate_logic.left_as_is_message(self._ex_host, message, state))
 
     def _ex_judge(self, state):
         return gate_logic.judge_gate(state, self._ex_args["min_healthy_copies"],
                                      self._ex_args["allow_single_copy_outage"])
 
     def _ex_refusal(self, gate, waited):
-        if gate["refused"]:
-            return ("%s: refused up front (rule: single_copy_database): %s. Nothing was changed on %s." % (
-                self._ex_host, gate["refused"], self._ex_host))
-        return ("%s: the DAG gate of %s is closed: %s. Held back by rule: %s.%s Nothing was changed on %s." % (
-            self._ex_host, gate["dag"], gate["reason"], ", ".join(gate["held_by"]) or "another member's claim",
-            " Waited %d s (gate_timeout)." % waited if waited else " gate_timeout is 0, so it did not wait.",
-            self._ex_host))
+        return gate_logic.refusal_message(self._ex_host, gate, waited)
 
     # -- entering -----------------------------------------------------------
     def _ex_enter(self, state):

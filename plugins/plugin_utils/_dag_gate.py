@@ -325,3 +325,33 @@ def option_problem(args):
     if args["poll_interval"] <= 0:
         return "poll_interval must be more than 0 seconds"
     return None
+
+
+# -- what a person reads -----------------------------------------------------
+
+def refusal_message(host, gate, waited):
+    """Why ``host`` may not leave service now (``gate`` from judge_gate)."""
+    if gate["refused"]:
+        return ("%s: refused up front (rule: single_copy_database): %s. Nothing was changed on %s."
+                % (host, gate["refused"], host))
+    return ("%s: the DAG gate of %s is closed: %s. Held back by rule: %s.%s Nothing was changed on %s." % (
+        host, gate["dag"], gate["reason"], ", ".join(gate["held_by"]) or "another member's claim",
+        " Waited %d s (gate_timeout)." % waited if waited else " gate_timeout is 0, so it did not wait.", host))
+
+
+def left_as_is_message(host, message, state):
+    """A stop part-way, with the state the server is left in and the way back."""
+    left = summary(state)
+    return ("%s: %s Left as it is now: phase %s, components %s, cluster node %s, active databases %s. Run "
+            "onprem.exchange.maintenance_mode with state=absent to put it back in service."
+            % (host, message, left["phase"], left["components"], left["cluster_node"],
+               ", ".join(left["active_copies"]) or "none"))
+
+
+def lost_message(host, desired, steps, lost):
+    """A connection lost after steps were sent: which were done, which answers were lost."""
+    done = ", ".join("%s (%s)" % (s["name"], "answer lost" if s["changed"] is None else "done") for s in steps)
+    return ("%s: the connection was lost while %s maintenance, after: %s. The server may be out of service. %s. "
+            "Once it answers, run the window again (it finishes what was started) or onprem.exchange.maintenance_mode "
+            "with state=absent to put it back in service."
+            % (host, "entering" if desired == "present" else "leaving", done, str(lost).rstrip(".")))

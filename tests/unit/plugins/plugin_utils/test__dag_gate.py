@@ -222,3 +222,18 @@ def test_a_lagged_member_is_patched_like_any_other():
     state = _state(auto_activation="Blocked", active_copies=[])
     assert gate.phase(state) == "in_service"
     assert "block_activation" in gate.enter_steps(state)
+
+
+def test_the_messages_name_the_host_the_rule_and_the_way_back():
+    from ansible_collections.onprem.exchange.plugins.plugin_utils import _dag_gate as gate
+    closed = {"refused": None, "dag": "DAG1", "reason": "DB1 would lose its last healthy copy",
+              "held_by": ["last_healthy_copy"]}
+    text = gate.refusal_message("EX1", closed, 0)
+    assert text.startswith("EX1: the DAG gate of DAG1 is closed") and "Held back by rule: last_healthy_copy" in text
+    assert "gate_timeout is 0, so it did not wait" in text and "Waited 30 s" in gate.refusal_message("EX1", closed, 30)
+    assert "rule: single_copy_database" in gate.refusal_message("EX1", dict(closed, refused="DB9 has one copy"), 0)
+    steps = [{"name": "drain_transport", "changed": True}, {"name": "suspend_cluster_node", "changed": None}]
+    lost = gate.lost_message("EX1", "present", steps, "EX1: could not connect.")
+    assert "while entering maintenance, after: drain_transport (done), suspend_cluster_node (answer lost)" in lost
+    assert gate.option_problem({"gate_timeout": 0, "queue_timeout": 0, "move_timeout": 0, "min_healthy_copies": 0,
+                                "poll_interval": 1}).startswith("min_healthy_copies=0 is not allowed")
