@@ -130,9 +130,9 @@ class ActionModule(HostActionBase):
                    "expected_build": action.get("to_build") or "", "dotnet_release": action.get("dotnet_release"),
                    "unpack": unpack_style(self._ex_catalog_value, action, path),
                    "username": setup_account[0], "password": setup_account[1]}
-        if before["state"] == "running" and before["installer"] != path:
-            raise _InstallFailed("another installer is already running on the server: %s (%s) since %s; wait for "
-                                 "it to finish" % (before["installer"], before["kind"], before["started"]))
+        problem = steps_logic.busy_problem(before, path)
+        if problem:
+            raise _InstallFailed(problem)
         answer = self._ex_try("Start-InstallerTask", op_args)
         self._ex_switches = None
         if isinstance(answer, dict):
@@ -141,10 +141,8 @@ class ActionModule(HostActionBase):
         else:
             # The answer was lost.  Never start again blindly: the task's
             # record on the server says whether this start happened.
-            state = self._ex_task_state(args)
-            if state["task_id"] and state["task_id"] != before.get("task_id") and state["installer"] == path:
-                task_id = state["task_id"]
-            else:
+            task_id = steps_logic.started_run(before, self._ex_task_state(args), path)
+            if task_id is None:
                 raise _InstallFailed("the connection dropped while starting the installer and the server shows no "
                                      "new installer run (%s); run the task again" % answer)
         deadline = time.monotonic() + args["install_timeout"]

@@ -19,7 +19,7 @@ from ._exchange_build import ExchangeBuild, ExchangeBuildError
 from ._install_judge import InstallPlanError
 
 __all__ = ["option_problem", "installer_path", "step_problem", "predicted_steps", "short_build", "schema_note",
-           "ad_prep_skipped_detail", "resume_problem"]
+           "ad_prep_skipped_detail", "resume_problem", "busy_problem", "started_run"]
 
 
 def option_problem(args):
@@ -114,3 +114,22 @@ def ad_prep_skipped_detail(state, update):
     return ("no server of %s runs %s yet, so it may need schema/organisation preparation (organisation objectVersion "
             "now %s; %s); allow_ad_prep is false, so Setup itself will prepare it or say what is missing"
             % (state.get("organization"), update, version if version is not None else "unknown", schema_note(state)))
+
+
+def busy_problem(before, path):
+    """Why no installer may start: another one runs on the server (the
+    record read before the start), or None.  The same installer running is
+    adopted, not refused."""
+    if before["state"] == "running" and before["installer"] != path:
+        return ("another installer is already running on the server: %s (%s) since %s; wait for it to finish"
+                % (before["installer"], before["kind"], before["started"]))
+    return None
+
+
+def started_run(before, after, path):
+    """After a start whose answer was lost: the run the server's record
+    shows this start made (a new task id, for this installer), or None.
+    A start is never sent again blindly."""
+    if after["task_id"] and after["task_id"] != before.get("task_id") and after["installer"] == path:
+        return after["task_id"]
+    return None

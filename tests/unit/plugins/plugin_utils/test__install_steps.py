@@ -50,3 +50,14 @@ def test_builds_are_shown_in_the_short_form_and_check_mode_predicts_a_restart_pe
     assert steps.short_build("15.2.1748") == "15.2.1748"
     predicted = steps.predicted_steps(True, [{"action": "install_cu", "update": "CU15"}])
     assert [(p["action"], p["reboot"]) for p in predicted] == [("reboot", True), ("install_cu", True)]
+
+
+def test_a_second_installer_is_refused_and_a_lost_start_is_adopted_only_from_the_servers_record():
+    before = {"state": "running", "installer": "C:\\U\\a.iso", "kind": "cu", "started": "t0", "task_id": "1"}
+    assert "another installer is already running on the server: C:\\U\\a.iso (cu) since t0" in \
+        steps.busy_problem(before, "C:\\U\\b.iso")
+    assert steps.busy_problem(before, "C:\\U\\a.iso") is None            # the same one: adopted
+    idle = {"state": "finished", "task_id": "1"}
+    assert steps.started_run(idle, {"task_id": "2", "installer": "C:\\U\\b.iso"}, "C:\\U\\b.iso") == "2"
+    assert steps.started_run(idle, {"task_id": "1", "installer": "C:\\U\\b.iso"}, "C:\\U\\b.iso") is None
+    assert steps.started_run(idle, {"task_id": "2", "installer": "C:\\U\\a.iso"}, "C:\\U\\b.iso") is None
