@@ -22,6 +22,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action impor
     CONNECTION_LOST,
     EMS_ARGUMENT_SPEC,
     HostActionBase,
+    lost_after,
 )
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import PlanInputError, plan_update
 
@@ -95,12 +96,9 @@ class ActionModule(HostActionBase):
             return self._ex_apply(result, before, change_plan, wants_check, classification, plan, desired, args, ems,
                                   done)
         except CONNECTION_LOST as error:
-            # The same kind (unreachable or failed), now saying what this run
-            # had already applied, so the summary does not read as "nothing done".
             if not done:
                 raise
-            raise type(error)("%s. Applied before the connection was lost: %s; run again to confirm that EEMS "
-                              "works" % (error, "; ".join(done)))._ex_lost(error.operation, error.tries) from None
+            raise lost_after(error, done, "run again to confirm that EEMS works") from None
 
     def _ex_apply(self, result, before, change_plan, wants_check, classification, plan, desired, args, ems, done):
         """The writes, the re-read and the verification; ``done`` collects

@@ -17,6 +17,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action impor
     CONNECTION_LOST,
     EMS_ARGUMENT_SPEC,
     HostActionBase,
+    lost_after,
 )
 
 ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
@@ -108,13 +109,9 @@ class ActionModule(HostActionBase):
 
             after_raw = self._ex_host_call("Get-RewriteConfiguration", {})["data"]
         except CONNECTION_LOST as error:
-            # The same kind (unreachable or failed), now saying what this run
-            # had already applied, so the report does not read as "nothing done".
             if not done:
                 raise
-            raise type(error)("%s. Applied before the connection was lost: %s; run again to confirm the "
-                              "configuration" % (error, "; ".join(done)))._ex_lost(error.operation, error.tries) \
-                from None
+            raise lost_after(error, done, "run again to confirm the configuration") from None
         after = mit.configuration_from_host(after_raw)
         result["url_rewrite"] = task.rewrite_summary(after_raw.get("url_rewrite"), requirements, install)
         leftover = task.leftover_changes(data, definitions, targets, after, repair=args["repair"])

@@ -95,6 +95,14 @@ class HostAnswerLost(AnsibleActionFail, _Lost):
 CONNECTION_LOST = (HostUnreachable, HostAnswerLost)
 
 
+def lost_after(error, done, advice):
+    """``error`` (one of CONNECTION_LOST) again, of the same kind (unreachable
+    or failed), now saying what this run had applied (``done``) and what to
+    do, so a summary does not read as "nothing done"."""
+    return type(error)("%s. Applied before the connection was lost: %s; %s" % (error, "; ".join(done), advice)) \
+        ._ex_lost(error.operation, error.tries)
+
+
 # Options every Exchange-cmdlet-using plugin accepts; documented once in
 # plugins/doc_fragments/ems.py.
 EMS_ARGUMENT_SPEC = {
