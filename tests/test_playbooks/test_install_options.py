@@ -229,6 +229,21 @@ def test_an_exchange_2013_cu_whose_unpack_switches_no_source_names_is_not_unpack
     assert lab.state.server("EX13")["build"] == "15.0.1395.12"
 
 
+def test_an_exchange_2013_cu_unpacked_by_hand_runs_setup_from_its_folder(lab_factory, tmp_path):
+    # The way out for a package whose switches are unknown: the admin unpacked it beside itself.
+    lab = lab_factory(_fleet(EX13={
+        "build": "15.0.1395.12", "os": "Windows Server 2012 R2 Datacenter", "dotnet_release": 461814,
+        "setup_watermark": "MailboxRole: Microsoft.Exchange.Management.Deployment.x",
+        "extracted_media": ["c:\\exchangeupdates\\exchange2013-x64-cu22"],
+        "services": {"MSExchangeIS": {"start_mode": "Disabled", "state": "Stopped"}}}))
+    result = _install(lab, tmp_path, "EX13", {"step": {"action": "resume_setup"},
+                                              "resume_installer": "Exchange2013-x64-cu22.exe"})
+    assert result.returncode == 0, _out(result)
+    run = [r for r in _runs(lab, "EX13") if r["kind"] == "cu"][-1]
+    assert run["extract_to"] is None and run["unpack"] is None
+    assert lab.state.server("EX13")["setup_watermark"] is None
+
+
 def test_media_older_than_2019_cu14_never_gets_the_extended_protection_switches(lab_factory, tmp_path):
     # 2016 CU23 Setup does not turn Extended Protection on, nor know the opt-outs.
     lab = lab_factory(_fleet(EX16={"build": "15.1.2375.7", "os": "Windows Server 2016 Standard",
