@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import csv
-import html
+import markupsafe
 import io
 import json
 import os
@@ -60,7 +60,7 @@ def test_report_top_level_keys(report):
     assert (report["report_version"], report["title"], report["generated_on"]) == (1, "Lab fleet audit", TODAY)
     assert set(report["summary"]) == {"total", "by_state", "unreachable", "failed", "not_run", "by_eems_status",
                                       "by_lifecycle", "by_product", "needing_update", "critical_findings",
-                                      "findings_by_severity", "hosts"}
+                                      "findings_by_severity", "hosts", "next_actions"}
     for server in report["servers"]:
         assert tuple(server) == SERVER_KEYS
 
@@ -250,12 +250,15 @@ def _hostile_report():
 
 def test_html_escapes_everything_from_hosts():
     page = render_html(_hostile_report())
-    assert "<script" not in page.lower()
+    # The page's one script is the collection's own table sorter; none from a host.
+    assert page.lower().count("<script") == 1 and "alert(1)</script>" not in page
     assert "<img" not in page.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
-    # Anchors are numbered, never built from host names.
-    assert set(re.findall(r'id="([^"]+)"', page)) == {"server-%d" % i for i in range(1, 16)}
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    # Anchors and table ids are numbered, never built from host names.
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    assert {"server-%d" % i for i in range(1, 16)} <= ids
+    assert all(re.fullmatch(r"(server|servers)-\d+|summary|next|counts|details|servers|alerts", i) for i in ids), ids
 
 
 def test_html_is_self_contained():
@@ -322,12 +325,12 @@ def test_markdown_has_one_table_row_per_server(report):
 
 def test_html_has_cards_a_section_per_server_and_remedies(report):
     page = render_html(report)
-    assert page.count('class="card ') == 12
+    assert page.count('class="card ') == 13
     assert page.count('<section class="server ') == 15
     assert '<span class="n">7</span><span class="l">EEMS not working</span>' in page
     for server in report["servers"]:
         for finding in server["findings"]:
-            assert html.escape(finding["remedy"], quote=True) in page
+            assert str(markupsafe.escape(finding["remedy"])) in page
 
 
 # --- writing ------------------------------------------------------------------
