@@ -7,7 +7,9 @@ Plain Python, no Ansible imports: each builder module declares its ``KIND``.
 """
 from __future__ import annotations
 
-from .writer import FORMATS, write_report
+import datetime
+
+from .writer import FORMATS, ReportError, write_report
 
 # Options every report action has besides its inputs and title (the doc
 # fragment onprem.exchange.report documents exactly these).
@@ -16,6 +18,14 @@ COMMON_SPEC = {
     "formats": {"type": "list", "elements": "str", "choices": list(FORMATS), "default": list(FORMATS)},
     "generated_on": {"type": "str"},
 }
+
+
+def report_day(generated_on):
+    """``generated_on`` as an ISO date text; ReportError when it is not one."""
+    try:
+        return datetime.date.fromisoformat(str(generated_on)).isoformat()
+    except ValueError:
+        raise ReportError("generated_on=%r is not an ISO date (YYYY-MM-DD)" % (generated_on,)) from None
 
 
 class ReportKind:
