@@ -32,6 +32,8 @@ TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
                             "report_templates")
 STANDALONE = "Standalone servers"
 NO_ORGANISATION = "Organisation not known"
+# Servers nothing could be read from (unreachable, failed, not run).
+UNPLACED = "Organisation and DAG not known"
 
 # Colour classes come from fixed tables, never from host text.
 TONES = ("ok", "warn", "bad", "na", "unk", "info")
@@ -98,7 +100,7 @@ def group_servers(servers, placement):
         groups.setdefault((organization, dag), []).append(server)
     if list(groups) == [(None, None)]:
         return [{"organization": None, "dag": None, "title": "All servers", "servers": groups[(None, None)]}]
-    organisations = {org for org, _dag in groups}
+    organisations = {org for org, _dag in groups if org}
 
     def order(key):
         organization, dag = key
@@ -108,8 +110,12 @@ def group_servers(servers, placement):
     result = []
     for organization, dag in sorted(groups, key=order):
         where = "DAG %s" % dag if dag else STANDALONE
-        title = where if len(organisations) == 1 and organization else "%s — %s" % (
-            organization or NO_ORGANISATION, where)
+        if organization is None and dag is None:
+            title = UNPLACED
+        elif len(organisations) == 1 and organization:
+            title = where
+        else:
+            title = "%s — %s" % (organization or NO_ORGANISATION, where)
         result.append({"organization": organization, "dag": dag, "title": title,
                        "servers": groups[(organization, dag)]})
     return result
