@@ -25,6 +25,20 @@ options:
       - Date the report is for, ISO C(YYYY-MM-DD). It is the only date the report shows.
       - Defaults to the controller's current date.
     type: str
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: The report is written in check mode too; it is output, not managed state.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 notes:
   - Runs on the controller and contacts no host. Always returns C(changed=false) and writes the
     report in check mode too; the files are output, not state of a managed host.

@@ -39,28 +39,10 @@ extends_documentation_fragment:
   - onprem.exchange.report
   - action_common_attributes
   - action_common_attributes.flow
-attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  check_mode:
-    support: full
-    details:
-      - Check mode writes the report as well, see the notes.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
-  - Always returns C(changed=false). The report is output written on the controller, not state of a
-    managed host, and the audit changes nothing on any server.
-  - Writes the report in check mode too. The files are the purpose of an audit, and AWX "check" job
-    templates run audits in check mode to be sure that nothing on the servers changes.
-  - Runs on the controller. Use C(run_once) so one host writes the report for the whole play. Files are
-    written to a temporary file and renamed, so a reader never sees a partly written report.
+  - The audit changes nothing on any server. The files are its purpose, and AWX "check" job templates run
+    audits in check mode to be sure of that, so the report is written in check mode too.
+  - Use C(run_once) so one host writes the report for the whole play.
 seealso:
   - module: onprem.exchange.build_facts
   - module: ansible.builtin.set_stats

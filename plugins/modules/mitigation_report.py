@@ -28,14 +28,7 @@ options:
 extends_documentation_fragment:
   - onprem.exchange.report
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The report is written in check mode too; it changes no managed host.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - action_common_attributes.flow
 seealso:
   - module: onprem.exchange.mitigation
 author:

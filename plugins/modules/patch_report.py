@@ -33,14 +33,7 @@ options:
 extends_documentation_fragment:
   - onprem.exchange.report
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The report is controller output, so it is written in check mode too.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - action_common_attributes.flow
 seealso:
   - module: onprem.exchange.update_install
   - module: onprem.exchange.audit_report

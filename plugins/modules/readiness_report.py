@@ -28,16 +28,7 @@ options:
 extends_documentation_fragment:
   - onprem.exchange.report
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The report is written in check mode too; it is output, not managed state.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-notes:
-  - Never reports C(changed); file names are fixed (C(exchange-preflight.*)) and never come from host data.
+  - action_common_attributes.flow
 seealso:
   - module: onprem.exchange.preflight
   - module: onprem.exchange.audit_report
