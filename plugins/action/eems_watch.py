@@ -61,7 +61,7 @@ class ActionModule(ActionBase):
         if not self._task.check_mode:
             try:
                 write_atomically(os.path.join(prepare_dir(os.path.dirname(path)), HISTORY_FILE),
-                                  (json.dumps(record, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+                                 (json.dumps(record, indent=1, sort_keys=True) + "\n").encode("utf-8"))
             except (ReportError, OSError) as error:
                 raise AnsibleActionFail("cannot write the watch history %s: %s" % (path, error)) from None
             written = True

@@ -116,7 +116,7 @@ def _steps(raw):
     for item in raw if isinstance(raw, list) else []:
         if isinstance(item, Mapping):
             steps.append({key: text(item.get(key)) for key in ("action", "update", "from_build", "to_build", "kb",
-                                                                "reason")})
+                                                               "reason")})
     return steps
 
 
@@ -383,8 +383,6 @@ def render_markdown(report):
             lines += ["| %s | %s: %s | %s |" % (md(f["severity"]), md(f["id"]), md(f["message"]), md(f["remedy"]))
                       for f in server["findings"]]
     return "\n".join(lines) + "\n"
-
-
 
 
 # --- HTML -------------------------------------------------------------------

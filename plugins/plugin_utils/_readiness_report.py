@@ -34,7 +34,7 @@ def _server(name, result):
                 "error": "no preflight result (the play stopped before this server was checked)"}
     if not isinstance(result, Mapping):
         raise ReportError("results[%r] is a %s, not the registered result of onprem.exchange.preflight "
-                               "(a dict) or null" % (name, type(result).__name__))
+                          "(a dict) or null" % (name, type(result).__name__))
     if result.get("unreachable"):
         return {"name": name, "status": "unreachable", "jobs": {}, "findings": [], "server": {},
                 "error": "%s: %s" % (name, result.get("msg") or "unreachable"),
