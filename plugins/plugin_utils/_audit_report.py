@@ -71,7 +71,8 @@ SERVER_KEYS = (
 CSV_COLUMNS = (
     "name", "status", "product", "build", "cu", "update", "lifecycle", "end_of_support", "eems_status", "eems_cause",
     "eems_remedy", "eems_evidence", "next_steps", "target", "target_build", "reachable", "needs_update",
-    "critical_findings", "warning_findings", "info_findings", "findings", "error",
+    "critical_findings", "warning_findings", "info_findings", "findings", "error", "display_name", "organization",
+    "dag",
 )
 
 # Short labels for plan steps in "next steps"; reboots after an install are

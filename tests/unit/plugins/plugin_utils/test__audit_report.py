@@ -388,3 +388,16 @@ def test_write_report_rejects_bad_names(report, tmp_path, formats, basename, mes
     with pytest.raises(AuditReportError, match=message):
         write_report(report, str(tmp_path), formats, basename=basename)
     assert os.listdir(tmp_path) == []
+
+
+def test_rows_carry_the_build_name_admins_use_and_where_the_server_is(report):
+    ex19b = _server(report, "EX19B")
+    assert (ex19b["display_name"], ex19b["organization"], ex19b["dag"]) == (
+        "Exchange 2019 CU14 Feb26SU", "Contoso", "DAG01")
+    assert _server(report, "FBEX01")["organization"] == "Fabrikam"
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(render_csv(report)))}
+    assert (rows["EX19B"]["display_name"], rows["EX19B"]["dag"]) == ("Exchange 2019 CU14 Feb26SU", "DAG01")
+    page = render_html(report)
+    # Grouped: the DAG's members before the standalone servers, unreadable hosts last.
+    assert page.index("Contoso — DAG DAG01") < page.index("Contoso — Standalone servers") < \
+        page.index("Organisation and DAG not known")
