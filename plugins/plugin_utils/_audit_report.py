@@ -167,6 +167,9 @@ def _server(name, result, catalog=None):
     plan = result.get("plan") if isinstance(result.get("plan"), Mapping) else {}
     target = plan.get("target") if isinstance(plan.get("target"), Mapping) else {}
     steps = _steps(plan.get("steps"))
+    for step in steps:
+        # The build a step reaches, as admins name it (the number stays in to_build).
+        step["to_name"] = build_name(step["to_build"], catalog)
     findings = _findings(result.get("findings"))
     eems_status = text(eems.get("status"))
     reachable = _flag(plan.get("reachable"))
