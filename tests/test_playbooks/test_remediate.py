@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import json
-import re
 
-from labtools import run_playbook, write_inventory
+from labtools import changed_counts, run_playbook, write_inventory
 
 # Where each default-fleet server must end (target eems, no ESU): working, or
 # not working with the reason a person reads.
@@ -22,11 +21,6 @@ EXPECTED = {
     "EXSE1": ("working", None),
     "FBEX01": ("working", None),                           # org flag switched on, once
 }
-
-
-def _recap(stdout):
-    return {m.group(1): int(m.group(2)) for m in
-            re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", stdout, re.M)}
 
 
 def test_remediate_ends_every_server_working_or_named_and_settles(lab_factory, tmp_path):
@@ -56,5 +50,5 @@ def test_remediate_ends_every_server_working_or_named_and_settles(lab_factory, t
     second = run_playbook(inventory, "playbooks/remediate.yml", "-e", "exchange_report_dir=%s" % reports,
                           "-f", "20", timeout=1500)
     assert second.returncode == 0, second.stdout[-4000:]
-    assert _recap(second.stdout) and all(changed == 0 for changed in _recap(second.stdout).values()), \
-        _recap(second.stdout)
+    assert changed_counts(second.stdout) and all(changed == 0 for changed in changed_counts(second.stdout).values()), \
+        changed_counts(second.stdout)
