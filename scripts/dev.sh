@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for the README's commands.
 #   scripts/dev.sh demo      set up, start the lab, run the main job against it
-#   scripts/dev.sh test      set up and run the whole test suite (what CI runs)
+#   scripts/dev.sh test      set up, then lint, ansible-test sanity and every test (what CI runs)
 #   scripts/dev.sh lab-stop  stop the lab (its state is kept in .lab/)
 #   scripts/dev.sh setup     only create the virtual environment(s)
 set -euo pipefail
@@ -113,7 +113,7 @@ case "${1:-}" in
     exit "$status"
     ;;
   *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
