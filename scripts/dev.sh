@@ -100,6 +100,9 @@ case "${1:-}" in
       fi
     }
     phase "ansible-test sanity" sanity
+    # The headless browser of the report page tests (Debian's chromium). When
+    # it cannot be installed those tests skip, except under CI, where they fail.
+    bash scripts/install_browser.sh || true
     # Smoke run on the oldest supported pair (Python 3.11 + ansible-core 2.19)
     # when the main run uses something newer.
     main_minor="$(.venv/bin/python -c 'import sys; print(sys.version_info[1])')"
