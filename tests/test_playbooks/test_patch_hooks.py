@@ -114,6 +114,29 @@ def test_a_failing_pre_install_hook_installs_nothing_and_stays_in_maintenance(la
     assert out_of_service(lab.state.server("PS1"))
 
 
+LOSING_HOOK = """
+- name: Read the EEMS state (the lab cuts the network at this call)
+  onprem.exchange.eems:
+    verify_timeout: 0
+"""
+
+
+def test_a_server_lost_inside_a_hook_is_reported_possibly_out_of_service_naming_the_hook(lab_factory, tmp_path):
+    lab = lab_factory(_fleet())
+    # The window itself never reads EEMS: the cut comes inside the hook.
+    lab.set_faults("PS1", {"unreachable_at": {"operation": "Get-EemsState"}})
+    hook = _hook(tmp_path, "lose.yml", LOSING_HOOK)
+    # Ansible drops a host lost without ignore_unreachable from the later
+    # plays: another server of the run (PM3, up to date) writes the report.
+    result, rows = _patch(lab, tmp_path, ["PS1", "PM3"], "-e", "exchange_patch_hook_tasks=%s" % hook)
+    assert result.returncode != 0
+    row = rows["PS1"]
+    assert row["status"] == "unreachable", row
+    assert row["in_maintenance"] is True and row["maintenance"] == "possibly_out_of_service", row
+    assert "the server was lost inside exchange_patch_hook_tasks (%s)" % hook in row["message"], row
+    assert lab.state.server("PS1")["build"] == TARGET
+
+
 # -- the role on its own, with a window given as a length --------------------------------
 
 ROLE_PLAYBOOK = """
