@@ -17,6 +17,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._patch_window impo
     check_window_end,
     check_window_minutes,
     stopped_services,
+    sweep_conclusion,
     unreachable_message,
     window_closed,
     window_end,
@@ -48,4 +49,5 @@ class FilterModule:
             "patch_window_closed": patch_window_closed,
             "unreachable_message": unreachable_message,
             "stopped_services": stopped_services,
+            "patch_sweep_conclusion": sweep_conclusion,
         }

@@ -119,3 +119,73 @@ def stopped_services(services):
         if service.get("start_mode") == "Automatic" and service.get("state") != "Running":
             names.append(service.get("name"))
     return names
+
+
+def _true(value):
+    # Facts templated from text arrive as bools or as their text.
+    return value is True or str(value).strip().lower() in ("true", "yes", "1")
+
+
+def _result(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _message(result, default="no answer"):
+    return re.sub(r"^Task failed: ", "", str(result.get("msg") or default))
+
+
+def sweep_conclusion(window):
+    """Where a server that may be out of service stands at the end of its window.
+
+    ``window`` holds the sweep's three registered results (``read``: the
+    maintenance state read in check mode; ``facts``: build_facts, run only when
+    it is in maintenance and nothing says keep it there; ``leave``: putting it
+    back, run only when its automatic services run) and the window's facts
+    (``status``, ``message``, ``last_action``, ``applied``, ``installer_failed``,
+    ``hook_failed``, ``left``). Returns the facts to set: ``maintenance``
+    (in_service, in_maintenance or possibly_out_of_service), ``left``,
+    ``still_out``, ``status`` and ``message`` (the window's message with the
+    sweep's note).
+    """
+    read, facts, leave = (_result(window.get(key)) for key in ("read", "facts", "leave"))
+    installer_failed, hook_failed = _true(window.get("installer_failed")), _true(window.get("hook_failed"))
+    applied = [str(step) for step in window.get("applied") or []]
+    done = str(window.get("last_action") or "") + (" (maintenance steps: %s)" % ", ".join(applied) if applied else "")
+    services = _result(_result(_result(facts.get("ansible_facts")).get("exchange"))).get("services")
+    stopped = stopped_services(services)
+
+    if read.get("unreachable") or read.get("failed"):
+        verdict = "possibly_out_of_service"
+        note = "possibly out of service: %s at the end of the window (%s); last done: %s" % (
+            "could not be reached" if read.get("unreachable") else "its state could not be read", _message(read), done)
+    elif not read.get("changed"):
+        verdict = "in_service"
+        note = "in service (read at the end of the window; last done: %s)" % done
+    elif leave and not leave.get("skipped") and not leave.get("unreachable") and not leave.get("failed"):
+        verdict = "in_service"
+        note = "put back in service at the end of the window: this run took it out and it is healthy"
+    else:
+        verdict = "in_maintenance"
+        if installer_failed:
+            note = "in maintenance: its installer started and did not finish cleanly"
+        elif hook_failed:
+            note = "in maintenance: its hook tasks failed"
+        elif stopped:
+            note = "in maintenance: automatic services are not running: %s" % ", ".join(stopped)
+        else:
+            why = leave.get("msg") if "msg" in leave else facts.get("msg", "no answer")
+            note = "in maintenance: putting it back in service failed: %s" % why
+
+    status = window.get("status")
+    if verdict == "possibly_out_of_service" and not installer_failed:
+        status = "unreachable"
+    elif verdict == "in_maintenance":
+        status = "failed_in_maintenance"
+    message = re.sub(r"[.] *$", "", str(window.get("message") or ""))
+    return {
+        "maintenance": verdict,
+        "left": _true(window.get("left")) or verdict == "in_service",
+        "still_out": verdict in ("in_maintenance", "possibly_out_of_service"),
+        "status": status,
+        "message": message + ("; " if window.get("message") else "") + note,
+    }

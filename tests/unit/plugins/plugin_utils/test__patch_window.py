@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.onprem.exchange.plugins.plugin_utils._patch_window import (
     WindowError,
     stopped_services,
+    sweep_conclusion,
     unreachable_message,
     window_closed,
     window_end,
@@ -107,3 +108,68 @@ def test_the_filters_turn_a_wrong_option_into_a_filter_error_naming_it():
     with pytest.raises(AnsibleFilterError, match="must be a UTC time"):
         patch_window_closed("06:00", START)
     assert patch_window_end("", 0) == ""
+
+
+# -- the sweep's conclusion -------------------------------------------------------
+
+RUNNING = {"ansible_facts": {"exchange": {"services": [
+    {"name": "MSExchangeIS", "start_mode": "Automatic", "state": "Running"}]}}}
+STOPPED = {"ansible_facts": {"exchange": {"services": [
+    {"name": "MSExchangeTransport", "start_mode": "Automatic", "state": "Stopped"}]}}}
+SKIPPED = {"skipped": True, "changed": False}
+
+
+def _window(**overrides):
+    window = {"read": {"changed": True}, "facts": RUNNING, "leave": {"changed": True}, "status": "failed",
+              "message": "Install, restart and verify: it broke.", "last_action": "installing",
+              "applied": ["drain_transport", "server_offline"], "installer_failed": False, "hook_failed": False,
+              "left": False}
+    window.update(overrides)
+    return window
+
+
+def test_a_healthy_server_this_run_took_out_is_put_back_and_keeps_its_status():
+    assert sweep_conclusion(_window()) == {
+        "maintenance": "in_service", "left": True, "still_out": False, "status": "failed",
+        "message": "Install, restart and verify: it broke; put back in service at the end of the window: "
+                   "this run took it out and it is healthy"}
+
+
+def test_a_server_found_in_service_says_what_was_last_done():
+    found = sweep_conclusion(_window(read={"changed": False}, facts=SKIPPED, leave=SKIPPED, message=""))
+    assert found["maintenance"] == "in_service" and found["status"] == "failed"
+    assert found["message"] == ("in service (read at the end of the window; last done: installing "
+                                "(maintenance steps: drain_transport, server_offline))")
+
+
+@pytest.mark.parametrize("read, how", [({"unreachable": True, "msg": "Task failed: FM1: could not connect"},
+                                        "could not be reached"),
+                                       ({"failed": True, "msg": "EMS session refused"}, "its state could not be read")])
+def test_a_server_that_cannot_be_read_is_possibly_out_of_service(read, how):
+    found = sweep_conclusion(_window(read=read, facts=SKIPPED, leave=SKIPPED, applied=[], last_action="leaving maintenance"))
+    assert found["maintenance"] == "possibly_out_of_service" and found["still_out"] is True
+    assert found["status"] == "unreachable"
+    assert found["message"].endswith("possibly out of service: %s at the end of the window (%s); last done: leaving "
+                                     "maintenance" % (how, read["msg"].replace("Task failed: ", "")))
+
+
+def test_a_failed_installer_keeps_its_status_even_when_the_server_cannot_be_read():
+    found = sweep_conclusion(_window(read={"unreachable": True}, facts=SKIPPED, leave=SKIPPED,
+                                     status="failed_in_maintenance", installer_failed="True"))
+    assert found["status"] == "failed_in_maintenance" and found["maintenance"] == "possibly_out_of_service"
+
+
+@pytest.mark.parametrize("overrides, note", [
+    ({"installer_failed": True}, "in maintenance: its installer started and did not finish cleanly"),
+    ({"hook_failed": "true"}, "in maintenance: its hook tasks failed"),
+    ({"facts": STOPPED}, "in maintenance: automatic services are not running: MSExchangeTransport"),
+    ({"leave": {"failed": True, "msg": "Set-ServerComponentState refused"}},
+     "in maintenance: putting it back in service failed: Set-ServerComponentState refused"),
+    ({"facts": {"failed": True, "msg": "facts broke"}}, "in maintenance: putting it back in service failed: facts broke"),
+])
+def test_a_server_kept_in_maintenance_says_why(overrides, note):
+    overrides.setdefault("leave", SKIPPED)
+    found = sweep_conclusion(_window(**overrides))
+    assert (found["maintenance"], found["status"], found["still_out"], found["left"]) == (
+        "in_maintenance", "failed_in_maintenance", True, False)
+    assert found["message"] == "Install, restart and verify: it broke; " + note
