@@ -52,7 +52,8 @@ def _read_by_the_role(role, prefix):
     names = set()
     for path in glob.glob(os.path.join(REPO_ROOT, "roles", role, "tasks", "*.yml")):
         with open(path, encoding="utf-8") as handle:
-            names.update(re.findall(r"\b(%s\w+)" % re.escape(prefix), handle.read()))
+            # A name ends in a letter or digit (exchange_patch_record_* in a comment is not one).
+            names.update(re.findall(r"\b(%s\w*[A-Za-z0-9])\b" % re.escape(prefix), handle.read()))
     return names
 
 
