@@ -10,6 +10,8 @@ them directly.
 """
 from __future__ import annotations
 
+from ._edge import EDGE_ROLE, is_edge_transport
+
 
 def planner_facts(raw):
     """The planner's input (see _update_planner) from the host's raw facts."""
@@ -25,7 +27,8 @@ def planner_facts(raw):
         # The planner reads the caption or the version (_exchange_catalog.normalise_os).
         "os": os_info.get("caption") or None,
         "os_version": os_info.get("version") or None,
-        "roles": exchange.get("roles") or [],
+        "roles": exchange.get("roles") or ([EDGE_ROLE] if is_edge_transport(raw) else []),
+        "edge_transport": is_edge_transport(raw),
     }
 
 
