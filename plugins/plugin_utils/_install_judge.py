@@ -346,9 +346,10 @@ def verify_health(health, expected_build=None, modes_before=None, meant_off=()):
 def ad_prep_applies(action, facts):
     """Whether a step may need Active Directory preparation before it: a new
     CU on a server in the domain.  An Edge Transport server is outside the
-    domain and its Setup never prepares AD (Microsoft Learn, "Install the
-    Edge Transport role": Edge keeps its configuration in its own AD LDS
-    instance), so nothing is read or prepared for it."""
+    domain and keeps its configuration in its own AD LDS instance (Microsoft
+    Learn, "Edge Transport servers"); AD is prepared from a domain member
+    (Learn, "Prepare Active Directory and domains"), so nothing is read or
+    prepared for an Edge server (Start-InstallerTask refuses it there too)."""
     if (action or {}).get("kind") != "cu" or (action or {}).get("action") == "resume_setup":
         return False
     return not (facts or {}).get("edge_transport")

@@ -63,6 +63,12 @@ def test_over_winrm_edge_facts_come_from_local_cmdlets_and_remote_is_refused_pla
         state = _host_call.run_host_operation(client, "Get-MaintenanceState", {"ems": {"mode": "auto"}})["data"]
         assert state["edge_transport"] is True and state["dag"] is None and state["auto_activation"] is None
         assert set(state["components"]) == {"ServerWideOffline", "HubTransport"}
+        # Setup on Edge never prepares Active Directory: the host refuses it outright.
+        with pytest.raises(_host_call.HostCallError, match="never prepares Active Directory"):
+            _host_call.run_host_operation(client, "Start-InstallerTask", {
+                "kind": "prepare_ad", "installer_path": "C:\\ExchangeUpdates\\ExchangeServer2019-x64-CU15.ISO",
+                "staging_dir": "C:\\ExchangeUpdates", "licence": "diagnostic_data", "update": "CU15",
+                "expected_build": "15.2.1748.10", "username": "LAB\\ansible", "password": "unused"})
     finally:
         client.close()
     mailbox = WinRMClient.for_lab(lab, "MBX1")
