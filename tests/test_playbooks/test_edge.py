@@ -122,3 +122,20 @@ def test_eems_and_mitigate_runs_that_include_the_edge_server_are_green_and_leave
         assert (row["status"], row["cves"], row["error"]) == ("checked", [], None), row
         assert "EDGE1" not in report["summary"]["hosts"]["unprotected"]
     assert result.returncode == 0, _out(result)
+
+
+def test_preflight_judges_the_edge_server_by_what_it_has(lab_factory, tmp_path):
+    # No RBAC (local Administrators manage an Edge server), no IIS for URL
+    # Rewrite, no Mitigation Service to reach the OCS: none is a finding there.
+    lab = lab_factory(_fleet())
+    inventory = write_inventory(lab, tmp_path / "inventory.yml")
+    reports = tmp_path / "reports"
+    result = run_playbook(inventory, "playbooks/preflight.yml", "-e", "exchange_report_dir=%s" % reports)
+    assert result.returncode == 0, _out(result)
+    report = json.loads((reports / "exchange-preflight.json").read_text(encoding="utf-8"))
+    rows = {s["name"]: s for s in report["servers"]}
+    assert rows["EDGE1"]["findings"] == [], rows["EDGE1"]
+    assert rows["EDGE1"]["status"] == "ready"
+    # The same checks still hold for the Mailbox server beside it.
+    assert "url_rewrite_missing" not in {f["id"] for f in rows["MBX1"]["findings"]}
+    assert rows["MBX1"]["server"]["role_groups"] == ["Organization Management"]
