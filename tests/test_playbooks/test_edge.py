@@ -63,6 +63,9 @@ def test_over_winrm_edge_facts_come_from_local_cmdlets_and_remote_is_refused_pla
         state = _host_call.run_host_operation(client, "Get-MaintenanceState", {"ems": {"mode": "auto"}})["data"]
         assert state["edge_transport"] is True and state["dag"] is None and state["auto_activation"] is None
         assert set(state["components"]) == {"ServerWideOffline", "HubTransport"}
+        # Outside the domain: the workgroup is no part of its name (the primary DNS suffix is).
+        identity = _host_call.run_host_operation(client, "Get-HostIdentity", {"token": "t"})["data"]
+        assert identity["domain"] == "WORKGROUP" and identity["fqdn"] == facts["fqdn"] == "EDGE1.lab.contoso.test"
         # Setup on Edge never prepares Active Directory: the host refuses it outright.
         with pytest.raises(_host_call.HostCallError, match="never prepares Active Directory"):
             _host_call.run_host_operation(client, "Start-InstallerTask", {

@@ -15,7 +15,7 @@
 # and its organisation settings are a copy in AD LDS, not the organisation's
 # (HealthChecker reads EEMS only where IsEdgeServer is false), so those are
 # left null.
-# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-IdentityName, Get-PropertyValue, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent, Test-EdgeTransportRole
+# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-HostFqdn, Get-IdentityName, Get-PropertyValue, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent, Test-EdgeTransportRole
 param($HostArgs)
 
 function Get-InstalledExchangeUpdate {
@@ -154,9 +154,8 @@ function Get-ExchangeOrganizationFact {
 }
 
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
-$computer = Get-CimInstance -ClassName Win32_ComputerSystem
 $systemDrive = Get-CimInstance -ClassName Win32_LogicalDisk -Filter ("DeviceID='{0}'" -f $env:SystemDrive)
-$fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
+$fqdn = Get-HostFqdn
 $ndp = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' -ErrorAction SilentlyContinue
 $rebootReasons = @(Get-PendingRebootReason)
 $dotnetRelease = Get-PropertyValue -InputObject $ndp -Name 'Release'

@@ -13,7 +13,7 @@
 # component states and queues are read there (CSS-Exchange HealthChecker
 # likewise skips Get-MailboxServer where IsEdgeServer is true,
 # DataCollection/ExchangeInformation/Invoke-JobExchangeInformationCmdlet.ps1).
-# Uses: ConvertTo-NullableBoolean, Get-IdentityName, Get-PropertyValue, Open-ExchangeSession, Test-EdgeTransportRole
+# Uses: ConvertTo-NullableBoolean, Get-HostFqdn, Get-IdentityName, Get-PropertyValue, Open-ExchangeSession, Test-EdgeTransportRole
 param($HostArgs)
 
 function Get-ComponentMap {
@@ -25,8 +25,7 @@ function Get-ComponentMap {
     $map
 }
 
-$computer = Get-CimInstance -ClassName Win32_ComputerSystem
-$fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
+$fqdn = Get-HostFqdn
 $name = $env:COMPUTERNAME
 $edge = [bool](Test-EdgeTransportRole)
 $session = Open-ExchangeSession -Ems (Get-PropertyValue -InputObject $HostArgs -Name 'ems') -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-MailboxServer', 'Get-ServerComponentState', 'Get-MailboxDatabase', 'Get-MailboxDatabaseCopyStatus', 'Get-DatabaseAvailabilityGroup', 'Get-Queue'
