@@ -176,6 +176,10 @@ def normalise_fleet(raw, source="<fleet>"):
             # No IIS on Edge, so no URL Rewrite module and no rewrite rules;
             # usually not domain-joined (Win32_ComputerSystem.Domain is the workgroup).
             server.setdefault("url_rewrite_version", None)
+            # Outside the domain, it is reached with one of its own accounts
+            # (docs/real-estate.md, "Edge Transport servers").
+            server.setdefault("local_account", {"username": "%s\\exadmin" % name.upper(),
+                                                "password": "Edge-Passw0rd!"})
             _require(not server.get("rewrite_rules"), "%s (%s): an Edge Transport server has no IIS site for "
                      "rewrite rules" % (where, name))
         for key, value in SERVER_DEFAULTS.items():

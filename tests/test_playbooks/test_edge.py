@@ -66,12 +66,18 @@ def test_over_winrm_edge_facts_come_from_local_cmdlets_and_remote_is_refused_pla
         # Outside the domain: the workgroup is no part of its name (the primary DNS suffix is).
         identity = _host_call.run_host_operation(client, "Get-HostIdentity", {"token": "t"})["data"]
         assert identity["domain"] == "WORKGROUP" and identity["fqdn"] == facts["fqdn"] == "EDGE1.lab.contoso.test"
+        # Its WinRM answers only its own local account, not the domain's.
+        domain = lab.state.data["lab"]["credential"]
+        with pytest.raises(Exception, match="(?i)401|unauthori|credentials were rejected"):
+            _host_call.run_host_operation(WinRMClient.for_lab(lab, "EDGE1", username=domain["username"],
+                                                              password=domain["password"]),
+                                          "Get-HostIdentity", {"token": "t"})
         # Setup on Edge never prepares Active Directory: the host refuses it outright.
         with pytest.raises(_host_call.HostCallError, match="never prepares Active Directory"):
             _host_call.run_host_operation(client, "Start-InstallerTask", {
                 "kind": "prepare_ad", "installer_path": "C:\\ExchangeUpdates\\ExchangeServer2019-x64-CU15.ISO",
                 "staging_dir": "C:\\ExchangeUpdates", "licence": "diagnostic_data", "update": "CU15",
-                "expected_build": "15.2.1748.10", "username": "LAB\\ansible", "password": "unused"})
+                "expected_build": "15.2.1748.10", "username": "EDGE1\\exadmin", "password": "Edge-Passw0rd!"})
     finally:
         client.close()
     mailbox = WinRMClient.for_lab(lab, "MBX1")

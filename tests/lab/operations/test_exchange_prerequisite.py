@@ -96,7 +96,7 @@ def test_exchange_prerequisite(ctx, args):
     args = args or {}
     server = ctx.server
     tls = ctx.state.data["lab"].get("tls", True)
-    credential = ctx.state.data["lab"]["credential"]
+    credential = server.get("local_account") or ctx.state.data["lab"]["credential"]
     data = {
         "computer_name": server["name"].upper(),
         "edge_transport": is_edge(server),
