@@ -148,3 +148,23 @@ def test_preflight_judges_the_edge_server_by_what_it_has(lab_factory, tmp_path):
     # The same checks still hold for the Mailbox server beside it.
     assert "url_rewrite_missing" not in {f["id"] for f in rows["MBX1"]["findings"]}
     assert rows["MBX1"]["server"]["role_groups"] == ["Organization Management"]
+
+
+def test_the_eems_watch_raises_nothing_for_the_edge_server_even_when_it_goes_quiet(lab_factory, tmp_path):
+    lab = lab_factory(_fleet())
+    inventory = write_inventory(lab, tmp_path / "inventory.yml")
+    reports = tmp_path / "reports"
+
+    def watch():
+        result = run_playbook(inventory, "playbooks/eems_watch.yml", "-e", "exchange_report_dir=%s" % reports)
+        match = re.search(r'TASK \[Show what changed\].*?"msg": (\[.*?\n    \])', result.stdout, re.S)
+        assert match, _out(result)
+        return json.loads(match.group(1))
+
+    watch()  # baseline
+    history = json.loads((reports / "eems-watch-history.json").read_text(encoding="utf-8"))
+    assert history["servers"]["EDGE1"]["observation"]["edge_transport"] is True
+    # The Edge server stops answering: a Mailbox server would be "stopped reporting"; an Edge has no EEMS to lose.
+    lab.wsman.set_down("EDGE1", True)
+    lines = watch()
+    assert not [line for line in lines[1:] if " EDGE1 " in line], lines
