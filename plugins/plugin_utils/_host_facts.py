@@ -39,7 +39,11 @@ def local_findings(raw, eems, meant_off=()):
             "id": "exchange_cmdlets_unavailable", "severity": "warning",
             "message": "Exchange cmdlets could not be used, so roles, DAG, database copies and EEMS flags are "
                        "unknown: %s" % ((raw.get("ems") or {}).get("error") or "no reason given"),
-            "remedy": "Set ems_username and ems_password (or the connection's ansible_user/ansible_password) to an "
+            # An Edge server has no /PowerShell endpoint and no RBAC: its cmdlets are local.
+            "remedy": "Leave ems_mode at auto: an Edge Transport server's cmdlets come from its local Edge "
+                      "snap-ins, which the WinRM account (a local administrator) may run."
+                      if is_edge_transport(raw) else
+                      "Set ems_username and ems_password (or the connection's ansible_user/ansible_password) to an "
                       "account with at least View-Only Organization Management; ems_mode=remote is the supported "
                       "way over WinRM.",
         })

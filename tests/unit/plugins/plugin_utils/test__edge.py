@@ -89,3 +89,10 @@ def test_the_eems_watch_raises_no_alarm_for_an_edge_server():
     # Silent the next day (down, or out of the run's reach): no "stopped reporting" for a server without EEMS.
     silent = compare(record, {"EDGE1": {"state": "unreachable", "error": "timed out"}}, "2026-11-28T08:00:00+00:00")
     assert silent["alerts"] == 0, silent["changes"]
+
+
+def test_edge_cmdlets_unavailable_points_at_the_local_snap_ins_not_a_remote_credential():
+    forced = dict(EDGE_FACTS, exchange=None, ems={"available": False, "mode": "remote",
+                                                  "error": "This is an Edge Transport server: ..."})
+    finding = next(f for f in local_findings(forced, judge_eems(forced)) if f["id"] == "exchange_cmdlets_unavailable")
+    assert "ems_mode at auto" in finding["remedy"] and "ems_username" not in finding["remedy"]
