@@ -145,6 +145,9 @@ def test_preflight_judges_the_edge_server_by_what_it_has(lab_factory, tmp_path):
     rows = {s["name"]: s for s in report["servers"]}
     assert rows["EDGE1"]["findings"] == [], rows["EDGE1"]
     assert rows["EDGE1"]["status"] == "ready"
+    # Outside the domain: no Active Directory preparation is read for it; its neighbour's is.
+    assert lab.stats("EDGE1")["operations"].get("Get-ActiveDirectoryPrepState", 0) == 0
+    assert lab.stats("MBX1")["operations"]["Get-ActiveDirectoryPrepState"] == 1
     # The same checks still hold for the Mailbox server beside it.
     assert "url_rewrite_missing" not in {f["id"] for f in rows["MBX1"]["findings"]}
     assert rows["MBX1"]["server"]["role_groups"] == ["Organization Management"]
@@ -168,3 +171,28 @@ def test_the_eems_watch_raises_nothing_for_the_edge_server_even_when_it_goes_qui
     lab.wsman.set_down("EDGE1", True)
     lines = watch()
     assert not [line for line in lines[1:] if " EDGE1 " in line], lines
+
+
+def test_a_cu_on_the_edge_server_reads_no_ad_preparation_and_gets_no_extended_protection_switch(
+        lab_factory, tmp_path):
+    # 2019 CU14 -> CU15 + its SU, with the EP opt-out set for the estate (a Mailbox server would get it).
+    target = "15.2.1748.53"
+    lab = lab_factory({
+        "lab": {"installer_seconds": {"cu": 20, "su": 10, "prepare_schema": 5, "prepare_ad": 5}},
+        "organizations": [{"name": "Contoso", "esu_enrolled": True}],
+        "repository": {"packages": [{"name": "ExchangeServer2019-x64-CU15.ISO", "size_kb": 256},
+                                    {"name": "Exchange2019-KB5129956-x64-en.msp", "size_kb": 64}]},
+        "servers": [{"name": "EDGE1", "build": "15.2.1544.39", "roles": ["Edge"], "reboot_seconds": 10}],
+    })
+    inventory = write_inventory(lab, tmp_path / "inventory.yml")
+    reports = tmp_path / "reports"
+    result = run_playbook(inventory, "playbooks/patch.yml", "-e", "exchange_report_dir=%s" % reports, "-e", json.dumps({
+        "exchange_patch_target": target, "exchange_patch_esu_enrolled": True, "exchange_patch_poll_interval": 0.3,
+        "exchange_patch_reboot_timeout": 120, "exchange_patch_services_timeout": 5,
+        "exchange_patch_extended_protection": "off_frontend_ews", "exchange_patch_allow_ad_prep": True}))
+    assert result.returncode == 0, _out(result)
+    assert lab.state.server("EDGE1")["build"] == target
+    runs = lab.state.server("EDGE1").get("installer_runs") or []
+    assert [r["kind"] for r in runs] == ["cu", "su"], runs
+    assert runs[0]["switches"] == ["/Mode:Upgrade", "/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF"]
+    assert lab.stats("EDGE1")["operations"].get("Get-ActiveDirectoryPrepState", 0) == 0
