@@ -1,51 +1,17 @@
 # Copyright: onprem.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action plugin for onprem.exchange.audit_report: the fleet report, written on the controller.
+"""Action plugin for onprem.exchange.audit_report: the fleet audit (build_facts results), written on the controller.
 
-It contacts no host: the registered build_facts results are its whole input,
-and plugin_utils/_audit_report.py builds and renders the report.
+It contacts no host. What the report says is plugin_utils/_audit_report.py; how
+every report is run and written is plugin_utils/_report.
 """
 from __future__ import annotations
 
-import datetime
+from ansible_collections.onprem.exchange.plugins.plugin_utils._audit_report import KIND
+from ansible_collections.onprem.exchange.plugins.plugin_utils._report.action import ReportActionBase
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.onprem.exchange.plugins.plugin_utils._audit_report import (
-    FORMATS,
-    AuditReportError,
-    build_report,
-    write_report,
-)
-
-ARGUMENT_SPEC = {
-    "results": {"type": "dict", "required": True},
-    "dest": {"type": "path", "required": True},
-    "formats": {"type": "list", "elements": "str", "choices": ["html", "json", "csv", "markdown"],
-                "default": ["html", "json", "csv", "markdown"]},
-    "title": {"type": "str", "default": "Exchange fleet audit"},
-    "generated_on": {"type": "str"},
-}
+ARGUMENT_SPEC = KIND.argument_spec
 
 
-class ActionModule(ActionBase):
-    # The report is output, not managed state, so check mode writes it too.
-    _supports_check_mode = True
-    _supports_async = False
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        # The clock is read here, at the boundary, and nowhere below it.
-        generated_on = args["generated_on"] or datetime.date.today().isoformat()
-        try:
-            report = build_report(args["results"], generated_on=generated_on, title=args["title"])
-            files = write_report(report, args["dest"], args["formats"] or list(FORMATS))
-        except AuditReportError as error:
-            raise AnsibleActionFail(str(error)) from None
-        # changed stays False: the files are a report on the controller, not
-        # state of any managed host, and a rerun writes the same bytes.
-        result.update(changed=False, summary=report["summary"], files=files)
-        return result
+class ActionModule(ReportActionBase):
+    kind = KIND

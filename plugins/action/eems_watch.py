@@ -16,8 +16,8 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.onprem.exchange.plugins.plugin_utils._audit_report import (
-    AuditReportError, _prepare_dir, _write_atomically)
+from ansible_collections.onprem.exchange.plugins.plugin_utils._report.writer import (
+    ReportError, prepare_dir, write_atomically)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_watch import (
     WatchRecordError, compare, next_record, results_from_registered, summary_lines)
 
@@ -60,9 +60,9 @@ class ActionModule(ActionBase):
         written = False
         if not self._task.check_mode:
             try:
-                _write_atomically(os.path.join(_prepare_dir(os.path.dirname(path)), HISTORY_FILE),
-                                  (json.dumps(record, indent=1, sort_keys=True) + "\n").encode("utf-8"))
-            except (AuditReportError, OSError) as error:
+                write_atomically(os.path.join(prepare_dir(os.path.dirname(path)), HISTORY_FILE),
+                                 (json.dumps(record, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+            except (ReportError, OSError) as error:
                 raise AnsibleActionFail("cannot write the watch history %s: %s" % (path, error)) from None
             written = True
         summary = dict(outcome["summary"], history=path, history_written=written)

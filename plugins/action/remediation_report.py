@@ -1,45 +1,17 @@
 # Copyright: onprem.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action plugin for onprem.exchange.remediation_report: before/after per server, on the controller."""
+"""Action plugin for onprem.exchange.remediation_report: before and after a remediation run (two sets of build_facts results), written on the controller.
+
+It contacts no host. What the report says is plugin_utils/_remediation_report.py; how
+every report is run and written is plugin_utils/_report.
+"""
 from __future__ import annotations
 
-import datetime
+from ansible_collections.onprem.exchange.plugins.plugin_utils._remediation_report import KIND
+from ansible_collections.onprem.exchange.plugins.plugin_utils._report.action import ReportActionBase
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.onprem.exchange.plugins.plugin_utils._audit_report import FORMATS, AuditReportError
-from ansible_collections.onprem.exchange.plugins.plugin_utils._remediation_report import (
-    build_remediation_report,
-    write_remediation_report,
-)
-
-ARGUMENT_SPEC = {
-    "before": {"type": "dict", "required": True},
-    "after": {"type": "dict", "required": True},
-    "dest": {"type": "path", "required": True},
-    "formats": {"type": "list", "elements": "str", "choices": ["html", "json", "csv", "markdown"],
-                "default": ["html", "json", "csv", "markdown"]},
-    "title": {"type": "str", "default": "Exchange remediation"},
-    "generated_on": {"type": "str"},
-}
+ARGUMENT_SPEC = KIND.argument_spec
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
-    _supports_async = False
-
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        generated_on = args["generated_on"] or datetime.date.today().isoformat()
-        try:
-            report = build_remediation_report(args["before"], args["after"], generated_on=generated_on,
-                                              title=args["title"])
-            files = write_remediation_report(report, args["dest"], args["formats"] or list(FORMATS))
-        except AuditReportError as error:
-            raise AnsibleActionFail(str(error)) from None
-        # A report on the controller is output, not managed state.
-        result.update(changed=False, summary=report["summary"], servers=report["servers"], files=files)
-        return result
+class ActionModule(ReportActionBase):
+    kind = KIND

@@ -17,11 +17,11 @@ description:
     update steps and every finding with its remedy.
   - A host that could not be reached, or whose task failed, is in the report with its error message; a
     host with no result is listed as not run. None of them is left out.
-  - The HTML file is self-contained (inline style, no script, no external asset). Everything that comes
-    from hosts is escaped for each format.
+  - The HTML file is one standalone page; see the notes for how host text is escaped.
   - Output is deterministic. For an unchanged estate and the same O(generated_on), a second run writes
     byte-identical files, and files whose content has not changed are not rewritten.
   - Contacts no host.
+  - Writes C(exchange-audit.html), C(.json), C(.csv) and C(.md) into O(dest) (as chosen in O(formats)).
 options:
   results:
     description:
@@ -30,57 +30,19 @@ options:
       - Any other value that is not a dictionary fails the task, naming the host.
     type: dict
     required: true
-  dest:
-    description:
-      - Directory on the controller to write the report files to. It is created if it does not exist.
-      - The file names are fixed (C(exchange-audit.html), C(.json), C(.csv), C(.md)) and never come from
-        host data.
-    type: path
-    required: true
-  formats:
-    description:
-      - Which report files to write.
-    type: list
-    elements: str
-    choices: [html, json, csv, markdown]
-    default: [html, json, csv, markdown]
   title:
     description:
       - Title of the report.
     type: str
     default: Exchange fleet audit
-  generated_on:
-    description:
-      - Date the report is for, ISO C(YYYY-MM-DD). It is the only date the report shows.
-      - Defaults to the controller's current date.
-    type: str
 extends_documentation_fragment:
+  - onprem.exchange.report
   - action_common_attributes
   - action_common_attributes.flow
-attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
-  check_mode:
-    support: full
-    details:
-      - Check mode writes the report as well, see the notes.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
-  - Always returns C(changed=false). The report is output written on the controller, not state of a
-    managed host, and the audit changes nothing on any server.
-  - Writes the report in check mode too. The files are the purpose of an audit, and AWX "check" job
-    templates run audits in check mode to be sure that nothing on the servers changes.
-  - Runs on the controller. Use C(run_once) so one host writes the report for the whole play. Files are
-    written to a temporary file and renamed, so a reader never sees a partly written report.
-  - The CSV file guards against spreadsheet formula injection. A cell from host data that starts with
-    C(=), C(+), C(-) or C(@) gets a leading C(').
+  - The audit changes nothing on any server. The files are its purpose, and AWX "check" job templates run
+    audits in check mode to be sure of that, so the report is written in check mode too.
+  - Use C(run_once) so one host writes the report for the whole play.
 seealso:
   - module: onprem.exchange.build_facts
   - module: ansible.builtin.set_stats
@@ -123,6 +85,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+servers:
+  description:
+    - One entry per host, sorted by name, as in the JSON file; among its keys C(name), C(status),
+      C(build), C(display_name) (the build as admins name it, for example C(Exchange 2019 CU14 Nov24SU)),
+      C(organization), C(dag), C(eems_status), C(next_steps) and C(findings).
+  returned: success
+  type: list
+  elements: dict
 changed:
   description: Always false; the report is output on the controller, not managed state.
   returned: always

@@ -13,6 +13,7 @@ description:
     nothing - with the findings about stale or dangerous rules, in HTML, JSON, CSV and Markdown.
   - Runs on the controller and contacts no host. A rerun over unchanged results writes the same
     bytes and leaves the files untouched.
+  - Writes C(exchange-protection.html), C(.json), C(.csv) and C(.md) into O(dest) (as chosen in O(formats)).
 options:
   results:
     description:
@@ -20,33 +21,14 @@ options:
         them), a failed or unreachable result, or null when the task did not run for it.
     type: dict
     required: true
-  dest:
-    description: Directory on the controller the report files are written to (created if missing).
-    type: path
-    required: true
-  formats:
-    description: Which formats to write.
-    type: list
-    elements: str
-    choices: [html, json, csv, markdown]
-    default: [html, json, csv, markdown]
   title:
     description: Report title.
     type: str
     default: Exchange mitigation report
-  generated_on:
-    description: The date printed in the report (YYYY-MM-DD). Defaults to today on the controller.
-    type: str
 extends_documentation_fragment:
+  - onprem.exchange.report
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The report is written in check mode too; it changes no managed host.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - action_common_attributes.flow
 seealso:
   - module: onprem.exchange.mitigation
 author:

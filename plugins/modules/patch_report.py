@@ -12,43 +12,28 @@ description:
   - Renders, per server, the outcome of a patch window run by the C(onprem.exchange.exchange_patch)
     role - build before and after, steps done, time taken, whether it was left in maintenance, and
     anything left undone with why - plus a summary with the window's makespan.
+  - What is left undone is the server's state after the window - its service state as the role's final
+    sweep read it and, where the window changed the build, what the target still lacks at the new
+    build - not the plan made before the window.
   - Contacts no host. Writes files only when their content changed, so it reports C(changed=false).
+  - Writes C(exchange-patch.html), C(.json), C(.csv) and C(.md) into O(dest) (as chosen in O(formats)).
 options:
   results:
     description:
       - Each server's C(exchange_patch_result) fact, by inventory name; null for a server that has none.
     type: dict
     required: true
-  dest:
-    description: Directory on the controller for the report files (C(exchange-patch.*)).
-    type: path
-    required: true
-  formats:
-    description: Formats to write.
-    type: list
-    elements: str
-    choices: [html, json, csv, markdown]
-    default: [html, json, csv, markdown]
   title:
     description: Report title.
     type: str
     default: Exchange patch window
-  generated_on:
-    description: Date printed in the report; defaults to today on the controller.
-    type: str
   window_end:
     description: The window end, printed in the report.
     type: str
 extends_documentation_fragment:
+  - onprem.exchange.report
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The report is controller output, so it is written in check mode too.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - action_common_attributes.flow
 seealso:
   - module: onprem.exchange.update_install
   - module: onprem.exchange.audit_report
@@ -69,6 +54,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+servers:
+  description:
+    - One entry per server, sorted by name, as in the JSON file; among its keys C(name), C(status),
+      C(build_before), C(build_after), C(change) (the builds as admins name them, with a product change
+      said plainly), C(maintenance) and C(left_undone) (each C(step) with C(why), as the server stands
+      after the window).
+  returned: success
+  type: list
+  elements: dict
 summary:
   description:
     - C(total), C(by_status) (failed_in_maintenance, failed, unreachable, no_result,

@@ -15,40 +15,20 @@ description:
     mitigate, eems) are blocked, and for every finding what to fix.
   - Servers that were unreachable or gave no result are listed too, with the reason.
   - Contacts no host.
+  - Writes C(exchange-preflight.html), C(.json), C(.csv) and C(.md) into O(dest) (as chosen in O(formats)).
 options:
   results:
     description: Host name to the registered preflight result (null when there is none).
     type: dict
     required: true
-  dest:
-    description: Folder on the controller for the report files; created when missing.
-    type: path
-    required: true
-  formats:
-    description: Formats to write.
-    type: list
-    elements: str
-    choices: [html, json, csv, markdown]
-    default: [html, json, csv, markdown]
   title:
     description: Report title.
     type: str
     default: Exchange preflight
-  generated_on:
-    description: Date printed in the report (YYYY-MM-DD); defaults to today on the controller.
-    type: str
 extends_documentation_fragment:
+  - onprem.exchange.report
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The report is written in check mode too; it is output, not managed state.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-notes:
-  - Never reports C(changed); file names are fixed (C(exchange-preflight.*)) and never come from host data.
+  - action_common_attributes.flow
 seealso:
   - module: onprem.exchange.preflight
   - module: onprem.exchange.audit_report

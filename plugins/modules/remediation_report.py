@@ -14,6 +14,7 @@ description:
   - Every server ends either C(working) (EEMS proved working) or with the reason it is not and the
     remedy, for example Exchange 2013 (no EEMS; migrate) or Exchange 2016 without ESU enrolment.
   - Contacts no host.
+  - Writes C(exchange-remediation.html), C(.json), C(.csv) and C(.md) into O(dest) (as chosen in O(formats)).
 options:
   before:
     description: Host name to the build_facts result registered before the run (null when none).
@@ -23,35 +24,14 @@ options:
     description: Host name to the build_facts result registered after the run (null when none).
     type: dict
     required: true
-  dest:
-    description: Folder on the controller for the report files; created when missing.
-    type: path
-    required: true
-  formats:
-    description: Formats to write.
-    type: list
-    elements: str
-    choices: [html, json, csv, markdown]
-    default: [html, json, csv, markdown]
   title:
     description: Report title.
     type: str
     default: Exchange remediation
-  generated_on:
-    description: Date printed in the report (YYYY-MM-DD); defaults to today on the controller.
-    type: str
 extends_documentation_fragment:
+  - onprem.exchange.report
   - action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The report is written in check mode too; it is output, not managed state.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-notes:
-  - Never reports C(changed); file names are fixed (C(exchange-remediation.*)) and never come from host data.
+  - action_common_attributes.flow
 seealso:
   - module: onprem.exchange.audit_report
   - module: onprem.exchange.build_facts

@@ -7,21 +7,26 @@ For internal collection use only; the interface may change in any release.
 Pure Python, no Ansible imports, no clock. Input: ``results`` maps each host
 to its registered ``onprem.exchange.mitigation`` result, to a loop result
 (``{"results": [...]}``) of several such tasks, to a failure or
-unreachable result, or to None. The escaping and atomic writing are the
-audit report's, so both reports treat host text the same way.
+unreachable result, or to None. Escaping and writing are the report
+package's (_report), so every report treats host text the same way.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 
-from ._audit_report import AuditReportError, _csv_cell, _h, _md, _prepare_dir, _write_atomically
+from ._report.escape import csv_cell, md, text
+from ._report.kind import ReportKind, report_day
+from ._report.page import group_servers, render
+from ._report.writer import FORMATS, ReportError
+from ._report.writer import write_report as _write
+
+__all__ = ("FORMATS", "KIND", "PROTECTIONS", "build_report", "render_csv", "render_html", "render_json",
+           "render_markdown", "write_report")
 
 REPORT_VERSION = 1
 PROTECTIONS = ("code_fix", "mitigation", "nothing")
-FORMATS = {"html": ".html", "json": ".json", "csv": ".csv", "markdown": ".md"}
 CSV_COLUMNS = ("server", "status", "cve", "mitigation", "protected_by", "code_fix", "mitigation_present",
                "findings", "error")
 
@@ -70,7 +75,14 @@ def _entries(result):
     return "checked", None, entries
 
 
-def build_report(results, *, generated_on, title):
+def build_report(results, *, generated_on, title, catalog=None, placement=None):
+    """Per server and CVE what protects it.  ``placement`` ({host: (organisation,
+    DAG)}) groups the servers; ``catalog`` is unused (no build is shown)."""
+    del catalog
+    if results is not None and not isinstance(results, dict):
+        raise ReportError("results must map host names to onprem.exchange.mitigation results, got %s"
+                          % type(results).__name__)
+    day = report_day(generated_on)
     servers = []
     counts = {p: 0 for p in PROTECTIONS}
     unprotected, states = [], {"checked": 0, "unreachable": 0, "failed": 0, "not_run": 0}
@@ -78,21 +90,40 @@ def build_report(results, *, generated_on, title):
         status, error, entries = _entries(results[name])
         states[status] += 1
         cves = []
-        for entry in sorted(entries, key=lambda e: e.get("cve") or ""):
+        for entry in sorted((e for e in entries if isinstance(e, dict)), key=lambda e: str(e.get("cve") or "")):
             protected_by = entry.get("protected_by") if entry.get("protected_by") in PROTECTIONS else "nothing"
             counts[protected_by] += 1
-            cves.append({"cve": entry.get("cve"), "mitigation": entry.get("name"), "protected_by": protected_by,
-                         "code_fix": entry.get("code_fix"), "mitigation_present": entry.get("present"),
-                         "findings": [f.get("message") for f in entry.get("findings") or []]})
+            cves.append({"cve": text(entry.get("cve")), "mitigation": text(entry.get("name")),
+                         "protected_by": protected_by, "code_fix": entry.get("code_fix"),
+                         "mitigation_present": entry.get("present"),
+                         "findings": [text(f.get("message")) or "" for f in entry.get("findings") or []
+                                      if isinstance(f, dict)]})
         if any(c["protected_by"] == "nothing" for c in cves) and name not in unprotected:
             unprotected.append(name)
-        servers.append({"name": name, "status": status, "error": error, "cves": cves})
+        where = (placement or {}).get(name) or (None, None)
+        servers.append({"name": name, "status": status, "error": error, "cves": cves,
+                        "organization": text(where[0]) or None, "dag": text(where[1]) or None})
     summary = {"total": len(servers), "by_state": states, "by_protection": counts,
                "hosts": {"unprotected": unprotected,
                          "failed": [s["name"] for s in servers if s["status"] == "failed"],
                          "unreachable": [s["name"] for s in servers if s["status"] == "unreachable"]}}
-    return {"report_version": REPORT_VERSION, "title": title, "generated_on": generated_on,
+    summary["next_actions"] = next_actions(summary)
+    return {"report_version": REPORT_VERSION, "title": str(title), "generated_on": day,
             "summary": summary, "servers": servers}
+
+
+def next_actions(summary):
+    hosts = summary["hosts"]
+    lines = []
+    if hosts["unprotected"]:
+        lines.append("Nothing protects %s against at least one CVE: patch (playbooks/patch.yml) or apply the "
+                     "interim mitigation (playbooks/mitigate.yml)." % ", ".join(hosts["unprotected"]))
+    if hosts["unreachable"]:
+        lines.append("Could not check %s: make it reachable over WinRM and run again."
+                     % ", ".join(hosts["unreachable"]))
+    if hosts["failed"]:
+        lines.append("The check failed on %s: read the error below." % ", ".join(hosts["failed"]))
+    return lines
 
 
 def render_json(report):
@@ -115,60 +146,55 @@ def render_csv(report):
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in _rows(report):
-        writer.writerow([_csv_cell(row.get(column)) for column in CSV_COLUMNS])
+        writer.writerow([csv_cell(row.get(column)) for column in CSV_COLUMNS])
     return buffer.getvalue()
 
 
 _LABEL = {"code_fix": "code fix", "mitigation": "mitigation", "nothing": "NOTHING"}
+TONES = {"code_fix": "ok", "mitigation": "warn", "nothing": "bad"}
 
 
 def render_markdown(report):
     summary = report["summary"]
-    lines = ["# %s" % _md(report["title"]), "", "Generated on %s." % _md(report["generated_on"]), "",
-             "| Protected by | Server/CVE pairs |", "| --- | ---: |"]
+    lines = ["# %s" % md(report["title"]), "", "Generated on %s." % md(report["generated_on"]), "",
+             "## What to do next", ""]
+    lines += ["- %s" % md(line) for line in summary["next_actions"]] or ["- Nothing: every CVE is covered."]
+    lines += ["", "| Protected by | Server/CVE pairs |", "| --- | ---: |"]
     lines += ["| %s | %d |" % (_LABEL[p], summary["by_protection"][p]) for p in PROTECTIONS]
     lines += ["", "| Server | Status | CVE | Protected by | Findings |", "| --- | --- | --- | --- | --- |"]
     for row in _rows(report):
         lines.append("| %s | %s | %s | %s | %s |" % (
-            _md(row["server"]), _md(row["status"]), _md(row.get("cve")),
-            _md(_LABEL.get(row.get("protected_by"), row.get("protected_by"))),
-            _md(row.get("findings") or row.get("error"))))
+            md(row["server"]), md(row["status"]), md(row.get("cve")),
+            md(_LABEL.get(row.get("protected_by"), row.get("protected_by"))),
+            md(row.get("findings") or row.get("error"))))
     return "\n".join(lines) + "\n"
 
 
 def render_html(report):
+    """One self-contained page from protection.html.j2 (see _report.page)."""
     summary = report["summary"]
-    rows = []
+    by_state = summary["by_state"]
+    cards = [{"n": summary["total"], "label": "servers", "tone": "info"},
+             {"n": len(summary["hosts"]["unprotected"]), "label": "servers with a CVE unprotected", "tone": "bad"}]
+    cards += [{"n": summary["by_protection"][p], "label": "CVEs covered by %s" % _LABEL[p].lower(),
+               "tone": TONES[p]} for p in PROTECTIONS]
+    cards += [{"n": by_state["unreachable"], "label": "unreachable", "tone": "unk"},
+              {"n": by_state["failed"], "label": "failed", "tone": "bad"},
+              {"n": by_state["not_run"], "label": "not run", "tone": "na"}]
+    rows = {}
     for row in _rows(report):
-        tone = {"code_fix": "ok", "mitigation": "warn", "nothing": "bad"}.get(row.get("protected_by"), "na")
-        rows.append('<tr class="t-%s"><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>' % (
-            tone, _h(row["server"]), _h(row["status"]), _h(row.get("cve")),
-            _h(_LABEL.get(row.get("protected_by"), row.get("protected_by"))),
-            _h(row.get("findings") or row.get("error"))))
-    cards = "".join("<li>%s: %d</li>" % (_h(_LABEL[p]), summary["by_protection"][p]) for p in PROTECTIONS)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>"
-            "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px}"
-            ".t-ok{background:#e6f4ea}.t-warn{background:#fef7e0}.t-bad{background:#fce8e6}</style></head>"
-            "<body><h1>%s</h1><p>Generated on %s.</p><ul>%s</ul><table><thead><tr><th>Server</th><th>Status</th>"
-            "<th>CVE</th><th>Protected by</th><th>Findings</th></tr></thead><tbody>%s</tbody></table></body></html>\n"
-            % (_h(report["title"]), _h(report["title"]), _h(report["generated_on"]), cards, "".join(rows)))
+        rows.setdefault(row["server"], []).append(row)
+    return render("protection.html.j2", report, kind="protection", cards=cards, tones=TONES, labels=_LABEL,
+                  next_actions=summary["next_actions"], alerts=[], alerts_title="", rows=rows,
+                  meta="Generated on %s · %d servers" % (report["generated_on"], summary["total"]),
+                  groups=group_servers(report["servers"], lambda s: (s.get("organization"), s.get("dag"))))
 
 
 RENDERERS = {"html": render_html, "json": render_json, "csv": render_csv, "markdown": render_markdown}
 
 
 def write_report(report, dest_dir, formats, basename="exchange-protection"):
-    unknown = [fmt for fmt in formats if fmt not in FORMATS]
-    if unknown:
-        raise AuditReportError("unknown report format(s) %s; choose from %s" % (", ".join(unknown), ", ".join(FORMATS)))
-    dest_dir = _prepare_dir(dest_dir)
-    written = {}
-    for fmt in FORMATS:
-        if fmt in formats:
-            path = os.path.join(dest_dir, basename + FORMATS[fmt])
-            try:
-                _write_atomically(path, RENDERERS[fmt](report).encode("utf-8"))
-            except OSError as error:
-                raise AuditReportError("cannot write %s: %s" % (path, error.strerror or error)) from None
-            written[fmt] = path
-    return written
+    return _write(report, dest_dir, formats, basename=basename, renderers=RENDERERS)
+
+
+KIND = ReportKind("protection", "exchange-protection", "Exchange mitigation report", build_report, RENDERERS)

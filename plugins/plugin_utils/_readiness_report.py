@@ -6,19 +6,24 @@ For internal collection use only; the interface may change in any release.
 
 Pure Python, no Ansible imports, no clock.  Input: {host: registered
 onprem.exchange.preflight result, or None when the host gave none}.  Written
-through the audit report's writer (fixed names, atomic), with the audit
-report's escaping for host text in Markdown, CSV and HTML.
+and escaped by the report package (_report).
 """
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import json
 from collections.abc import Mapping
 
-from ._audit_report import FORMATS, AuditReportError, _csv_cell, _h, _md, write_report  # noqa: F401  # pylint: disable=unused-import
 from ._readiness import JOBS
+from ._report.escape import csv_cell, label, md, text
+from ._report.kind import ReportKind, report_day
+from ._report.page import build_name, default_catalog, group_servers, render
+from ._report.writer import FORMATS, ReportError
+from ._report.writer import write_report as _write
+
+__all__ = ("FORMATS", "KIND", "STATUSES", "build_readiness_report", "render_csv", "render_html", "render_json",
+           "render_markdown", "write_readiness_report")
 
 STATUSES = ("ready", "ready_with_warnings", "not_ready", "failed", "unreachable")
 
@@ -28,8 +33,8 @@ def _server(name, result):
         return {"name": name, "status": "failed", "jobs": {}, "findings": [], "server": {},
                 "error": "no preflight result (the play stopped before this server was checked)"}
     if not isinstance(result, Mapping):
-        raise AuditReportError("results[%r] is a %s, not the registered result of onprem.exchange.preflight "
-                               "(a dict) or null" % (name, type(result).__name__))
+        raise ReportError("results[%r] is a %s, not the registered result of onprem.exchange.preflight "
+                          "(a dict) or null" % (name, type(result).__name__))
     if result.get("unreachable"):
         return {"name": name, "status": "unreachable", "jobs": {}, "findings": [], "server": {},
                 "error": "%s: %s" % (name, result.get("msg") or "unreachable"),
@@ -44,15 +49,20 @@ def _server(name, result):
             "findings": findings, "server": dict(result.get("server") or {}), "error": None}
 
 
-def build_readiness_report(results, *, generated_on, title="Exchange preflight"):
+def build_readiness_report(results, *, generated_on, title="Exchange preflight", catalog=None, placement=None):
     if not isinstance(results, Mapping):
-        raise AuditReportError("results must be a dict of host name to preflight result, got %s"
-                               % type(results).__name__)
-    try:
-        day = datetime.date.fromisoformat(str(generated_on))
-    except ValueError:
-        raise AuditReportError("generated_on=%r is not an ISO date (YYYY-MM-DD)" % (generated_on,)) from None
+        raise ReportError("results must be a dict of host name to preflight result, got %s"
+                          % type(results).__name__)
+    day = report_day(generated_on)
+    catalog = catalog if catalog is not None else default_catalog()
     servers = sorted((_server(str(h), results[h]) for h in results), key=lambda s: (s["name"].casefold(), s["name"]))
+    for server in servers:
+        info = server["server"]
+        server["display_name"] = build_name(info.get("build"), catalog)
+        server["organization"] = text(info.get("organization")) or None
+        server["dag"] = text(info.get("dag")) or None
+        if server["organization"] is None and server["dag"] is None and (placement or {}).get(server["name"]):
+            server["organization"], server["dag"] = (text(v) or None for v in placement[server["name"]])
     by_status = {status: [s["name"] for s in servers if s["status"] == status] for status in STATUSES}
     by_job = {job: [s["name"] for s in servers if s["jobs"].get(job) == "blocked"] for job in JOBS}
     summary = {
@@ -62,7 +72,23 @@ def build_readiness_report(results, *, generated_on, title="Exchange preflight")
         "blocked_by_job": by_job,
         "ready": len(by_status["ready"]) + len(by_status["ready_with_warnings"]),
     }
-    return {"title": str(title), "generated_on": day.isoformat(), "summary": summary, "servers": servers}
+    summary["next_actions"] = next_actions(servers, by_job)
+    return {"title": str(title), "generated_on": day, "summary": summary, "servers": servers}
+
+
+def next_actions(servers, by_job):
+    lines = []
+    for server in servers:
+        blockers = [f for f in server["findings"] if f.get("severity") == "blocker"]
+        if server.get("error"):
+            lines.append("%s: %s" % (server["name"], server.get("fix") or server["error"]))
+        elif blockers:
+            lines.append("%s: %s" % (server["name"], blockers[0].get("fix") or blockers[0].get("message"))
+                         + (" (and %d more blocker(s))" % (len(blockers) - 1) if len(blockers) > 1 else ""))
+    blocked_jobs = [job for job, names in by_job.items() if names]
+    if blocked_jobs:
+        lines.append("Until these are fixed, these jobs stay blocked on some servers: %s." % ", ".join(blocked_jobs))
+    return lines
 
 
 def render_json(report):
@@ -87,67 +113,62 @@ def render_csv(report):
     for server in report["servers"]:
         rows = _problems(server) or [("", "", "", "")]
         for severity, jobs, message, fix in rows:
-            writer.writerow([_csv_cell(v) for v in (server["name"], server["status"], _jobs_text(server), severity,
-                                                    jobs, message, fix)])
+            writer.writerow([csv_cell(v) for v in (server["name"], server["status"], _jobs_text(server), severity,
+                                                   jobs, message, fix)])
     return buffer.getvalue()
 
 
 def render_markdown(report):
     summary = report["summary"]
-    lines = ["# %s" % _md(report["title"]), "", "Generated on %s. Preflight reads only; it changed nothing." %
-             report["generated_on"], "", "## Summary", "", "| Readiness | Servers |", "| --- | ---: |"]
-    lines += ["| %s | %d |" % (status.replace("_", " "), count) for status, count in summary["by_status"].items()]
+    lines = ["# %s" % md(report["title"]), "", "Generated on %s. Preflight reads only; it changed nothing." %
+             report["generated_on"], "", "## What to do next", ""]
+    lines += ["- %s" % md(line) for line in summary["next_actions"]] or ["- Nothing: every server is ready."]
+    lines += ["", "## Summary", "", "| Readiness | Servers |", "| --- | ---: |"]
+    lines += ["| %s | %d |" % (label(status), count) for status, count in summary["by_status"].items()]
     lines += ["", "| Job | Blocked on |", "| --- | --- |"]
-    lines += ["| %s | %s |" % (job, _md(", ".join(names))) for job, names in summary["blocked_by_job"].items()]
+    lines += ["| %s | %s |" % (job, md(", ".join(names))) for job, names in summary["blocked_by_job"].items()]
     lines += ["", "## Servers", ""]
     for server in report["servers"]:
-        lines += ["### %s: %s" % (_md(server["name"]), server["status"].replace("_", " ")), ""]
+        lines += ["### %s: %s" % (md(server["name"]), label(server["status"])), ""]
+        if server.get("display_name"):
+            lines += ["Build: %s" % md(server["display_name"]), ""]
         if server["jobs"]:
-            lines += ["Jobs: %s" % _md(_jobs_text(server)), ""]
+            lines += ["Jobs: %s" % md(_jobs_text(server)), ""]
         problems = _problems(server)
         if not problems:
             lines += ["Nothing to fix.", ""]
             continue
         lines += ["| Severity | Affects | Finding | Fix |", "| --- | --- | --- | --- |"]
-        lines += ["| %s | %s | %s | %s |" % (_md(s), _md(j), _md(m), _md(f)) for s, j, m, f in problems]
+        lines += ["| %s | %s | %s | %s |" % (md(s), md(j), md(m), md(f)) for s, j, m, f in problems]
         lines.append("")
     return "\n".join(lines)
 
 
+TONES = {"ready": "ok", "ready_with_warnings": "warn", "not_ready": "bad", "failed": "bad", "unreachable": "unk"}
+SEVERITY_TONES = {"blocker": "bad", "warning": "warn", "info": "info"}
+
+
 def render_html(report):
+    """One self-contained page from readiness.html.j2 (see _report.page)."""
     summary = report["summary"]
-    parts = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>%s</title><style>"
-             "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
-             ".blocker{color:#b00020;font-weight:bold}.warning{color:#8a5a00}.ready{color:#176f2c}</style></head>"
-             "<body><h1>%s</h1><p>Generated on %s. Preflight reads only; it changed nothing.</p>"
-             % (_h(report["title"]), _h(report["title"]), _h(report["generated_on"]))]
-    parts.append("<table><tr><th>Readiness</th><th>Servers</th></tr>%s</table>" % "".join(
-        "<tr><td>%s</td><td>%d</td></tr>" % (_h(status.replace("_", " ")), count)
-        for status, count in summary["by_status"].items()))
-    parts.append("<table><tr><th>Job</th><th>Blocked on</th></tr>%s</table>" % "".join(
-        "<tr><td>%s</td><td>%s</td></tr>" % (_h(job), _h(", ".join(names)))
-        for job, names in summary["blocked_by_job"].items()))
-    for server in report["servers"]:
-        tone = "ready" if server["status"].startswith("ready") else "blocker"
-        parts.append("<h2>%s: <span class=%s>%s</span></h2>" % (_h(server["name"]), tone,
-                                                                _h(server["status"].replace("_", " "))))
-        if server["jobs"]:
-            parts.append("<p>Jobs: %s</p>" % _h(_jobs_text(server)))
-        problems = _problems(server)
-        if not problems:
-            parts.append("<p>Nothing to fix.</p>")
-            continue
-        parts.append("<table><tr><th>Severity</th><th>Affects</th><th>Finding</th><th>Fix</th></tr>%s</table>" % "".join(
-            "<tr><td class=%s>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
-            % (s if s in ("blocker", "warning") else "", _h(s), _h(j), _h(m), _h(f)) for s, j, m, f in problems))
-    parts.append("</body></html>\n")
-    return "".join(parts)
+    cards = [{"n": summary["total"], "label": "servers", "tone": "info"}]
+    cards += [{"n": count, "label": label(status), "tone": TONES[status]}
+              for status, count in summary["by_status"].items()]
+    problems = {server["name"]: _problems(server) for server in report["servers"]}
+    return render("readiness.html.j2", report, kind="readiness", cards=cards, tones=TONES,
+                  severity_tones=SEVERITY_TONES, next_actions=summary["next_actions"], alerts=[], alerts_title="",
+                  meta="Generated on %s · %d servers · preflight reads only; it changed nothing"
+                       % (report["generated_on"], summary["total"]),
+                  groups=group_servers(report["servers"], lambda s: (s.get("organization"), s.get("dag"))),
+                  problems=problems, jobs_text=_jobs_text)
 
 
 RENDERERS = {"html": render_html, "json": render_json, "csv": render_csv, "markdown": render_markdown}
 
 
 def write_readiness_report(report, dest_dir, formats, basename="exchange-preflight"):
-    """Write through the audit report's writer (fixed names, atomic)."""
-    return write_report(report, dest_dir, formats, basename=basename, renderers=RENDERERS)
+    """Write through the report package's writer (fixed names, atomic)."""
+    return _write(report, dest_dir, formats, basename=basename, renderers=RENDERERS)
+
+
+KIND = ReportKind("readiness", "exchange-preflight", "Exchange preflight", build_readiness_report, RENDERERS)

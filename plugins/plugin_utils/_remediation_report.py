@@ -7,26 +7,34 @@ For internal collection use only; the interface may change in any release.
 Pure Python, no Ansible imports, no clock.  Both sides are build_facts
 results as the audit registers them; each side is read with the audit
 report's own reader, so both reports always agree on what a result means.
+Writing and escaping are the report package's (_report).
 Every server ends as ``working`` or with the reason it is not (cause and
 remedy), which is what a person needs from the last page of a long night.
 """
 from __future__ import annotations
 
 import csv
-import datetime
-import html
 import io
 import json
 from collections.abc import Mapping
 
-from ._audit_report import AuditReportError, _server, write_report
+from ._audit_report import _server
+from ._report.escape import csv_cell, label, md, text
+from ._report.kind import ReportKind, report_day
+from ._report.page import change_text, default_catalog, group_servers, render
+from ._report.writer import ReportError
+from ._report.writer import write_report as _write
 
-_SIDE_KEYS = ("status", "build", "product", "update", "lifecycle", "eems_status", "eems_cause", "error")
+_SIDE_KEYS = ("status", "build", "display_name", "product", "update", "lifecycle", "eems_status", "eems_cause",
+              "error")
+TONES = {"working": "ok", "not_working": "bad", "disabled": "warn", "not_applicable": "na", "unknown": "unk"}
+CSV_COLUMNS = ("server", "build_before", "build_after", "update_before", "update_after", "eems_before",
+               "eems_after", "verdict", "reason", "remedy", "change", "organization", "dag")
 
 
-def _side(name, result):
+def _side(name, result, catalog):
     # _server turns anything that is not a result into a failed row naming it.
-    server = _server(name, result)
+    server = _server(name, result, catalog)
     return {key: server.get(key) for key in _SIDE_KEYS}, server
 
 
@@ -47,29 +55,44 @@ def _verdict(after_side, after_server):
     return after_side["eems_status"], cause.replace("_", " "), after_server.get("eems_remedy")
 
 
-def build_remediation_report(before, after, *, generated_on, title="Exchange remediation"):
+def next_actions(servers):
+    lines = []
+    for server in servers:
+        if server["verdict"] != "working" and server["verdict"] != "not_applicable":
+            lines.append("%s: %s%s" % (server["name"], server["reason"] or label(server["verdict"]),
+                                       " — %s" % server["remedy"] if server["remedy"] else ""))
+    return lines
+
+
+def build_remediation_report(before, after, *, generated_on, title="Exchange remediation", catalog=None,
+                             placement=None):
     """``before``/``after``: {host: build_facts result or None}.  Returns a JSON-safe dict."""
     for side, value in (("before", before), ("after", after)):
         if not isinstance(value, Mapping):
-            raise AuditReportError("%s must be a dict of host name to build_facts result" % side)
-    try:
-        day = datetime.date.fromisoformat(str(generated_on))
-    except ValueError:
-        raise AuditReportError("generated_on=%r is not an ISO date (YYYY-MM-DD)" % (generated_on,)) from None
+            raise ReportError("%s must be a dict of host name to build_facts result" % side)
+    day = report_day(generated_on)
+    catalog = catalog if catalog is not None else default_catalog()
     servers = []
     for name in sorted(set(map(str, before)) | set(map(str, after)), key=lambda n: (n.casefold(), n)):
-        before_side = _side(name, before.get(name))[0]
-        after_side, after_server = _side(name, after.get(name))
+        before_side, before_server = _side(name, before.get(name), catalog)
+        after_side, after_server = _side(name, after.get(name), catalog)
         verdict, reason, remedy = _verdict(after_side, after_server)
+        organization = after_server["organization"] or before_server["organization"]
+        dag = after_server["dag"] or before_server["dag"]
+        if organization is None and dag is None and (placement or {}).get(name):
+            organization, dag = (text(v) or None for v in placement[name])
         servers.append({
             "name": name,
             "before": before_side,
             "after": after_side,
             "build_changed": bool(before_side["build"] and after_side["build"]
                                   and before_side["build"] != after_side["build"]),
+            "change": change_text(before_side["build"], after_side["build"], catalog),
             "verdict": verdict,
             "reason": reason,
             "remedy": remedy,
+            "organization": organization,
+            "dag": dag,
         })
     by_verdict = {}
     for server in servers:
@@ -85,8 +108,9 @@ def build_remediation_report(before, after, *, generated_on, title="Exchange rem
             "not_working": [s["name"] for s in servers if s["verdict"] != "working"],
             "updated": [s["name"] for s in servers if s["build_changed"]],
         },
+        "next_actions": next_actions(servers),
     }
-    return {"title": str(title), "generated_on": day.isoformat(), "summary": summary, "servers": servers}
+    return {"title": str(title), "generated_on": day, "summary": summary, "servers": servers}
 
 
 def _cell(value):
@@ -103,62 +127,57 @@ def render_json(report):
 
 
 def render_markdown(report):
-    def md(value):
-        return _cell(value).replace("|", "\\|").replace("\n", " ")
-
     summary = report["summary"]
     lines = ["# %s" % md(report["title"]), "", "Generated on %s." % report["generated_on"], "",
              "- Servers: %d; EEMS working before: %d, after: %d; updated: %d"
              % (summary["total"], summary["working_before"], summary["working_after"], summary["updated"]),
-             "", "| Server | Build | Update | EEMS | Verdict | Reason | Remedy |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "", "## What to do next", ""]
+    lines += ["- %s" % md(line) for line in summary["next_actions"]] or ["- Nothing: EEMS works everywhere."]
+    lines += ["", "| Server | Build | EEMS | Verdict | Reason | Remedy |", "| --- | --- | --- | --- | --- | --- |"]
     for server in report["servers"]:
-        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            md(server["name"]), md(_change(server, "build")), md(_change(server, "update")),
-            md(_change(server, "eems_status")), md(server["verdict"]), md(server["reason"]), md(server["remedy"])))
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            md(server["name"]), md(server["change"]), md(_change(server, "eems_status")), md(server["verdict"]),
+            md(server["reason"]), md(server["remedy"])))
     return "\n".join(lines) + "\n"
 
 
 def render_csv(report):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["server", "build_before", "build_after", "update_before", "update_after", "eems_before",
-                     "eems_after", "verdict", "reason", "remedy"])
+    writer.writerow(CSV_COLUMNS)
     for server in report["servers"]:
         row = [server["name"], server["before"]["build"], server["after"]["build"], server["before"]["update"],
                server["after"]["update"], server["before"]["eems_status"], server["after"]["eems_status"],
-               server["verdict"], server["reason"], server["remedy"]]
-        # A cell starting with = + - @ would run as a spreadsheet formula.
-        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in "=+-@" else ("" if c is None else c)
-                         for c in row])
+               server["verdict"], server["reason"], server["remedy"], server["change"], server["organization"],
+               server["dag"]]
+        writer.writerow([csv_cell(cell) for cell in row])
     return buffer.getvalue()
 
 
 def render_html(report):
-    def h(value):
-        return html.escape(_cell(value))
-
+    """One self-contained page from remediation.html.j2 (see _report.page)."""
     summary = report["summary"]
-    rows = []
-    for server in report["servers"]:
-        tone = "ok" if server["verdict"] == "working" else "bad"
-        rows.append("<tr class=%s><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
-                    % (tone, h(server["name"]), h(_change(server, "build")), h(_change(server, "update")),
-                       h(_change(server, "eems_status")), h(server["verdict"]), h(server["reason"]),
-                       h(server["remedy"])))
-    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>%s</title><style>"
-            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-            "padding:4px 8px;text-align:left}tr.ok td:nth-child(5){color:#176f2c}tr.bad td:nth-child(5){color:#b00020;"
-            "font-weight:bold}</style></head><body><h1>%s</h1><p>Generated on %s. Servers: %d. EEMS working "
-            "before: %d, after: %d. Updated: %d.</p><table><tr><th>Server</th><th>Build</th><th>Update</th>"
-            "<th>EEMS</th><th>Verdict</th><th>Reason</th><th>Remedy</th></tr>%s</table></body></html>\n"
-            % (h(report["title"]), h(report["title"]), h(report["generated_on"]), summary["total"],
-               summary["working_before"], summary["working_after"], summary["updated"], "".join(rows)))
+    by_verdict = summary["by_verdict"]
+    cards = [{"n": summary["total"], "label": "servers", "tone": "info"},
+             {"n": summary["working_before"], "label": "EEMS working before", "tone": "na"},
+             {"n": summary["working_after"], "label": "EEMS working after", "tone": "ok"},
+             {"n": summary["updated"], "label": "updated", "tone": "info"}]
+    cards += [{"n": count, "label": "verdict: %s" % label(verdict), "tone": TONES.get(verdict, "unk")}
+              for verdict, count in by_verdict.items() if verdict != "working"]
+    return render("remediation.html.j2", report, kind="remediation", cards=cards, tones=TONES,
+                  next_actions=summary["next_actions"], alerts=[], alerts_title="",
+                  meta="Generated on %s · %d servers" % (report["generated_on"], summary["total"]),
+                  groups=group_servers(report["servers"], lambda s: (s["organization"], s["dag"])),
+                  change=_change)
 
 
 RENDERERS = {"html": render_html, "json": render_json, "csv": render_csv, "markdown": render_markdown}
 
 
 def write_remediation_report(report, dest_dir, formats, basename="exchange-remediation"):
-    """Write through the audit report's writer (fixed names, atomic, unchanged files left alone)."""
-    return write_report(report, dest_dir, formats, basename=basename, renderers=RENDERERS)
+    """Write through the report package's writer (fixed names, atomic, unchanged files left alone)."""
+    return _write(report, dest_dir, formats, basename=basename, renderers=RENDERERS)
+
+
+KIND = ReportKind("remediation", "exchange-remediation", "Exchange remediation", build_remediation_report,
+                  RENDERERS, inputs=("before", "after"))

@@ -10,12 +10,10 @@ import os
 from unittest.mock import MagicMock
 
 import pytest
-import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.playbook.task import Task
 
-from ansible_collections.onprem.exchange.plugins.action.audit_report import ARGUMENT_SPEC, ActionModule
-from ansible_collections.onprem.exchange.plugins.modules import audit_report as doc_stub
+from ansible_collections.onprem.exchange.plugins.action.audit_report import ActionModule
 
 TESTS_UNIT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(TESTS_UNIT, "data", "audit", "build_facts_results.json")
@@ -131,13 +129,3 @@ def test_null_entry_is_reported_as_not_run(tmp_path):
     result = _plugin({"results": results, "dest": str(tmp_path), "formats": ["json"],
                       "generated_on": TODAY})[0].run(task_vars={})
     assert result["summary"]["by_state"] == {"audited": 1, "unreachable": 0, "failed": 0, "not_run": 1}
-
-
-def test_spec_matches_doc_stub():
-    options = yaml.safe_load(doc_stub.DOCUMENTATION)["options"]
-    assert set(options) == set(ARGUMENT_SPEC)
-    for name, spec in ARGUMENT_SPEC.items():
-        doc = options[name]
-        for key in ("type", "required", "choices", "default", "elements"):
-            assert doc.get(key, False if key == "required" else None) == spec.get(
-                key, False if key == "required" else None), (name, key)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import csv
-import html
+import markupsafe
 import io
 import json
 import os
@@ -60,7 +60,7 @@ def test_report_top_level_keys(report):
     assert (report["report_version"], report["title"], report["generated_on"]) == (1, "Lab fleet audit", TODAY)
     assert set(report["summary"]) == {"total", "by_state", "unreachable", "failed", "not_run", "by_eems_status",
                                       "by_lifecycle", "by_product", "needing_update", "critical_findings",
-                                      "findings_by_severity", "hosts"}
+                                      "findings_by_severity", "hosts", "next_actions"}
     for server in report["servers"]:
         assert tuple(server) == SERVER_KEYS
 
@@ -250,12 +250,15 @@ def _hostile_report():
 
 def test_html_escapes_everything_from_hosts():
     page = render_html(_hostile_report())
-    assert "<script" not in page.lower()
+    # The page's one script is the collection's own table sorter; none from a host.
+    assert page.lower().count("<script") == 1 and "alert(1)</script>" not in page
     assert "<img" not in page.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
-    # Anchors are numbered, never built from host names.
-    assert set(re.findall(r'id="([^"]+)"', page)) == {"server-%d" % i for i in range(1, 16)}
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    # Anchors and table ids are numbered, never built from host names.
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    assert {"server-%d" % i for i in range(1, 16)} <= ids
+    assert all(re.fullmatch(r"(server|servers)-\d+|summary|next|counts|details|servers|alerts", i) for i in ids), ids
 
 
 def test_html_is_self_contained():
@@ -322,12 +325,12 @@ def test_markdown_has_one_table_row_per_server(report):
 
 def test_html_has_cards_a_section_per_server_and_remedies(report):
     page = render_html(report)
-    assert page.count('class="card ') == 12
+    assert page.count('class="card ') == 13
     assert page.count('<section class="server ') == 15
     assert '<span class="n">7</span><span class="l">EEMS not working</span>' in page
     for server in report["servers"]:
         for finding in server["findings"]:
-            assert html.escape(finding["remedy"], quote=True) in page
+            assert str(markupsafe.escape(finding["remedy"])) in page
 
 
 # --- writing ------------------------------------------------------------------
@@ -385,3 +388,16 @@ def test_write_report_rejects_bad_names(report, tmp_path, formats, basename, mes
     with pytest.raises(AuditReportError, match=message):
         write_report(report, str(tmp_path), formats, basename=basename)
     assert os.listdir(tmp_path) == []
+
+
+def test_rows_carry_the_build_name_admins_use_and_where_the_server_is(report):
+    ex19b = _server(report, "EX19B")
+    assert (ex19b["display_name"], ex19b["organization"], ex19b["dag"]) == (
+        "Exchange 2019 CU14 Feb26SU", "Contoso", "DAG01")
+    assert _server(report, "FBEX01")["organization"] == "Fabrikam"
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(render_csv(report)))}
+    assert (rows["EX19B"]["display_name"], rows["EX19B"]["dag"]) == ("Exchange 2019 CU14 Feb26SU", "DAG01")
+    page = render_html(report)
+    # Grouped: the DAG's members before the standalone servers, unreadable hosts last.
+    assert page.index("Contoso — DAG DAG01") < page.index("Contoso — Standalone servers") < \
+        page.index("Organisation and DAG not known")

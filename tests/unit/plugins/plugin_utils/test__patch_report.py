@@ -47,8 +47,10 @@ def test_summary_counts_names_and_makespan():
 def test_each_server_says_what_was_done_and_what_was_left_undone_and_why():
     rows = {s["name"]: s for s in _report()["servers"]}
     assert rows["EX2"]["steps_done"] == ["install_cu CU15", "install_su Sep26SUv2 (failed, rc 1603)"]
-    assert rows["EX2"]["left_undone"] == [{"step": "install_su Sep26SUv2",
-                                          "why": "the install failed part-way: Install: exit code 1603"}]
+    assert rows["EX2"]["left_undone"] == [
+        {"step": "install_su Sep26SUv2", "why": "the install failed part-way: Install: exit code 1603"},
+        # Where the window left it: the sweep's reading, not the plan's.
+        {"step": "return to service", "why": "still in maintenance after the window: Install: exit code 1603"}]
     assert rows["EX3"]["left_undone"][0]["why"] == "the window ended before this server started"
     assert rows["EX1"]["seconds"] == 3600.0 and rows["EX1"]["left_undone"] == []
     assert rows["EX4"]["status"] == "no_result"
@@ -56,11 +58,13 @@ def test_each_server_says_what_was_done_and_what_was_left_undone_and_why():
 
 def test_renderers_escape_host_text():
     report = _report()
-    assert "<script>" not in render_html(report)
+    page = render_html(report)
+    assert "EVIL<script>" not in page and "=EVIL&lt;script&gt;" in page
     cells = list(csv.reader(io.StringIO(render_csv(report))))
-    evil = next(row for row in cells if "EVIL" in row[0])
-    assert evil[0].startswith("'=") and evil[-1].startswith("'=")
-    assert "\\<script\\>" in render_markdown(report)
+    header = cells[0]
+    evil = dict(zip(header, next(row for row in cells if "EVIL" in row[0])))
+    assert evil["name"].startswith("'=") and evil["message"].startswith("'=")
+    assert "=EVIL&lt;script&gt;" in render_markdown(report)
     assert "Out of service after the window" in render_markdown(report)
     assert "- **EX2: in maintenance**" in render_markdown(report)
 
@@ -106,3 +110,65 @@ def test_a_result_with_missing_or_odd_keys_is_still_a_row(broken):
 def test_a_window_with_no_server_is_refused_not_reported_as_zero():
     with pytest.raises(PatchReportError, match="no server in this window"):
         build_report({}, generated_on="2026-11-26")
+
+
+# What the role recorded as out of reach was judged on the build before the
+# window (the plan's critical findings); these are the planner's own texts.
+PRE_WINDOW_UNDONE = [
+    "Exchange 2016 reached end of support on 2025-10-14.",
+    "No build reachable from 15.1.2375.7 meets the June 2026 EEMS cut-off (ESU-only updates are excluded: "
+    "esu_enrolled is false).",
+    "Build 15.1.2375.7 is older than the March 2023 SU: EEMS cannot fetch any mitigation.",
+]
+
+
+def _undone(row):
+    return [u["why"] for u in row["left_undone"]]
+
+
+def test_left_undone_is_the_state_after_the_window_not_the_plan_before_it():
+    """2016 CU22 patched as far as it can go (CU23 Oct25SU, no ESU): the report
+    must not say EEMS still cannot fetch (CU22's problem), but what is true
+    of CU23 Oct25SU; a line about no build stays as the role wrote it."""
+    results = {"EX16": {"status": "patched", "build_before": "15.1.2375.7", "build_after": "15.1.2507.61",
+                        "target_build": "15.1.2507.61", "maintenance": "in_service", "undone": PRE_WINDOW_UNDONE,
+                        "planned_steps": [{"action": "install_cu", "update": "CU23"},
+                                          {"action": "install_su", "update": "Oct25SU"}],
+                        "steps_done": [{"action": "install_cu", "update": "CU23", "result": "succeeded"},
+                                       {"action": "install_su", "update": "Oct25SU", "result": "succeeded"}]},
+               # Nothing installed (the window closed): the pre-window lines are still true.
+               "EX17": {"status": "not_started_window_closed", "build_before": "15.1.2375.7",
+                        "build_after": "15.1.2375.7", "undone": PRE_WINDOW_UNDONE}}
+    report = build_report(results, generated_on="2026-11-26")
+    rows = {s["name"]: s for s in report["servers"]}
+    after = _undone(rows["EX16"])
+    assert not any("15.1.2375.7" in line or "cannot fetch" in line for line in after), after
+    assert "after the window: Exchange 2016 CU23 Oct25SU is below the June 2026 update: EEMS cannot use " \
+           "definitions published from July 2026 on" in after
+    assert "Exchange 2016 reached end of support on 2025-10-14." in after
+    assert rows["EX16"]["change"] == "Exchange 2016 CU22 → Exchange 2016 CU23 Oct25SU"
+    assert set(PRE_WINDOW_UNDONE) <= set(_undone(rows["EX17"]))
+    page = render_html(report)
+    assert "Exchange 2016 CU22 → Exchange 2016 CU23 Oct25SU" in page and "is below the June 2026 update" in page
+
+
+def test_a_product_change_is_said_plainly_and_old_product_lines_go():
+    results = {"EX19": {"status": "patched", "build_before": "15.2.1544.39", "build_after": "15.2.2562.17",
+                        "target_build": "15.2.2562.17", "maintenance": "in_service",
+                        "undone": ["Exchange 2019 reached end of support on 2025-10-14."]}}
+    row = build_report(results, generated_on="2026-11-26")["servers"][0]
+    assert row["change"] == ("Exchange 2019 CU14 Feb26SU → Exchange SE RTM "
+                             "(product change: Exchange 2019 → Exchange SE)")
+    assert not any("Exchange 2019 reached" in line for line in _undone(row))
+
+
+def test_a_server_the_sweep_found_out_of_service_has_return_to_service_left_undone():
+    results = {"EX20": {"status": "unreachable", "maintenance": "possibly_out_of_service", "in_maintenance": True,
+                        "planned_steps": [{"action": "install_su", "update": "Oct25SU"}],
+                        "steps_done": [{"action": "install_su", "update": "Oct25SU", "result": "succeeded"}]},
+               "EX21": {"status": "failed", "maintenance": "in_service", "message": "gate closed",
+                        "planned_steps": [{"action": "install_su", "update": "Oct25SU"}]}}
+    rows = {s["name"]: s for s in build_report(results, generated_on="2026-11-26")["servers"]}
+    assert [u["step"] for u in rows["EX20"]["left_undone"]] == ["return to service"]
+    # Put back in service by the sweep: only the step it never did is left.
+    assert [u["step"] for u in rows["EX21"]["left_undone"]] == ["install_su Oct25SU"]
