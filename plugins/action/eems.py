@@ -15,6 +15,8 @@ import time
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _edge as edge
+from ansible_collections.onprem.exchange.plugins.plugin_utils._edge import is_edge_transport
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_settings import (
     EemsSettingsError, check_is_due, desired_settings, diff_for, eems_installed, mitigation_service,
     plan_changes, settings_view, stale_disabled_notice)
@@ -71,6 +73,10 @@ class ActionModule(HostActionBase):
         ems = self._ex_ems_args(args)
 
         before = self._ex_host_call("Get-EemsState", {"ems": ems}, task_vars)["data"]
+        if is_edge_transport(before):
+            # Not applicable, not a failure: no Mitigation Service on Edge.
+            result.update(edge.eems_result(host, judge_eems(before), (before.get("setup") or {}).get("exsetup_version")))
+            return result
         classification, plan = self._ex_classify(before, args, today, host, task_vars)
         try:
             change_plan = plan_changes(before, desired)

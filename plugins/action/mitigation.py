@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _edge as edge
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _mitigations as mit
+from ansible_collections.onprem.exchange.plugins.plugin_utils._edge import is_edge_transport
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import (
     CatalogError,
@@ -58,6 +60,10 @@ class ActionModule(HostActionBase):
             raise AnsibleActionFail("%s: %s" % (host, error)) from None
 
         raw = self._ex_host_call("Get-RewriteConfiguration", {}, task_vars)["data"]
+        if is_edge_transport(raw):
+            # Not applicable, not a failure: no IIS site on Edge.
+            result.update(edge.mitigation_result(host, raw.get("exsetup_version")))
+            return result
         config = mit.configuration_from_host(raw)
         build = raw.get("exsetup_version")
         if not build:
@@ -227,6 +233,8 @@ class ActionModule(HostActionBase):
 
     def _ex_restore(self, args, host, task_vars):
         raw = self._ex_host_call("Get-RewriteConfiguration", {}, task_vars)["data"]
+        if is_edge_transport(raw):
+            return edge.mitigation_result(host, raw.get("exsetup_version"))
         backups = raw.get("backups") or []
         wanted = args["backup"] or "latest"
         if not backups:
