@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for the README's commands.
 #   scripts/dev.sh demo      set up, start the lab, run the main job against it
-#   scripts/dev.sh test      set up and run the whole test suite (what CI runs)
+#   scripts/dev.sh test      set up, then lint, ansible-test sanity and every test (what CI runs)
 #   scripts/dev.sh lab-stop  stop the lab (its state is kept in .lab/)
 #   scripts/dev.sh setup     only create the virtual environment(s)
 set -euo pipefail
@@ -70,26 +70,53 @@ case "${1:-}" in
   test)
     main_venv
     status=0
+    # Parallel test workers (pytest-xdist). Lab tests mostly wait on WinRM
+    # polls, installer and restart timers, so more workers than cores pays.
+    workers="${PYTEST_WORKERS:-4}"
+    # phase NAME COMMAND...: run one phase, time it, remember a failure.
+    phase() {
+      local name="$1" start rc=0
+      shift
+      start=$(date +%s)
+      "$@" || rc=$?
+      echo "== $name: $([ "$rc" = 0 ] && echo passed || echo "FAILED (rc=$rc)") in $(( $(date +%s) - start ))s"
+      [ "$rc" = 0 ] || status=1
+    }
     # Quality gates: ruff, ansible-lint (production profile) and a real PowerShell
     # grammar over every .ps1 file, then the host scripts read against
     # Microsoft's cmdlet reference (check_ps1.py --semantics).
-    if [ -x scripts/lint.sh ] || [ -f scripts/lint.sh ]; then
-      bash scripts/lint.sh .venv || status=1
-    fi
+    phase lint bash scripts/lint.sh .venv
+    # ansible-test sanity (pylint, pep8, validate-modules, ansible-doc, imports...)
+    # on a copy of the collection; its chatter (venv and pip set-up) goes to a
+    # log that is shown only when it fails.
+    sanity() {
+      local log=.venv.sanity.log
+      if bash scripts/sanity.sh .venv >"$log" 2>&1; then
+        echo "   tests: $(sed -n 's/^Running sanity test "\(.*\)".*/\1/p' "$log" | paste -sd ' ')" >&2
+        grep '^sanity\.sh:' "$log" >&2
+      else
+        grep -v 'Using locale' "$log" >&2
+        return 1
+      fi
+    }
+    phase "ansible-test sanity" sanity
+    # The headless browser of the report page tests (Debian's chromium). When
+    # it cannot be installed those tests skip, except under CI, where they fail.
+    bash scripts/install_browser.sh || true
     # Smoke run on the oldest supported pair (Python 3.11 + ansible-core 2.19)
     # when the main run uses something newer.
     main_minor="$(.venv/bin/python -c 'import sys; print(sys.version_info[1])')"
     if [ "$main_minor" != 11 ] && smoke_py="$(scripts/find_python.sh smoke)"; then
       make_venv .venv-smoke "$smoke_py"
       echo "== smoke tests on $(.venv-smoke/bin/python -c 'import ansible,sys; print("python %s, ansible-core %s" % (sys.version.split()[0], ansible.__version__))')"
-      .venv-smoke/bin/python -m pytest -m smoke -q -p no:cacheprovider tests || status=1
+      phase "smoke tests" .venv-smoke/bin/python -m pytest -m smoke -q -p no:cacheprovider -n "$workers" tests
     fi
-    echo "== full suite on $(.venv/bin/python -c 'import ansible,sys; print("python %s, ansible-core %s" % (sys.version.split()[0], ansible.__version__))')"
-    .venv/bin/python -m pytest -q -p no:cacheprovider tests || status=1
+    echo "== full suite on $(.venv/bin/python -c 'import ansible,sys; print("python %s, ansible-core %s" % (sys.version.split()[0], ansible.__version__))'), $workers workers"
+    phase "full suite" .venv/bin/python -m pytest -q -p no:cacheprovider -n "$workers" --durations=25 tests
     exit "$status"
     ;;
   *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -102,10 +102,10 @@ def _module_name(node_module):
     return None
 
 
-def _imports(text):
-    """{plugin_utils module: set of names imported from it} for one Python file."""
+def _imports(tree):
+    """{plugin_utils module: set of names imported from it} for one parsed Python file."""
     found = {}
-    for node in ast.walk(ast.parse(text)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             module = _module_name(node.module)
             if module:
@@ -113,16 +113,32 @@ def _imports(text):
     return found
 
 
-def _constant_strings(text):
-    """{top-level name: string constants in its value} of a module."""
+def _constant_strings(tree):
+    """{top-level name: string constants in its value} of a parsed module."""
     constants = {}
-    for node in ast.parse(text).body:
+    for node in tree.body:
         if isinstance(node, ast.Assign):
             strings = {n.value for n in ast.walk(node.value) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     constants[target.id] = strings
     return constants
+
+
+_PARSED = {}
+
+
+def _python_file(path):
+    """(text, imports, constant strings) of one Python file, parsed once per
+    version of it: the table asks for every operation's callers, and parsing
+    every plugin again for each made the check take tens of seconds."""
+    stat = os.stat(path)
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _PARSED:
+        text = _read(path)
+        tree = ast.parse(text)
+        _PARSED[key] = (text, _imports(tree), _constant_strings(tree))
+    return _PARSED[key]
 
 
 def callers(name):
@@ -132,16 +148,15 @@ def callers(name):
     plugin_utils constant that lists it (such as a list of operations to run).
     A plugin_utils module that merely names operations (a table of which job
     needs which) does not make its importers callers."""
-    texts = {n[:-3]: _read(os.path.join(UTILS_DIR, n)) for n in _py_files(UTILS_DIR)}
-    senders = {m for m, t in texts.items()
+    utils = {n[:-3]: _python_file(os.path.join(UTILS_DIR, n)) for n in _py_files(UTILS_DIR)}
+    senders = {m for m, (t, _i, _c) in utils.items()
                if m not in PLUMBING and "run_host_operation" in t and _mentions(t, name)}
-    senders |= {m for m, t in texts.items() if m not in PLUMBING and set(_imports(t)) & senders}
+    senders |= {m for m, (_t, i, _c) in utils.items() if m not in PLUMBING and set(i) & senders}
     found = []
     for n in _py_files(ACTION_DIR):
-        text = _read(os.path.join(ACTION_DIR, n))
-        imports = _imports(text)
-        listed = any(name in _constant_strings(texts[m]).get(imported, ())
-                     for m, names in imports.items() if m in texts for imported in names)
+        text, imports, _constants = _python_file(os.path.join(ACTION_DIR, n))
+        listed = any(name in utils[m][2].get(imported, ())
+                     for m, names in imports.items() if m in utils for imported in names)
         if _mentions(text, name) or set(imports) & senders or listed:
             found.append(n[:-3])
     return found

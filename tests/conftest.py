@@ -1,6 +1,8 @@
 """Shared pytest fixtures: in-process labs.  Helpers live in labtools.py."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from labtools import (  # noqa: F401  (re-exported for older imports)
@@ -14,11 +16,25 @@ _LAB_FOLDERS = ("test_lab", "test_playbooks", "test_faults", "test_awx")
 _LAB_FIXTURES = {"lab_factory", "default_lab"}
 
 
+# Under pytest-xdist, workers take tests in collection order, so the longest
+# ones go first (fault matrix cases run three playbooks each, then the other
+# lab folders) and the short unit and repository tests fill the workers at
+# the end, instead of a few long lab tests running alone at the tail.
+_XDIST_ORDER = ("test_faults", "test_playbooks", "test_awx", "test_lab")
+
+
+def _xdist_rank(item):
+    parts = item.path.parts
+    return next((rank for rank, folder in enumerate(_XDIST_ORDER) if folder in parts), len(_XDIST_ORDER))
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         parts = item.path.parts
         if any(folder in parts for folder in _LAB_FOLDERS) or _LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.lab)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_xdist_rank)  # stable: the order within a folder stays
 
 
 @pytest.fixture

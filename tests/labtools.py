@@ -6,6 +6,7 @@ Kept out of conftest.py so tests import them by a unique module name
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -53,3 +54,21 @@ def run_playbook(inventory, playbook, *extra, env=None, timeout=600):
     playbook_path = playbook if os.path.isabs(playbook) else os.path.join(REPO_ROOT, playbook)
     return subprocess.run([binary, "-i", str(inventory), playbook_path, *extra], cwd=REPO_ROOT,
                           env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+_RECAP_LINE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def recap(stdout):
+    """{host: {"ok": n, "changed": n, "unreachable": n, "failed": n}} from the
+    PLAY RECAP of an ansible-playbook run's output (empty when it has none)."""
+    if "PLAY RECAP" not in stdout:
+        return {}
+    return {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "unreachable": int(m.group(4)),
+                         "failed": int(m.group(5))}
+            for m in _RECAP_LINE.finditer(stdout.rsplit("PLAY RECAP", 1)[1])}
+
+
+def changed_counts(stdout):
+    """{host: changed count} from the PLAY RECAP."""
+    return {host: row["changed"] for host, row in recap(stdout).items()}

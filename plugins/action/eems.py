@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _edge as edge
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _eems_task as decide
+from ansible_collections.onprem.exchange.plugins.plugin_utils._edge import is_edge_transport
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_settings import (
     EemsSettingsError, desired_settings, diff_for, legacy_blocked_args, plan_changes, settings_view)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import judge_check, judge_eems
@@ -67,6 +69,10 @@ class ActionModule(HostActionBase):
         ems = self._ex_ems_args(args)
 
         before = self._ex_host_call("Get-EemsState", {"ems": ems})["data"]
+        if is_edge_transport(before):
+            # Not applicable, not a failure: no Mitigation Service on Edge.
+            result.update(edge.eems_result(host, judge_eems(before), (before.get("setup") or {}).get("exsetup_version")))
+            return result
         classification, plan = self._ex_classify(before, args, today)
         with self._ex_failing(EemsSettingsError):
             change_plan = plan_changes(before, desired)

@@ -10,8 +10,10 @@ restores on failure) -> read again and fail unless nothing is left to do.
 """
 from __future__ import annotations
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils import _edge as edge
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _mitigation_plan as task
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _mitigations as mit
+from ansible_collections.onprem.exchange.plugins.plugin_utils._edge import is_edge_transport
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuild, ExchangeBuildError
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import (
     CONNECTION_LOST,
@@ -50,6 +52,10 @@ class ActionModule(HostActionBase):
             definitions = mit.select(data, args["name"])
 
         raw = self._ex_host_call("Get-RewriteConfiguration", {})["data"]
+        if is_edge_transport(raw):
+            # Not applicable, not a failure: no IIS site on Edge.
+            result.update(edge.mitigation_result(self._ex_host, raw.get("exsetup_version")))
+            return result
         config = mit.configuration_from_host(raw)
         build = raw.get("exsetup_version")
         if not build:
@@ -136,6 +142,8 @@ class ActionModule(HostActionBase):
 
     def _ex_restore(self, args):
         raw = self._ex_host_call("Get-RewriteConfiguration", {})["data"]
+        if is_edge_transport(raw):
+            return edge.mitigation_result(self._ex_host, raw.get("exsetup_version"))
         with self._ex_failing(mit.MitigationError):
             outcome = task.choose_backup(raw.get("backups"), args["restore_from"])
         chosen = outcome["backup"]

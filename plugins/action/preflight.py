@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils._edge import is_edge_transport
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError, run_host_operation
 from ansible_collections.onprem.exchange.plugins.plugin_utils._readiness import (
@@ -60,6 +61,9 @@ class ActionModule(HostActionBase):
         for operation in READ_OPERATIONS:
             if operation == "Get-RepositoryManifest" and not repository["url"]:
                 continue
+            if operation == "Get-ActiveDirectoryPrepState" and is_edge_transport(
+                    (answers.get("Get-ExchangeFacts") or {}).get("data")):
+                continue  # an Edge server is outside the domain: no AD preparation is ever read for it
             answers[operation] = self._ex_read(operation, calls[operation])
         identity = answers["Get-HostIdentity"]
         if identity["ok"] and identity["data"].get("token") != token:

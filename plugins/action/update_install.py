@@ -27,6 +27,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import 
 from ansible_collections.onprem.exchange.plugins.plugin_utils._install_judge import (
     EXTENDED_PROTECTION_CHOICES,
     InstallPlanError,
+    ad_prep_applies,
     ad_prep_needed,
     judge_installer,
     media_rules,
@@ -252,7 +253,7 @@ class ActionModule(HostActionBase):
                 problem = steps_logic.step_problem(action, current, dotnet, facts.get("os"), catalog)
                 if problem:
                     raise _InstallFailed(problem)
-                if action["kind"] == "cu" and action["action"] != "resume_setup":
+                if ad_prep_applies(action, facts):
                     self._ex_ad_prep(args, action, path, setup_account, done)
                 result["installer_started"] = True
                 poll, verdict = self._ex_run_installer(args, action, path, setup_account)

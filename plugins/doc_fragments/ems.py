@@ -10,14 +10,18 @@ options:
   ems_mode:
     description:
       - How the host script reaches the Exchange cmdlets.
+      - C(auto) is C(remote) on Mailbox servers and the local Edge management snap-ins on an Edge Transport
+        server, which has no C(/PowerShell) endpoint (the host script tells Edge by its role's registry key).
       - C(remote) opens a session to the server's own C(/PowerShell) endpoint with an explicit
         credential. This is the supported way, and the only one that works over a WinRM network
         logon, which cannot pass its own credential on (the second hop).
       - C(snapin) loads the Exchange snap-in in the WinRM session. Microsoft does not support it
-        and it needs CredSSP or Kerberos delegation; use it only when you know why.
+        and it needs CredSSP or Kerberos delegation; use it only when you know why. On an Edge Transport
+        server it loads the Edge snap-ins, as C(auto) does.
+      - C(remote) on an Edge Transport server fails with a message saying so.
     type: str
-    choices: [remote, snapin]
-    default: remote
+    choices: [auto, remote, snapin]
+    default: auto
   ems_username:
     description:
       - Account for the Exchange Management Shell session, for example C(CONTOSO\exadmin).

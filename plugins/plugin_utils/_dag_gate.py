@@ -228,7 +228,11 @@ def enter_steps(state):
     if components.get("UMCallRouter") == "Active":
         steps.append("drain_um")
     if not offline and (state.get("queue_messages") or 0) > 0:
-        steps += ["redirect_messages", "wait_queues"]
+        # An Edge Transport server has no Mailbox server to redirect to
+        # (Redirect-Message hands a Mailbox server's queues to another
+        # Mailbox server, Learn's cmdlet reference): it drains by delivering
+        # what it holds, and the window waits for that.
+        steps += ["wait_queues"] if state.get("edge_transport") else ["redirect_messages", "wait_queues"]
     if dag and state.get("cluster_node") == "Up":
         steps.append("suspend_cluster_node")
     if dag and components.get("HighAvailability") == "Active":

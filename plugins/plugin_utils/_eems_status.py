@@ -16,12 +16,16 @@ import re
 
 import yaml
 
+from ._edge import NO_EEMS as EDGE_NO_EEMS, is_edge_transport
+
 # The event texts the judge knows, each with its published source.
 EVENTS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_data", "eems_events.yml")
 _EVENT_CAUSES = None
 
 REMEDIES = {
     "not_applicable": "Exchange 2013 has no Emergency Mitigation Service: apply interim mitigations and migrate.",
+    "edge_transport": "Nothing to do: %s (Microsoft Learn, \"Exchange Emergency Mitigation (EM) service\": it "
+                      "comes with the Mailbox role). Keep the server patched." % EDGE_NO_EEMS,
     "build_before_march_2023": "Install the update the plan names: builds older than the March 2023 SU can no longer "
                                "fetch mitigation definitions (the OCS certificate type they trust was retired).",
     "build_before_june_2026": "Install the update the plan names: builds older than the June 2026 SU cannot use "
@@ -135,7 +139,8 @@ def judge_eems(facts, classification=None):
     """Return ``{status, cause, remedy, evidence}``.
 
     ``status`` is one of ``working``, ``not_working``, ``disabled``,
-    ``not_applicable`` (2013) or ``unknown`` (not enough facts to say).
+    ``not_applicable`` (2013, or an Edge Transport server: cause
+    ``edge_transport``) or ``unknown`` (not enough facts to say).
     ``classification`` is the catalog's view of the build (a dict with
     ``eems_fetch_ok`` / ``eems_2026_ok``), used when events are silent.
     """
@@ -147,6 +152,10 @@ def judge_eems(facts, classification=None):
     raw_build = ((facts.get("setup") or {}).get("exsetup_version") or "").split(".")
     # ExSetup pads the minor part ("15.00.1497.048"), so compare numbers.
     is_2013 = len(raw_build) > 1 and raw_build[0] == "15" and raw_build[1].isdigit() and int(raw_build[1]) == 0
+    if is_edge_transport(facts):
+        # CSS-Exchange HealthChecker judges EEMS only where IsEdgeServer is
+        # false (Analyzer/Security/Invoke-AnalyzerSecurityMitigationService.ps1).
+        return verdict("not_applicable", "edge_transport", EDGE_NO_EEMS)
     if is_2013 or classification.get("product") == "Exchange 2013":
         return verdict("not_applicable", "not_applicable", "Exchange 2013")
     exchange = facts.get("exchange") or {}

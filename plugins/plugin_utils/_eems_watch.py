@@ -12,6 +12,7 @@ Nothing here reads a clock or a file: the action plugins do that.
 """
 from __future__ import annotations
 
+from ._edge import NO_EEMS, is_edge_transport
 from ._eems_status import cause_from_event
 
 RECORD_VERSION = 1
@@ -64,6 +65,12 @@ def observe(state):
             entry["cause"] = cause_from_event(event.get("message"))
         events.append(entry)
     last_success = next((e["time"] for e in events if e["id"] == 1005), None)
+    if is_edge_transport(state):
+        # No Mitigation Service on Edge: nothing to watch, nothing missing.
+        return {"observed_at": state.get("now"), "build": (state.get("setup") or {}).get("exsetup_version"),
+                "edge_transport": True, "not_applicable": NO_EEMS, "service": None, "organization": None,
+                "organization_enabled": None, "server_enabled": None, "applied": None, "blocked": None,
+                "events": [], "last_success": None, "exchange_error": None}
     return {
         "observed_at": state.get("now"),
         "build": (state.get("setup") or {}).get("exsetup_version"),
@@ -174,7 +181,10 @@ def _list_changes(before, now):
 
 
 def compare_server(before, now):
-    """The changes between two observations of one server (both present)."""
+    """The changes between two observations of one server (both present).
+    An Edge Transport server has no Mitigation Service: never a change."""
+    if now.get("edge_transport") or before.get("edge_transport"):
+        return []
     return (_event_changes(before, now) + _service_changes(before, now)
             + _flag_changes(before, now, "organization_enabled", "organization")
             + _flag_changes(before, now, "server_enabled", "server") + _list_changes(before, now))
@@ -210,7 +220,8 @@ def compare(previous, results, run_at):
         if observation is None:
             error = result.get("error") or "no answer"
             changes = []
-            if last is not None and entry.get("reporting", True):
+            # An Edge Transport server runs no EEMS: its silence is no EEMS news.
+            if last is not None and entry.get("reporting", True) and not last.get("edge_transport"):
                 changes.append(_change("stopped_reporting", "stopped reporting: %s" % error, error=error,
                                        last_seen=entry.get("last_seen")))
             servers[name] = {"status": result.get("state") or "failed", "error": error, "changes": changes}
@@ -223,6 +234,8 @@ def compare(previous, results, run_at):
                 changes.insert(0, _change("reporting_again", "reporting again (silent since %s)"
                                           % (entry.get("silent_since") or "the last run")))
         servers[name] = {"status": "observed", "error": None, "changes": changes}
+        if observation.get("edge_transport"):
+            servers[name]["not_applicable"] = NO_EEMS
     for name in sorted(set(old) - set(results)):
         servers[name] = {"status": "not_in_run", "error": None,
                          "changes": [_change("left_the_fleet", "not in this run's hosts (kept in the history)")]}

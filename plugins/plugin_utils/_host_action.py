@@ -106,7 +106,7 @@ def lost_after(error, done, advice):
 # Options every Exchange-cmdlet-using plugin accepts; documented once in
 # plugins/doc_fragments/ems.py.
 EMS_ARGUMENT_SPEC = {
-    "ems_mode": {"type": "str", "choices": ["remote", "snapin"], "default": "remote"},
+    "ems_mode": {"type": "str", "choices": ["auto", "remote", "snapin"], "default": "auto"},
     "ems_username": {"type": "str"},
     "ems_password": {"type": "str", "no_log": True},
 }
@@ -198,7 +198,7 @@ class HostActionBase(ActionBase):
         case, where the WinRM account is also the Exchange administrator."""
         username = args.get("ems_username") or self._ex_connection_option("remote_user")
         password = args.get("ems_password") or self._ex_connection_option("remote_password")
-        return {"mode": args.get("ems_mode", "remote"), "username": username, "password": password}
+        return {"mode": args.get("ems_mode", "auto"), "username": username, "password": password}
 
     def _ex_host_call(self, operation, op_args, task_vars=None):
         if task_vars is None:

@@ -10,6 +10,8 @@ them directly.
 """
 from __future__ import annotations
 
+from ._edge import EDGE_ROLE, is_edge_transport
+
 
 def planner_facts(raw):
     """The planner's input (see _update_planner) from the host's raw facts."""
@@ -25,7 +27,8 @@ def planner_facts(raw):
         # The planner reads the caption or the version (_exchange_catalog.normalise_os).
         "os": os_info.get("caption") or None,
         "os_version": os_info.get("version") or None,
-        "roles": exchange.get("roles") or [],
+        "roles": exchange.get("roles") or ([EDGE_ROLE] if is_edge_transport(raw) else []),
+        "edge_transport": is_edge_transport(raw),
     }
 
 
@@ -46,7 +49,11 @@ def local_findings(raw, eems, meant_off=()):
             "id": "exchange_cmdlets_unavailable", "severity": "warning",
             "message": "Exchange cmdlets could not be used, so roles, DAG, database copies and EEMS flags are "
                        "unknown: %s" % ((raw.get("ems") or {}).get("error") or "no reason given"),
-            "remedy": "Set ems_username and ems_password (or the connection's ansible_user/ansible_password) to an "
+            # An Edge server has no /PowerShell endpoint and no RBAC: its cmdlets are local.
+            "remedy": "Leave ems_mode at auto: an Edge Transport server's cmdlets come from its local Edge "
+                      "snap-ins, which the WinRM account (a local administrator) may run."
+                      if is_edge_transport(raw) else
+                      "Set ems_username and ems_password (or the connection's ansible_user/ansible_password) to an "
                       "account with at least View-Only Organization Management; ems_mode=remote is the supported "
                       "way over WinRM.",
         })

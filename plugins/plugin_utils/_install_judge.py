@@ -36,7 +36,7 @@ from ._exchange_build import ExchangeBuild, ExchangeBuildError
 
 __all__ = [
     "InstallPlanError", "pending_actions", "installer_kind", "licence_mode", "staged_installer_name",
-    "judge_installer", "verify_health", "ad_prep_needed", "EXIT_CODES", "service_modes", "media_rules",
+    "judge_installer", "verify_health", "ad_prep_needed", "ad_prep_applies", "EXIT_CODES", "service_modes", "media_rules",
     "extended_protection_applies", "EXTENDED_PROTECTION_CHOICES",
 ]
 
@@ -360,6 +360,18 @@ def verify_health(health, expected_build=None, modes_before=None, meant_off=()):
         problems.append("component states could not be read: %s" % (health.get("ems_error") or "no reason given"))
     return {"build_ok": build_ok, "services_ok": not disabled and not stopped, "setup_ok": setup_ok,
             "web_config_ok": not tokens, "components_ok": components_ok, "problems": problems}
+
+
+def ad_prep_applies(action, facts):
+    """Whether a step may need Active Directory preparation before it: a new
+    CU on a server in the domain.  An Edge Transport server is outside the
+    domain and keeps its configuration in its own AD LDS instance (Microsoft
+    Learn, "Edge Transport servers"); AD is prepared from a domain member
+    (Learn, "Prepare Active Directory and domains"), so nothing is read or
+    prepared for an Edge server (Start-InstallerTask refuses it there too)."""
+    if (action or {}).get("kind") != "cu" or (action or {}).get("action") == "resume_setup":
+        return False
+    return not (facts or {}).get("edge_transport")
 
 
 def ad_prep_needed(target_build, organization_builds):

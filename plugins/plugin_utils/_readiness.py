@@ -20,6 +20,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from ._edge import is_edge_transport
 from ._host_call import SCRIPT_DIR
 from ._staging import staging_dir_problem
 
@@ -308,14 +309,22 @@ def judge(answers, prerequisites, *, repository_url=None, min_free_disk_gb=DEFAU
     endpoint_findings = _endpoint_findings(prereq, repository_url) if prereq else []
     repository_flagged = any(f["id"].startswith("repository_") for f in endpoint_findings)
     findings += _answer_findings(answers, ems_down, repository_flagged)
+    # An Edge Transport server has no RBAC (its local Administrators manage
+    # it), no IIS for URL Rewrite and no Mitigation Service to reach the OCS:
+    # none of those is a finding there (see _edge).
+    edge = is_edge_transport(prereq) or is_edge_transport(facts)
+    if edge:
+        endpoint_findings = [f for f in endpoint_findings if f["id"] != "ocs_unreachable"]
     if prereq:
         findings += _winrm_findings(prereq)
-        findings += _role_findings(prereq)
+        if not edge:
+            findings += _role_findings(prereq)
         findings += endpoint_findings
     if facts is not None:
         staged_answer = answers.get("Get-StagedFile") or {}
-        findings += _fact_findings(facts, staged_answer.get("data") if staged_answer.get("ok") else None,
-                                   float(min_free_disk_gb))
+        findings += [f for f in _fact_findings(facts, staged_answer.get("data") if staged_answer.get("ok") else None,
+                                               float(min_free_disk_gb))
+                     if not (edge and f["id"] == "url_rewrite_missing")]
     findings.sort(key=lambda f: (_SEVERITY_ORDER[f["severity"]], f["id"]))
     jobs = {}
     for job in JOBS:

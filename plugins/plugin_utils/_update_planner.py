@@ -510,14 +510,14 @@ def _current_findings(plan, catalog, current, facts, policy, roles, today):
                      "The Extended Security Update programme for %s ended on %s; no further SUs will ship."
                      % (product, esu_end.isoformat()),
                      "Updates already released to ESU customers can still be installed; plan the move to SE.")
-    if "Edge" in roles:
-        plan.finding("eems_not_on_edge", "info",
-                     "EEMS does not run on Edge Transport servers; the cut-offs are reported as build levels only.")
-    if current["eems_fetch_ok"] is False:
+    # EEMS does not run on Edge Transport servers (it comes with the Mailbox
+    # role): its cut-offs are no finding there; the build is judged on its own.
+    edge = any(str(r).strip().lower() in ("edge", "edgetransport") for r in roles)
+    if current["eems_fetch_ok"] is False and not edge:
         plan.finding("eems_march_2023_not_met", "critical",
                      "Build %s is older than the March 2023 SU: EEMS cannot fetch any mitigation." % current["build"],
                      "Install at least the March 2023 SU level (policy target 'eems').")
-    if current["eems_2026_ok"] is False:
+    if current["eems_2026_ok"] is False and not edge:
         plan.finding("eems_june_2026_not_met", "critical" if today >= to_date("2026-07-01") else "warning",
                      "Build %s is older than the June 2026 update: EEMS cannot use definitions published from "
                      "July 2026 on." % current["build"],

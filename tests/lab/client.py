@@ -28,7 +28,8 @@ class WinRMClient:
     @classmethod
     def for_lab(cls, lab, name, **overrides):
         host, port = lab.endpoints[name]
-        credential = lab.state.data["lab"]["credential"]
+        # A server outside the domain (Edge) is reached with its own local account.
+        credential = lab.state.server(name).get("local_account") or lab.state.data["lab"]["credential"]
         kwargs = {"username": credential["username"], "password": credential["password"],
                   "ca_path": lab.pki.ca_cert_path, "tls": lab.state.data["lab"]["tls"]}
         kwargs.update(overrides)

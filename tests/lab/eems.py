@@ -61,8 +61,8 @@ def run_check(lab, server, now=None):
     """One Mitigation Service check on ``server``; returns the event written (or None)."""
     now = now or lab.clock.now()
     build = server["build"]
-    if build.startswith("15.0."):
-        return None  # Exchange 2013 has no Mitigation Service
+    if build.startswith("15.0.") or "Edge" in (server.get("roles") or []):
+        return None  # Exchange 2013 and Edge Transport servers have no Mitigation Service
     service = server["services"].get("MSExchangeMitigation", {})
     server["eems"]["next_check"] = (now + _dt.timedelta(seconds=CHECK_INTERVAL_SECONDS)).isoformat()
     if service.get("state") != "Running":

@@ -31,6 +31,32 @@ EXCHANGE_SERVICES = (
     "WinRM",
 )
 
+# Services an Edge Transport server runs (Microsoft Learn, "Overview of
+# Exchange services on Exchange servers", the Edge Transport column): the AD
+# LDS instance Setup creates for Edge (ADAM_MSExchange), the Credential
+# service EdgeSync's credentials need, Transport and its helpers. No
+# Information Store, no Front End Transport, no IIS (W3SVC), no Mitigation
+# Service (Learn, "Exchange Emergency Mitigation (EM) service": Mailbox role
+# only) and no MSExchangeADTopology (Edge is not in the domain).
+EDGE_SERVICES = (
+    "ADAM_MSExchange",
+    "MSExchangeAntispamUpdate",
+    "MSExchangeDiagnostics",
+    "MSExchangeEdgeCredential",
+    "MSExchangeHM",
+    "MSExchangeServiceHost",
+    "MSExchangeTransport",
+    "MSExchangeTransportLogSearch",
+    "WinRM",
+)
+
+
+def is_edge(server):
+    """An Edge Transport server (``roles: [Edge]`` in the fleet; Get-ExchangeServer's
+    ServerRole value for that role is ``Edge``)."""
+    return "Edge" in (server.get("roles") or [])
+
+
 SERVER_DEFAULTS = {
     "organization": None,
     "roles": ["Mailbox"],
@@ -143,6 +169,19 @@ def normalise_fleet(raw, source="<fleet>"):
         build = server.get("build")
         _require(isinstance(build, str) and build.count(".") == 3 and all(p.isdigit() for p in build.split(".")),
                  "%s (%s): build %r must look like 15.2.1748.10" % (where, name, build))
+        if is_edge(server):
+            _require(server["roles"] == ["Edge"],
+                     "%s (%s): the Edge role is installed alone (roles: [Edge])" % (where, name))
+            _require(server.get("dag") is None, "%s (%s): an Edge Transport server is never a DAG member" % (where, name))
+            # No IIS on Edge, so no URL Rewrite module and no rewrite rules;
+            # usually not domain-joined (Win32_ComputerSystem.Domain is the workgroup).
+            server.setdefault("url_rewrite_version", None)
+            # Outside the domain, it is reached with one of its own accounts
+            # (docs/real-estate.md, "Edge Transport servers").
+            server.setdefault("local_account", {"username": "%s\\exadmin" % name.upper(),
+                                                "password": "Edge-Passw0rd!"})
+            _require(not server.get("rewrite_rules"), "%s (%s): an Edge Transport server has no IIS site for "
+                     "rewrite rules" % (where, name))
         for key, value in SERVER_DEFAULTS.items():
             server.setdefault(key, copy.deepcopy(value))
         if server["organization"] is None:
@@ -158,7 +197,7 @@ def normalise_fleet(raw, source="<fleet>"):
         for key, value in EEMS_DEFAULTS.items():
             eems.setdefault(key, copy.deepcopy(value))
         services = server.setdefault("services", {})
-        for service in EXCHANGE_SERVICES:
+        for service in (EDGE_SERVICES if is_edge(server) else EXCHANGE_SERVICES):
             # The Mitigation Service came with the September 2021 CUs, like
             # the EEMS properties; 2013 never had it.
             if service == "MSExchangeMitigation" and not value_forms.has_eems_properties(build):

@@ -202,6 +202,18 @@ class LabHostBackend:
     # -- authentication -------------------------------------------------
     def authenticate(self, endpoint, username, password):
         credential = self.lab.state.data["lab"]["credential"]
+        try:
+            server = self.lab.state.server(endpoint)
+        except KeyError:
+            server = None
+        if server is not None and server.get("local_account"):
+            # A server outside the domain (an Edge Transport server) knows only
+            # its own accounts: COMPUTER\user, .\user or the bare name.
+            account = server["local_account"]
+            bare = account["username"].split("\\")[-1].lower()
+            given = (username or "").lower()
+            names = (account["username"].lower(), ".\\" + bare, bare, "%s\\%s" % (server["name"].lower(), bare))
+            return given in names and password == account["password"]
         expected_user = credential["username"].lower()
         given = (username or "").lower()
         # Windows accepts DOMAIN\user, user@domain and the bare name alike.

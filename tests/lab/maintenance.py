@@ -48,6 +48,8 @@ def cluster_node(server):
 
 
 def auto_activation(server):
+    if "Edge" in (server.get("roles") or []):
+        return None  # no Get-MailboxServer on Edge
     return server.setdefault("auto_activation", "Unrestricted")
 
 
@@ -62,7 +64,12 @@ def has_um(server):
 
 def components(server):
     """What Get-ServerComponentState lists for the server (the ones the
-    maintenance procedure touches)."""
+    maintenance procedure touches).  An Edge Transport server has neither
+    HighAvailability (no DAG) nor UMCallRouter (no Unified Messaging)."""
+    if "Edge" in (server.get("roles") or []):
+        found = {"ServerWideOffline": "Active", "HubTransport": "Active"}
+        found.update(server["component_states"])
+        return found
     found = {"ServerWideOffline": "Active", "HubTransport": "Active", "HighAvailability": "Active"}
     if has_um(server):
         found["UMCallRouter"] = "Active"

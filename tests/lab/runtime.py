@@ -366,10 +366,15 @@ class Lab:
         """An Ansible inventory (as a dict) for this running lab."""
         credential = self.state.data["lab"]["credential"]
         tls = self.state.data["lab"]["tls"]
-        hosts, dags, orgs = {}, {}, {}
+        hosts, dags, orgs, edge = {}, {}, {}, {}
         for server in self.state.servers():
             host, port = self.endpoints[server["name"]]
             hosts[server["name"]] = {"ansible_host": host, "ansible_port": port}
+            if server.get("local_account"):
+                # An Edge Transport server: its own local account, not the domain's.
+                hosts[server["name"]].update(ansible_user=server["local_account"]["username"],
+                                             ansible_password=server["local_account"]["password"])
+                edge.setdefault("exchange_edge", {"hosts": {}})["hosts"][server["name"]] = {}
             if server["dag"]:
                 dags.setdefault("dag_" + server["dag"].lower(), {"hosts": {}})["hosts"][server["name"]] = {}
             orgs.setdefault("org_" + server["organization"].lower(), {"hosts": {}})["hosts"][server["name"]] = {}
@@ -390,6 +395,7 @@ class Lab:
         children = {"exchange": {"hosts": hosts, "vars": exchange_vars}}
         children.update(dags)
         children.update(orgs)
+        children.update(edge)
         return {"all": {"children": children}}
 
     def write_runtime_files(self, pid=None):

@@ -27,7 +27,7 @@ import textwrap
 import pytest
 import yaml
 
-from labtools import REPO_ROOT
+from labtools import REPO_ROOT, changed_counts
 
 CONTROLLER = os.path.join(REPO_ROOT, "awx", "controller.yml")
 ESTATE = os.path.join(REPO_ROOT, "examples", "estate")
@@ -465,7 +465,7 @@ def _by_module(calls):
 
 
 def _changed(result):
-    return int(re.search(r"^localhost\s+:\s+ok=\d+\s+changed=(\d+)", result.stdout, re.M).group(1))
+    return changed_counts(result.stdout)["localhost"]
 
 
 SECRET = "Winrm-S3cret-for-test"

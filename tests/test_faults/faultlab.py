@@ -9,7 +9,7 @@ import json
 import os
 import re
 
-from labtools import run_playbook
+from labtools import recap, run_playbook
 from lab import iis, maintenance
 
 TARGET = "15.2.1748.53"       # 2019 CU15 Sep26SUv2 (ESU)
@@ -59,13 +59,6 @@ def fleet(**overrides):
         "servers": servers,
         "databases": databases,
     }
-
-
-def recap(stdout):
-    """{host: {"changed": n, "failed": n, "unreachable": n}} from the PLAY RECAP."""
-    return {m.group(1): {"changed": int(m.group(3)), "unreachable": int(m.group(4)), "failed": int(m.group(5))}
-            for m in re.finditer(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                                 stdout, re.M)}
 
 
 def changed_hosts(result):

@@ -28,7 +28,7 @@ import time
 import pytest
 
 from faultlab import (CU15_ISO, EEMS_VARS, PATCH_VARS, REPORT_FILES, SU_ONLY, TARGET, UNFIXED, builds, changed_hosts,
-                      eems_lines, eems_rows, fleet, out_of_service, play, recap, rewrite_files, tail, unexpected_tracebacks)
+                      eems_lines, eems_rows, fleet, out_of_service, play, rewrite_files, tail, unexpected_tracebacks)
 from labtools import REPO_ROOT, write_inventory
 
 
@@ -115,6 +115,14 @@ def _failed_in_maintenance(name, message):
 
 def _check_1603(lab, run):
     _failed_in_maintenance("FM2", "exit code 1603 (fatal error during installation)")(lab, run)
+    assert lab.state.server("FM2")["build"] == SU_ONLY
+    # The report says what was left undone and why; the closing lines say it stays out on purpose.
+    assert any("install_su Sep26SUv2" in u["step"] and "failed part-way" in u["why"]
+               for u in run.rows["FM2"]["left_undone"]), run.rows["FM2"]
+    assert "in maintenance on purpose or possibly out of service: FM2: in maintenance; last done: installing" \
+        in run.result.stdout, tail(run.result)
+    # One server's failure does not stop the others: the standalone server is patched.
+    assert run.rows["FS1"]["status"] == "patched", run.rows["FS1"]
     # FM1 is patched first or finds the gate closed by FM2: either way it is not out of service.
     assert run.rows["FM1"]["status"] in ("patched", "failed"), run.rows["FM1"]
     if run.rows["FM1"]["status"] == "failed":
@@ -124,6 +132,12 @@ def _check_1603(lab, run):
 def _check_3010(lab, run):
     _patched("FS1")(lab, run)
     assert lab.state.server("FS1")["boot_count"] == 2  # the installer's restart, exactly once
+
+
+def _check_hash_mismatch(lab, run):
+    _failed_out_of_maintenance("FS1", "failed verification: SHA256")(lab, run)
+    # The message names the step a person re-runs once the repository is fixed.
+    assert "Stage and verify the installers" in run.rows["FS1"]["message"], run.rows["FS1"]
 
 
 def _check_drop(lab, run):
@@ -149,6 +163,13 @@ def _check_unhealthy_copy(lab, run):
 
 def _check_watermark(lab, run):
     _failed_out_of_maintenance("FS1", "Setup must be finished from the same CU media")(lab, run)
+
+
+def _check_watermark_resumed(lab, run):
+    # Given the media, the re-run finishes the interrupted Setup first, then
+    # plans again from the build it left (CU15) and installs the SU.
+    assert run.rows["FS1"]["steps_done"] == ["resume_setup", "install_su Sep26SUv2"], run.rows["FS1"]
+    assert lab.state.server("FS1")["setup_watermark"] is None
 
 
 def _eems_verdict(name, status, cause, *, job_fails=False):
@@ -306,12 +327,12 @@ CASES = [
      {"exchange_patch_reboot_timeout": 4}),
     # FM1 usually wins the claim (lowest name on a tie): FM2 must wait for it
     # at the gate rather than give up after PATCH_VARS' 4 s.
-    ("installer_exit_1603", "playbooks/patch.yml", ["FM1", "FM2"], _set(FM2={"installer_exit_code": 1603}),
+    ("installer_exit_1603", "playbooks/patch.yml", ["FM1", "FM2", "FS1"], _set(FM2={"installer_exit_code": 1603}),
      _check_1603, _clear("FM2"), {"exchange_patch_gate_timeout": 45}),
     ("installer_exit_3010", "playbooks/patch.yml", ["FS1"], _set(FS1={"installer_exit_code": 3010}),
      _check_3010, _clear("FS1"), {}),
     ("hash_mismatched_package", "playbooks/patch.yml", ["FS1"], _set(FS1={"hash_mismatch": True}),
-     _failed_out_of_maintenance("FS1", "failed verification: SHA256"), _clear("FS1"), {}),
+     _check_hash_mismatch, _clear("FS1"), {}),
     ("disk_full", "playbooks/patch.yml", ["FS1"], _set(FS1={"disk_full": True}),
      _failed_out_of_maintenance("FS1", "not enough free disk to stage"), _clear("FS1"), {}),
     ("interrupted_setup_watermark", "playbooks/patch.yml", ["FS1"], _nothing, _check_watermark, _nothing, {}),
@@ -387,6 +408,10 @@ FLEET_CHANGES = {
 RERUN_VARS = {
     "interrupted_setup_watermark": {"exchange_patch_resume_installer": CU15_ISO},
     "tls_inspecting_proxy": {"exchange_eems_proxy": "http://direct.lab.contoso.test:3128/"},
+}
+# What the re-run must show beyond converging, where the remedy itself has steps.
+RERUN_CHECKS = {
+    "interrupted_setup_watermark": _check_watermark_resumed,
 }
 
 
@@ -464,6 +489,7 @@ def test_fault(case, lab_factory, tmp_path):
     rerun = play(lab, tmp_path / "rerun", playbook, hosts, extra_vars=rerun_vars)
     assert rerun.result.returncode == 0, tail(rerun.result)
     _check_invariants(lab, rerun, playbook, before_rewrite, hosts)
+    RERUN_CHECKS.get(case_id, _nothing_more)(lab, rerun)
     assert out_of_service(lab) == []
     _converged(lab, playbook, hosts, rerun)
     # What the faulty run left was the state before or the complete mitigation.
@@ -475,6 +501,10 @@ def test_fault(case, lab_factory, tmp_path):
     again = play(lab, tmp_path / "again", playbook, hosts, extra_vars=settled_vars)
     assert again.result.returncode == 0, tail(again.result)
     assert changed_hosts(again.result) == {}, tail(again.result)
+
+
+def _nothing_more(lab, run):
+    return None
 
 
 def _converged(lab, playbook, hosts, run):
@@ -539,4 +569,3 @@ def test_matrix_covers_every_fault_key_the_lab_offers():
     used |= {"unreachable"}  # set by the lab itself when unreachable_at fires
     # Covered by their own suites: queue_stuck (test_maintenance), malformed_answer (test_malformed_answers).
     assert FAULT_KEYS - used <= {"queue_stuck", "malformed_answer"}, FAULT_KEYS - used
-    assert SU_ONLY != TARGET and recap("") == {}

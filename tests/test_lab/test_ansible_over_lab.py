@@ -1,23 +1,12 @@
 """Real ansible-playbook runs against the lab over WinRM/HTTPS."""
 from __future__ import annotations
 
-import re
-
 import pytest
 import yaml
 
-from labtools import run_playbook, write_inventory
+from labtools import recap as play_recap, run_playbook, write_inventory
 
 PLAYBOOK = "playbooks/connection_check.yml"
-
-
-def _recap(stdout):
-    """{host: {ok: n, changed: n, unreachable: n, failed: n}} from the PLAY RECAP."""
-    recap = {}
-    for match in re.finditer(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", stdout, re.M):
-        host, ok, changed, unreachable, failed = match.groups()
-        recap[host] = {"ok": int(ok), "changed": int(changed), "unreachable": int(unreachable), "failed": int(failed)}
-    return recap
 
 
 @pytest.mark.smoke
@@ -26,7 +15,7 @@ def test_connection_check_reaches_every_server_over_https(default_lab, tmp_path)
     before = {name: default_lab.stats(name)["operations"].get("Get-HostIdentity", 0) for name in default_lab.endpoints}
     result = run_playbook(inventory, PLAYBOOK)
     assert result.returncode == 0, result.stdout + result.stderr
-    recap = _recap(result.stdout)
+    recap = play_recap(result.stdout)
     assert set(recap) == set(default_lab.endpoints)
     assert all(r == {"ok": 2, "changed": 0, "unreachable": 0, "failed": 0} for r in recap.values()), recap
     for name, server in ((s["name"], s) for s in default_lab.state.servers()):
@@ -49,7 +38,7 @@ def test_wrong_password_fails_each_host_with_an_auth_error(default_lab, tmp_path
     path.write_text(yaml.safe_dump(inventory))
     result = run_playbook(path, PLAYBOOK, "--limit", "EX19B,EX19C")
     assert result.returncode != 0
-    recap = _recap(result.stdout)
+    recap = play_recap(result.stdout)
     assert recap["EX19B"]["unreachable"] == 1 and recap["EX19C"]["unreachable"] == 1
     assert "401" in result.stdout or "credentials were rejected" in result.stdout
     assert "wrong-password" not in result.stdout + result.stderr
@@ -62,7 +51,7 @@ def test_a_host_that_is_down_is_unreachable_and_the_others_carry_on(lab_factory,
     inventory = write_inventory(lab, tmp_path / "inventory.yml")
     result = run_playbook(inventory, PLAYBOOK, "--limit", "EX16A,EX16B,EX16C",
                           env={"ANSIBLE_TIMEOUT": "5"})
-    recap = _recap(result.stdout)
+    recap = play_recap(result.stdout)
     assert recap["EX16A"]["unreachable"] == 1
     assert recap["EX16B"] == recap["EX16C"] == {"ok": 2, "changed": 0, "unreachable": 0, "failed": 0}
     assert "EX16B is EX16B.lab.contoso.test" in result.stdout
@@ -76,5 +65,5 @@ def test_wrong_ca_is_refused(default_lab, tmp_path):
     path = tmp_path / "wrong-ca.yml"
     path.write_text(yaml.safe_dump(inventory))
     result = run_playbook(path, PLAYBOOK, "--limit", "EX19D")
-    assert _recap(result.stdout)["EX19D"]["unreachable"] == 1
+    assert play_recap(result.stdout)["EX19D"]["unreachable"] == 1
     assert "CERTIFICATE_VERIFY_FAILED" in result.stdout or "certificate verify failed" in result.stdout

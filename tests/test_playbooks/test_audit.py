@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
-from labtools import run_playbook, start_lab, write_inventory
+from labtools import recap, run_playbook, start_lab, write_inventory
 from lab.fleet import load_fleet
 
 PLAYBOOK = "playbooks/audit.yml"
@@ -27,13 +26,6 @@ EXPECTED = {
     "EXSE1": ("audited", "Exchange SE", "Sep26SUv2", "working", None),
     "FBEX01": ("audited", "Exchange SE", "Aug26SU", "disabled", "disabled_at_organization"),
 }
-
-
-def _recap(stdout):
-    return {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "unreachable": int(m.group(4)),
-                         "failed": int(m.group(5))}
-            for m in re.finditer(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                                 stdout, re.M)}
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +85,7 @@ def test_second_run_changes_nothing_and_rewrites_nothing(audited_lab, tmp_path):
     stamp = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in reports.iterdir()}
     second, _ = _audit(audited_lab, tmp_path)
     assert second.returncode == 0
-    assert all(r["changed"] == 0 for r in _recap(second.stdout).values())
+    assert all(r["changed"] == 0 for r in recap(second.stdout).values())
     assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in reports.iterdir()} == stamp
 
 

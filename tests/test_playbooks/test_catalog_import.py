@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from labtools import REPO_ROOT, run_playbook, start_lab, write_inventory
+from labtools import REPO_ROOT, changed_counts, run_playbook, start_lab, write_inventory
 from lab.fleet import load_fleet
 
 BIN = os.path.dirname(sys.executable)
@@ -60,10 +60,10 @@ def test_catalog_import_runs_from_an_installed_collection(installed, tmp_path):
     first = _installed_playbook(installed, tmp_path, "-e", "exchange_catalog_csv=%s" % source,
                                 "-e", "exchange_catalog_files=%s" % overlay)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "changed=1" in first.stdout and "15.2.2562.61" in overlay.read_text(encoding="utf-8")
+    assert changed_counts(first.stdout) == {"localhost": 1} and "15.2.2562.61" in overlay.read_text(encoding="utf-8")
     again = _installed_playbook(installed, tmp_path, "-e", "exchange_catalog_csv=%s" % source,
                                 "-e", "exchange_catalog_files=%s" % overlay)
-    assert again.returncode == 0 and "changed=0" in again.stdout
+    assert again.returncode == 0 and changed_counts(again.stdout) == {"localhost": 0}, again.stdout[-3000:]
     bad = _csv(tmp_path / "bad.csv", NEXT_SE_SU[:4] + ["15.2.1748.61"] + NEXT_SE_SU[5:])
     refused = _installed_playbook(installed, tmp_path, "-e", "exchange_catalog_csv=%s" % bad,
                                   "-e", "exchange_catalog_files=%s" % overlay)

@@ -10,7 +10,7 @@ import time
 import pytest
 import yaml
 
-from labtools import run_playbook
+from labtools import changed_counts, run_playbook
 
 PLAYBOOK = "playbooks/eems.yml"
 # Lab time runs 60x: a real second of waiting is a lab minute.
@@ -37,11 +37,6 @@ EXPECTED = {
 
 def _fleet(servers, org_enabled=True):
     return {"organizations": [{"name": "Contoso", "mitigations_enabled": org_enabled}], "servers": servers}
-
-
-def _recap(stdout):
-    return {m.group(1): int(m.group(2))
-            for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)\s", stdout, re.M)}
 
 
 def _lines(stdout):
@@ -120,7 +115,7 @@ def test_second_run_reports_no_change_and_writes_nothing(default_run):
     before = _writes(lab)
     second = _eems(lab, work / "second")
     assert second.returncode == 0, second.stdout[-3000:]
-    assert all(changed == 0 for changed in _recap(second.stdout).values()), _recap(second.stdout)
+    assert all(changed == 0 for changed in changed_counts(second.stdout).values()), changed_counts(second.stdout)
     assert _writes(lab) == before
 
 
@@ -134,8 +129,8 @@ def test_check_mode_predicts_the_real_run_and_writes_nothing(lab_factory, tmp_pa
     assert lab.state.organization("Fabrikam")["mitigations_enabled"] is False
     real = _eems(lab, tmp_path / "real")
     assert real.returncode == 0, real.stdout[-3000:]
-    assert _recap(check.stdout) == _recap(real.stdout)
-    assert _recap(real.stdout)["FBEX01"] == 2  # organisation flag, then the check it makes due
+    assert changed_counts(check.stdout) == changed_counts(real.stdout)
+    assert changed_counts(real.stdout)["FBEX01"] == 2  # organisation flag, then the check it makes due
 
 
 def test_organisation_flag_is_set_once_for_many_hosts(lab_factory, tmp_path):
@@ -164,7 +159,7 @@ def test_below_march_2023_is_not_working_until_patched_then_working(lab_factory,
     second = _eems(lab, tmp_path / "2")
     assert _verdict(_lines(second.stdout)[1]["EX16B"])[:2] == ("working", None), second.stdout[-3000:]
     third = _eems(lab, tmp_path / "3")
-    assert _recap(third.stdout)["EX16B"] == 0
+    assert changed_counts(third.stdout)["EX16B"] == 0
 
 
 def test_ocs_unreachable_is_named_with_its_remedy(lab_factory, tmp_path):
@@ -220,7 +215,7 @@ def test_blocked_list_is_managed_as_a_set(lab_factory, tmp_path):
 
     run("add", ["M1.1"], "add")
     assert blocked() == ["M2.1.0", "M1.1"]           # the existing block survives
-    assert _recap(run("add-again", ["m1.1"], "add").stdout)["EXSE1"] == 0
+    assert changed_counts(run("add-again", ["m1.1"], "add").stdout)["EXSE1"] == 0
     run("remove", ["M2.1.0"], "remove")
     assert blocked() == ["M1.1"]
     run("set", ["PING1", "M1.1"], "set")

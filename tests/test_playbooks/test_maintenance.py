@@ -10,19 +10,13 @@ import sys
 
 import pytest
 
-from labtools import run_playbook, write_inventory
+from labtools import recap, run_playbook, write_inventory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 ONE_TASK = os.path.join(HERE, "playbooks", "maintenance.yml")
 CYCLE = os.path.join(HERE, "playbooks", "maintenance_cycle.yml")
 WRITES = {"Enter-MaintenanceStep", "Exit-MaintenanceStep"}
-
-
-def _recap(stdout):
-    return {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5))}
-            for m in re.finditer(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                                 stdout, re.M)}
 
 
 def _run(lab, tmp_path, hosts, state, *extra, name="inventory.yml"):
@@ -47,7 +41,7 @@ def dag_lab(lab_factory):
 def test_enter_and_leave_in_order_and_a_second_run_changes_nothing(dag_lab, tmp_path):
     enter = _run(dag_lab, tmp_path, "EX19B", "present")
     assert enter.returncode == 0, enter.stdout[-3000:]
-    assert _recap(enter.stdout)["EX19B"]["changed"] == 1
+    assert recap(enter.stdout)["EX19B"]["changed"] == 1
     log = [(e["server"], e["event"]) for e in dag_lab.maintenance_log]
     # Microsoft's procedure: HighAvailability inactive, and the cluster core
     # group (the PAM) handed to another member, since EX19B owned it.
@@ -58,23 +52,23 @@ def test_enter_and_leave_in_order_and_a_second_run_changes_nothing(dag_lab, tmp_
     db01 = next(db for db in dag_lab.state.data["databases"] if db["name"] == "DB01")
     assert db01["active"] == "EX19C"  # moved to the next activation preference
     again = _run(dag_lab, tmp_path, "EX19B", "present")
-    assert again.returncode == 0 and _recap(again.stdout)["EX19B"]["changed"] == 0
+    assert again.returncode == 0 and recap(again.stdout)["EX19B"]["changed"] == 0
 
     leave = _run(dag_lab, tmp_path, "EX19B", "absent")
-    assert leave.returncode == 0 and _recap(leave.stdout)["EX19B"]["changed"] == 1
+    assert leave.returncode == 0 and recap(leave.stdout)["EX19B"]["changed"] == 1
     assert [e["event"] for e in dag_lab.maintenance_log][7:] == [
         "server_online", "resume_cluster_node", "enable_high_availability", "allow_activation", "resume_transport"]
     assert dag_lab.state.server("EX19B")["auto_activation"] == "Unrestricted"
     assert not dag_lab.maintenance_log[-1]["out_of_service"]
     leave_again = _run(dag_lab, tmp_path, "EX19B", "absent")
-    assert leave_again.returncode == 0 and _recap(leave_again.stdout)["EX19B"]["changed"] == 0
+    assert leave_again.returncode == 0 and recap(leave_again.stdout)["EX19B"]["changed"] == 0
     assert dag_lab.dag_violations() == []
 
 
 def test_check_mode_predicts_the_steps_and_sends_no_write(dag_lab, tmp_path):
     check = _run(dag_lab, tmp_path, "EX19B", "present", "--check")
     assert check.returncode == 0, check.stdout[-3000:]
-    assert _recap(check.stdout)["EX19B"]["changed"] == 1
+    assert recap(check.stdout)["EX19B"]["changed"] == 1
     assert _writes(dag_lab, "EX19B") == {} and dag_lab.maintenance_log == []
     predicted = re.findall(r"'name': '(\w+)'|\"name\": \"(\w+)\"", check.stdout)
     real = _run(dag_lab, tmp_path, "EX19B", "present")

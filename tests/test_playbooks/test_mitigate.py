@@ -15,7 +15,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 from ansible.playbook.task import Task
 
-from labtools import run_playbook, write_inventory
+from labtools import changed_counts, run_playbook, write_inventory
 from lab import iis
 from lab.client import WinRMClient
 
@@ -515,11 +515,6 @@ def test_unknown_mitigation_names_the_known_ones(lab_factory):
 
 # --- the playbook --------------------------------------------------------------------------
 
-def _recap(stdout):
-    return {m.group(1): int(m.group(2))
-            for m in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", stdout, re.M)}
-
-
 def test_mitigate_playbook_reports_what_protects_each_server_and_reruns_quietly(lab_factory, tmp_path):
     lab = lab_factory()
     inventory = write_inventory(lab, tmp_path / "inventory.yml")
@@ -538,7 +533,7 @@ def test_mitigate_playbook_reports_what_protects_each_server_and_reruns_quietly(
         assert (reports / ("exchange-protection." + extension)).stat().st_size > 0
     second = run_playbook(inventory, "playbooks/mitigate.yml", "-e", "exchange_report_dir=%s" % reports, *limit)
     assert second.returncode == 0
-    assert all(changed == 0 for changed in _recap(second.stdout).values()), second.stdout[-2000:]
+    assert all(changed == 0 for changed in changed_counts(second.stdout).values()), second.stdout[-2000:]
 
 
 def test_mitigate_playbook_in_check_mode_at_high_verbosity_writes_nothing_and_shows_no_secret(lab_factory, tmp_path):
@@ -584,12 +579,12 @@ def test_mitigate_playbook_keeps_the_owa_mitigation_after_the_fix_unless_told_to
             "--limit", "EXM1,localhost")
     kept = run_playbook(inventory, "playbooks/mitigate.yml", *args)
     assert kept.returncode == 0, kept.stdout[-3000:]
-    assert _recap(kept.stdout)["EXM1"] == 0
+    assert changed_counts(kept.stdout)["EXM1"] == 0
     assert [r["name"] for r in _config(lab)["/owa"]["outbound"]] == ["EOMT OWA CSP - outbound"]
     removed = run_playbook(inventory, "playbooks/mitigate.yml", *args,
                            "-e", '{"exchange_mitigation_remove_after_fix": true}')
     assert removed.returncode == 0, removed.stdout[-3000:]
-    assert _recap(removed.stdout)["EXM1"] == 1
+    assert changed_counts(removed.stdout)["EXM1"] == 1
     assert _config(lab)["/owa"]["outbound"] == []
     report = json.loads((reports / "exchange-protection.json").read_text(encoding="utf-8"))
     assert report["servers"][0]["cves"][0]["protected_by"] == "code_fix"

@@ -3,17 +3,21 @@
 The fleet is small on purpose: one three-member DAG (a CU+SU member, an
 SU-only member, one already current) and standalone servers, with installs
 and restarts accelerated so a window takes seconds.
+
+Fault scenarios (installer exit codes, hash mismatch, full disk, slow or
+endless restarts, services that will not start, an interrupted Setup, WinRM
+drops, network cuts) live in tests/test_faults/test_fault_matrix.py, which
+also checks the invariants after each and that a re-run converges.
 """
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 
 import pytest
 
-from labtools import run_playbook, write_inventory
+from labtools import recap, run_playbook, write_inventory
 
 PLAYBOOK = "playbooks/patch.yml"
 TARGET = "15.2.1748.53"  # 2019 CU15 Sep26SUv2 (ESU)
@@ -47,12 +51,6 @@ def _fleet(**server_overrides):
         "servers": servers,
         "databases": databases,
     }
-
-
-def _recap(stdout):
-    return {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "failed": int(m.group(5))}
-            for m in re.finditer(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                                 stdout, re.M)}
 
 
 def _patch(lab, tmp_path, hosts, *extra, env=None, name="run"):
@@ -108,7 +106,7 @@ def test_window_patches_a_dag_member_cu_and_su_and_su_only_servers_then_changes_
 
     again, rows = _patch(lab, tmp_path, hosts, name="again")
     assert again.returncode == 0, _out(again)
-    assert all(r["changed"] == 0 for r in _recap(again.stdout).values()), again.stdout[-3000:]
+    assert all(r["changed"] == 0 for r in recap(again.stdout).values()), again.stdout[-3000:]
     assert {rows[n]["status"] for n in hosts} == {"up_to_date"}
 
 
@@ -136,102 +134,6 @@ def test_check_mode_predicts_the_real_run_and_sends_no_writing_operation(lab_fac
         assert predicted[name]["build_after"] == done[name]["build_after"] == TARGET
 
 
-# -- faults, each with the message a person reads -----------------------------------
-
-def test_installer_1603_leaves_that_server_out_of_service_and_the_others_continue(lab_factory, tmp_path):
-    lab = lab_factory(_fleet(PM2={"faults": {"installer_exit_code": 1603}}))
-    # PM2 stays in maintenance on purpose, so the DAG gate stays closed for
-    # PM1 if PM2 went first: a short gate wait keeps that case quick.
-    result, rows = _patch(lab, tmp_path, ["PM1", "PM2", "PS1"], "-e", '{"exchange_patch_gate_timeout": 15}')
-    assert result.returncode != 0
-    assert lab.dag_violations() == []
-    # PM1 either went first and was patched, or found the gate closed and never left service.
-    assert rows["PM1"]["status"] == "patched" or rows["PM1"]["in_maintenance"] is False
-    assert rows["PM2"]["status"] == "failed_in_maintenance" and rows["PM2"]["in_maintenance"] is True
-    assert "exit code 1603 (fatal error during installation)" in rows["PM2"]["message"]
-    assert "PM2 STAYS IN MAINTENANCE" in result.stdout
-    assert "in maintenance on purpose or possibly out of service: PM2: in maintenance; last done: installing" \
-        in result.stdout
-    assert rows["PS1"]["status"] == "patched"
-    assert lab.state.server("PM2")["build"] == "15.2.1748.46"
-    # The report says what was left undone and why.
-    assert any("install_su Sep26SUv2" in u["step"] and "failed part-way" in u["why"] for u in rows["PM2"]["left_undone"])
-
-
-def test_installer_3010_is_success_with_a_restart(lab_factory, tmp_path):
-    lab = lab_factory(_fleet(PS1={"faults": {"installer_exit_code": 3010}}))
-    boots = lab.state.server("PS1")["boot_count"]
-    result, rows = _patch(lab, tmp_path, ["PS1"])
-    assert result.returncode == 0, _out(result)
-    assert rows["PS1"]["status"] == "patched" and lab.state.server("PS1")["build"] == TARGET
-    assert lab.state.server("PS1")["boot_count"] == boots + 1
-
-
-def test_hash_mismatch_installs_nothing_and_puts_nothing_out_of_service(lab_factory, tmp_path):
-    fleet = _fleet()
-    fleet["repository"]["packages"][1]["corrupt"] = True
-    lab = lab_factory(fleet)
-    result, rows = _patch(lab, tmp_path, ["PS1"])
-    assert result.returncode != 0
-    assert rows["PS1"]["status"] == "failed" and rows["PS1"]["in_maintenance"] is False
-    assert "Stage and verify the installers" in rows["PS1"]["message"]
-    assert "Start-InstallerTask" not in _ops(lab, "PS1")
-    assert lab.state.server("PS1")["build"] == "15.2.1748.39"
-
-
-def test_disk_full_stops_before_staging_anything(lab_factory, tmp_path):
-    lab = lab_factory(_fleet(PS1={"faults": {"disk_full": True}}))
-    result, rows = _patch(lab, tmp_path, ["PS1", "PM2"])
-    assert result.returncode != 0
-    assert rows["PS1"]["status"] == "failed" and "disk" in rows["PS1"]["message"].lower()
-    assert "Start-InstallerTask" not in _ops(lab, "PS1")
-    assert rows["PM2"]["status"] == "patched"
-
-
-def test_a_slow_reboot_is_waited_for(lab_factory, tmp_path):
-    lab = lab_factory(_fleet(PS1={"faults": {"slow_reboot_seconds": 300}}))  # 5 s real
-    result, rows = _patch(lab, tmp_path, ["PS1"])
-    assert result.returncode == 0, _out(result)
-    assert rows["PS1"]["status"] == "patched"
-
-
-def test_a_reboot_that_never_ends_fails_with_a_clear_message_and_stays_out(lab_factory, tmp_path):
-    lab = lab_factory(_fleet(PS1={"faults": {"slow_reboot_seconds": 36000}}))
-    result, rows = _patch(lab, tmp_path, ["PS1"], "-e", "exchange_patch_reboot_timeout=4")
-    assert result.returncode != 0
-    assert rows["PS1"]["status"] == "failed_in_maintenance"
-    assert "did not come back within 4 s of the restart" in rows["PS1"]["message"]
-
-
-def test_services_that_do_not_start_after_the_install_fail_verification(lab_factory, tmp_path):
-    lab = lab_factory(_fleet(PS1={"faults": {"services_fail_start": ["MSExchangeTransport"]}}))
-    result, rows = _patch(lab, tmp_path, ["PS1"])
-    assert result.returncode != 0
-    assert "automatic services not running: MSExchangeTransport" in rows["PS1"]["message"]
-    assert rows["PS1"]["status"] == "failed_in_maintenance"
-
-
-def test_an_interrupted_setup_is_finished_then_planned_again(lab_factory, tmp_path):
-    lab = lab_factory(_fleet(PS1={
-        "build": "15.2.1544.39",
-        "setup_watermark": "MailboxRole: Microsoft.Exchange.Management.Deployment.ServiceControlTask",
-        "services": {"MSExchangeTransport": {"start_mode": "Disabled", "state": "Stopped"},
-                     "MSExchangeIS": {"start_mode": "Disabled", "state": "Stopped"}}}))
-    result, rows = _patch(lab, tmp_path, ["PS1"], "-e", "exchange_patch_resume_installer=%s" % CU15_ISO)
-    assert result.returncode == 0, _out(result)
-    assert rows["PS1"]["steps_done"] == ["resume_setup", "install_su Sep26SUv2"]
-    server = lab.state.server("PS1")
-    assert server["build"] == TARGET and server["setup_watermark"] is None
-
-
-def test_an_interrupted_setup_without_its_media_is_explained(lab_factory, tmp_path):
-    lab = lab_factory(_fleet(PS1={"setup_watermark": "MailboxRole: x"}))
-    result, rows = _patch(lab, tmp_path, ["PS1"])
-    assert result.returncode != 0
-    assert "Setup must be finished from the same CU media" in rows["PS1"]["message"]
-    assert "Start-InstallerTask" not in _ops(lab, "PS1")
-
-
 def test_window_end_reached_mid_fleet_starts_no_new_server(lab_factory, tmp_path):
     # Deterministic on a loaded machine: one server at a time, and the first
     # (PM2, first in inventory order) restarts for 30 real seconds (1800 lab
@@ -250,52 +152,6 @@ def test_window_end_reached_mid_fleet_starts_no_new_server(lab_factory, tmp_path
     assert rows["_summary"]["hosts"]["in_maintenance"] == []
     # Not a failure: the window did what it was told.
     assert result.returncode == 0, _out(result)
-
-
-# -- update_install alone: a WinRM drop while the installer runs ----------------------
-
-INSTALL_PLAYBOOK = """
-- hosts: PS1
-  gather_facts: false
-  tasks:
-    - onprem.exchange.build_facts:
-        target: "%s"
-        esu_enrolled: true
-      register: facts
-    - onprem.exchange.update_install:
-        plan: "{{ facts.plan }}"
-        poll_interval: 0.3
-      register: install
-    - ansible.builtin.debug:
-        var: install
-""" % TARGET
-
-
-def test_a_winrm_drop_during_the_install_does_not_stop_or_repeat_it(lab_factory, tmp_path):
-    fleet = _fleet()
-    fleet["lab"]["installer_seconds"]["su"] = 120  # 2 s real: long enough to drop the polls
-    lab = lab_factory(fleet)
-    playbook = tmp_path / "install.yml"
-    playbook.write_text(INSTALL_PLAYBOOK, encoding="utf-8")
-    inventory = write_inventory(lab, tmp_path / "inventory.yml")
-
-    def drop_when_running():
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            task = lab.state.server("PS1").get("installer_task")
-            if task and task["state"] == "running":
-                lab.set_faults("PS1", {"drop_next_commands": 3})
-                return
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=drop_when_running, daemon=True)
-    watcher.start()
-    result = run_playbook(inventory, str(playbook))
-    watcher.join()
-    assert result.returncode == 0, _out(result)
-    assert lab.state.server("PS1")["build"] == TARGET
-    assert _ops(lab, "PS1")["Start-InstallerTask"] == 1  # polled again, never started again
-    assert lab.wsman.stats("PS1")["connections_dropped"] >= 1 or lab.state.server("PS1")["faults"] == {}
 
 
 def test_two_concurrent_windows_over_overlapping_dag_slices_never_take_two_members_out(lab_factory, tmp_path):

@@ -1,8 +1,10 @@
 """playbooks/patch.yml over DAGs shaped the way they are really run (issue 13):
 a two-member DAG, a three-member DAG whose third member is a lagged copy kept
-with activation Blocked on purpose, and a member holding a database with a
-single copy.  One window; no two members of a DAG out together; each case
-handled as the role documents."""
+with activation Blocked on purpose, a member holding a database with a
+single copy, an Edge Transport server (local cmdlets only, transport
+drained, no DAG step) and a server with POP3/IMAP4 disabled on purpose.
+One window; no two members of a DAG out together;
+each case handled as the role documents."""
 from __future__ import annotations
 
 import json
@@ -13,13 +15,25 @@ PLAYBOOK = "playbooks/patch.yml"
 TARGET = "15.2.1748.53"  # 2019 CU15 Sep26SUv2 (ESU)
 FROM = "15.2.1748.46"    # SU only, so the window stays short
 SU_MSP = "Exchange2019-KB5129956-x64-en.msp"
-HOSTS = ["TW1", "TW2", "LG1", "LG2", "LG3"]
+HOSTS = ["TW1", "TW2", "LG1", "LG2", "LG3", "EDGE1", "PO1"]
+POP_IMAP = ("MSExchangePOP3", "MSExchangePOP3BE", "MSExchangeImap4", "MSExchangeIMAP4BE")
+# What maintenance may do on an Edge Transport server: drain transport (and
+# wait for its queues), take it offline, and the reverse.  No redirect, no
+# cluster, no activation step.
+EDGE_STEPS = {"drain_transport", "server_offline", "server_online", "resume_transport"}
 
 
 def _fleet():
     servers = [{"name": n, "build": FROM, "dag": "TWO" if n.startswith("TW") else "LAG", "reboot_seconds": 10}
-               for n in HOSTS]
+               for n in HOSTS if n not in ("EDGE1", "PO1")]
     servers[-1]["auto_activation"] = "Blocked"  # LG3: the lagged copy, never activated by Active Manager
+    # An Edge Transport server with mail in its queues: no /PowerShell endpoint,
+    # no DAG, no Mitigation Service (see tests/lab/fleet.py).
+    servers.append({"name": "EDGE1", "build": FROM, "roles": ["Edge"], "reboot_seconds": 10, "queue_messages": 6})
+    # POP3 and IMAP4 kept off by the admin (not named anywhere): judged against
+    # their own start mode before the install, so never waited for.
+    servers.append({"name": "PO1", "build": FROM, "reboot_seconds": 10,
+                    "services": {n: {"start_mode": "Disabled", "state": "Stopped"} for n in POP_IMAP}})
     databases = [
         # The most common DAG there is: two members, two copies per database.
         {"name": "TDB1", "active": "TW1", "copies": {"TW1": {"activation_preference": 1},
@@ -95,6 +109,22 @@ def test_one_window_patches_a_two_member_dag_and_a_lagged_member_and_refuses_a_s
     assert _events(lab, "LG2") == []
     assert "SOLO holds a single copy (not replicated)" in rows["LG2"]["message"], rows["LG2"]
     assert "allow_single_copy_outage" in rows["LG2"]["message"]
+    # The Edge Transport server was patched with its local cmdlets: transport
+    # drained until its queues were empty, no redirect (no Mailbox server to
+    # hand mail to from an Edge), no DAG step, and back in service.
+    assert builds["EDGE1"] == TARGET and rows["EDGE1"]["status"] == "patched", rows.get("EDGE1")
+    edge_events = _events(lab, "EDGE1")
+    assert "drain_transport" in edge_events and "resume_transport" in edge_events, edge_events
+    assert set(edge_events) <= EDGE_STEPS | {"reboot_start", "reboot_end"}, edge_events
+    edge = lab.state.server("EDGE1")
+    assert edge["component_states"].get("HubTransport", "Active") == "Active"
+    assert edge["component_states"].get("ServerWideOffline", "Active") == "Active"
+    assert edge["queue"]["messages"] == 0
+    # POP3/IMAP4 stayed off as the admin had them, and the server was patched without waiting for them.
+    assert builds["PO1"] == TARGET and rows["PO1"]["status"] == "patched", rows.get("PO1")
+    po1 = lab.state.server("PO1")["services"]
+    assert {n: po1[n]["start_mode"] for n in POP_IMAP} == {n: "Disabled" for n in POP_IMAP}
+    assert po1["MSExchangeTransport"]["state"] == "Running"
     # The cluster core group (the PAM) never stayed on a member out of service.
     assert all("move_cluster_group" in _events(lab, n) for n in ("TW1", "LG1"))
     # Every server is back in service.

@@ -3,24 +3,17 @@ keeps only verified installers."""
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 import yaml
 
-from labtools import run_playbook, write_inventory
+from labtools import recap, run_playbook, write_inventory
 from lab.fleet import load_fleet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOK = os.path.join(HERE, "playbooks", "stage.yml")
 SU = "ExchangeSubscriptionEdition-KB5129955-x64-en.msp"
 SE_ISO = "ExchangeServerSE-x64.ISO"
-
-
-def _recap(stdout):
-    return {m.group(1): {"changed": int(m.group(3)), "failed": int(m.group(5))}
-            for m in re.finditer(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                                 stdout, re.M)}
 
 
 def _fleet(**package_changes):
@@ -50,12 +43,12 @@ def test_stages_the_plan_with_the_su_under_its_cu_and_a_second_run_changes_nothi
     lab = lab_factory(_fleet())
     first = _stage(lab, tmp_path)
     assert first.returncode == 0, first.stdout[-3000:]
-    assert _recap(first.stdout)["EX19C"]["changed"] == 1
+    assert recap(first.stdout)["EX19C"]["changed"] == 1
     # 2019 CU15 goes in place to SE RTM, then SE's Sep26SUv2, which belongs to SE RTM.
     assert _staged(lab, "EX19C") == ["ExchangeServerSE-x64.iso", "RTM-" + SU]
     assert "'verified': True" in first.stdout or '"verified": true' in first.stdout
     second = _stage(lab, tmp_path)
-    assert second.returncode == 0 and _recap(second.stdout)["EX19C"]["changed"] == 0
+    assert second.returncode == 0 and recap(second.stdout)["EX19C"]["changed"] == 0
     assert _downloads(lab, "EX19C") == 2
 
 
@@ -63,7 +56,7 @@ def test_check_mode_predicts_the_downloads_and_downloads_nothing(lab_factory, tm
     lab = lab_factory(_fleet())
     check = _stage(lab, tmp_path, "EX19C", "--check", "--diff")
     assert check.returncode == 0, check.stdout[-3000:]
-    assert _recap(check.stdout)["EX19C"]["changed"] == 1
+    assert recap(check.stdout)["EX19C"]["changed"] == 1
     assert "+RTM-" + SU in check.stdout  # the diff names what would arrive
     assert check.stdout.count("would_download") == 2
     assert _downloads(lab, "EX19C") == 0 and _staged(lab, "EX19C") == []
@@ -82,7 +75,7 @@ def test_hash_mismatch_on_the_way_removes_the_file_and_fails(lab_factory, tmp_pa
         in result.stdout
     assert _staged(lab, "EX19C") == []
     # Another server is not affected (EX19D is already at its target: nothing to stage).
-    assert _recap(result.stdout)["EX19D"]["failed"] == 0
+    assert recap(result.stdout)["EX19D"]["failed"] == 0
 
 
 def test_a_corrupt_repository_copy_is_refused_and_removed(lab_factory, tmp_path):

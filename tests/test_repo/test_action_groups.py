@@ -53,4 +53,4 @@ def test_ansible_playbook_applies_group_module_defaults_to_a_member(tmp_path):
     result = subprocess.run([binary, "-i", "localhost,", "-c", "local", str(playbook)], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "value of ems_mode must be one of: remote, snapin, got: from-the-group" in result.stdout
+    assert "value of ems_mode must be one of: auto, remote, snapin, got: from-the-group" in result.stdout

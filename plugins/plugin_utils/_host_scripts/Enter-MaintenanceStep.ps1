@@ -40,8 +40,10 @@ try {
         'drain_transport' {
             if ((Get-ComponentValue -Identity $name -Component 'HubTransport') -eq 'Active') {
                 Set-ServerComponentState -Identity $name -Component HubTransport -State Draining -Requester Maintenance
-                # Transport reads its component state at start-up.
-                Restart-Service -Name MSExchangeTransport, MSExchangeFrontEndTransport -Force
+                # Transport reads its component state at start-up. An Edge
+                # Transport server has no Front End Transport service, so
+                # only the transport services present are restarted.
+                Get-Service -Name MSExchangeTransport, MSExchangeFrontEndTransport -ErrorAction SilentlyContinue | Restart-Service -Force
                 $changed = $true
             }
             $detail = Get-ComponentValue -Identity $name -Component 'HubTransport'

@@ -88,7 +88,8 @@ try {
         'resume_transport' {
             if ((Get-ComponentValue -Identity $name -Component 'HubTransport') -ne 'Active') {
                 Set-ServerComponentState -Identity $name -Component HubTransport -State Active -Requester Maintenance
-                Restart-Service -Name MSExchangeTransport, MSExchangeFrontEndTransport -Force
+                # Edge has no Front End Transport service: restart those present.
+                Get-Service -Name MSExchangeTransport, MSExchangeFrontEndTransport -ErrorAction SilentlyContinue | Restart-Service -Force
                 $changed = $true
             }
             $detail = Get-ComponentValue -Identity $name -Component 'HubTransport'

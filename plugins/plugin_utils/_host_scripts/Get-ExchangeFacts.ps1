@@ -8,7 +8,14 @@
 # bags or text, and the EEMS properties (MitigationsEnabled/Blocked/Applied,
 # DataCollectionEnabled) exist only from the September 2021 CUs on: they are
 # read through the shared helpers and answered as null where a build lacks them.
-# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-IdentityName, Get-PropertyValue, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent
+# An Edge Transport server (edge_transport, from the registry, known before
+# any session) answers with its local cmdlets (see Open-ExchangeSession): it
+# has no mailbox role, no DAG and no IIS (CSS-Exchange HealthChecker skips its
+# IIS checks "on an Edge Server", Analyzer/Invoke-AnalyzerIISInformation.ps1),
+# and its organisation settings are a copy in AD LDS, not the organisation's
+# (HealthChecker reads EEMS only where IsEdgeServer is false), so those are
+# left null.
+# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-HostFqdn, Get-IdentityName, Get-PropertyValue, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent, Test-EdgeTransportRole
 param($HostArgs)
 
 function Get-InstalledExchangeUpdate {
@@ -80,16 +87,24 @@ function Get-RewriteRule {
 }
 
 function Get-ExchangeOrganizationFact {
-    param([string]$Server)
+    param([string]$Server, [bool]$Edge)
     $exchangeServer = Get-ExchangeServer -Identity $Server
-    $organization = Get-OrganizationConfig
-    $mailboxServer = Get-MailboxServer -Identity $Server -ErrorAction SilentlyContinue
+    $organization = $null
+    $mailboxServer = $null
+    if (-not $Edge) {
+        $organization = Get-OrganizationConfig
+        $mailboxServer = Get-MailboxServer -Identity $Server -ErrorAction SilentlyContinue
+    }
     $components = @()
     foreach ($component in Get-ServerComponentState -Identity $Server) {
         $components += [ordered]@{ component = [string](Get-PropertyValue -InputObject $component -Name 'Component'); state = [string](Get-PropertyValue -InputObject $component -Name 'State') }
     }
     $copies = @()
-    foreach ($copy in Get-MailboxDatabaseCopyStatus -Server $Server -ErrorAction SilentlyContinue) {
+    $copyStatus = @()
+    if (-not $Edge) {
+        $copyStatus = @(Get-MailboxDatabaseCopyStatus -Server $Server -ErrorAction SilentlyContinue)
+    }
+    foreach ($copy in $copyStatus) {
         $status = [string](Get-PropertyValue -InputObject $copy -Name 'Status')
         $copies += [ordered]@{
             database = [string](Get-PropertyValue -InputObject $copy -Name 'DatabaseName')
@@ -100,13 +115,28 @@ function Get-ExchangeOrganizationFact {
             replay_queue_length = [int](Get-PropertyValue -InputObject $copy -Name 'ReplayQueueLength' -Default 0)
         }
     }
-    # ServerRole arrives as an enum or its text "Mailbox, ClientAccess".
+    # ServerRole arrives as an enum or its text "Mailbox, ClientAccess"; an
+    # Edge Transport server's is "Edge" (CSS-Exchange ExchangeLogCollector,
+    # ExchangeServerInfo/Get-ExchangeBasicServerObject.ps1 compares -eq "Edge").
     $roles = @(([string](Get-PropertyValue -InputObject $exchangeServer -Name 'ServerRole')).Split(',') | ForEach-Object { $_.Trim() } | Where-Object { $_ })
     $dag = $null
     if ($null -ne $mailboxServer) {
         $dag = Get-IdentityName -Value (Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseAvailabilityGroup')
     }
-    $fact = Get-EemsSetting -ExchangeServer $exchangeServer -Organization $organization
+    if ($Edge) {
+        $fact = [ordered]@{
+            organization_name = $null
+            organization_mitigations_enabled = $null
+            server_mitigations_enabled = $null
+            mitigations_blocked = $null
+            mitigations_applied = $null
+            data_collection_enabled = $null
+            internet_web_proxy = $null
+        }
+    }
+    else {
+        $fact = Get-EemsSetting -ExchangeServer $exchangeServer -Organization $organization
+    }
     $more = [ordered]@{
         # The text form "Version 15.2 (Build 1544.4)", whatever form arrived.
         admin_display_version = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'AdminDisplayVersion')
@@ -124,9 +154,8 @@ function Get-ExchangeOrganizationFact {
 }
 
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
-$computer = Get-CimInstance -ClassName Win32_ComputerSystem
 $systemDrive = Get-CimInstance -ClassName Win32_LogicalDisk -Filter ("DeviceID='{0}'" -f $env:SystemDrive)
-$fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
+$fqdn = Get-HostFqdn
 $ndp = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full' -ErrorAction SilentlyContinue
 $rebootReasons = @(Get-PendingRebootReason)
 $dotnetRelease = Get-PropertyValue -InputObject $ndp -Name 'Release'
@@ -134,6 +163,11 @@ if ($null -ne $dotnetRelease) {
     $dotnetRelease = [int]$dotnetRelease
 }
 $emsArgs = Get-PropertyValue -InputObject $HostArgs -Name 'ems'
+$edge = [bool](Test-EdgeTransportRole)
+$emsMode = [string](Get-PropertyValue -InputObject $emsArgs -Name 'mode' -Default 'auto')
+if ($emsMode -eq 'auto') {
+    $emsMode = if ($edge) { 'local' } else { 'remote' }
+}
 $services = @()
 foreach ($service in Get-Service -Name 'MSExchange*', 'W3SVC', 'WinRM' -ErrorAction SilentlyContinue) {
     $services += [ordered]@{ name = $service.Name; start_mode = [string]$service.StartType; state = [string]$service.Status }
@@ -142,6 +176,7 @@ foreach ($service in Get-Service -Name 'MSExchange*', 'W3SVC', 'WinRM' -ErrorAct
 $facts = [ordered]@{
     computer_name = $env:COMPUTERNAME
     fqdn = $fqdn
+    edge_transport = $edge
     setup = Get-ExSetupVersion
     installed_updates = @(Get-InstalledExchangeUpdate)
     setup_watermark = Get-SetupWatermark
@@ -155,20 +190,26 @@ $facts = [ordered]@{
     url_rewrite = Get-UrlRewriteState
     rewrite_rules = @()
     mitigation_events = @(Read-MitigationServiceEvent)
-    ems = [ordered]@{ available = $false; mode = [string](Get-PropertyValue -InputObject $emsArgs -Name 'mode' -Default 'remote'); error = $null }
+    ems = [ordered]@{ available = $false; mode = $emsMode; error = $null }
     exchange = $null
 }
-try {
-    $facts.rewrite_rules = @(Get-RewriteRule)
-}
-catch {
+if ($edge) {
+    # No IIS on Edge: no site to hold rewrite rules.
     $facts.rewrite_rules = $null
+}
+else {
+    try {
+        $facts.rewrite_rules = @(Get-RewriteRule)
+    }
+    catch {
+        $facts.rewrite_rules = $null
+    }
 }
 
 $session = $null
 try {
     $session = Open-ExchangeSession -Ems $emsArgs -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-OrganizationConfig', 'Get-ServerComponentState', 'Get-MailboxDatabaseCopyStatus', 'Get-MailboxServer'
-    $facts.exchange = Get-ExchangeOrganizationFact -Server $env:COMPUTERNAME
+    $facts.exchange = Get-ExchangeOrganizationFact -Server $env:COMPUTERNAME -Edge $edge
     $facts.ems.available = $true
 }
 catch {

@@ -8,7 +8,12 @@
 # hop); the cluster is read locally, which needs no delegation.
 # Identities (a DAG's Servers items, a mailbox server's DAG, a copy's server)
 # may arrive as objects, property bags or text: Get-IdentityName reads each.
-# Uses: ConvertTo-NullableBoolean, Get-IdentityName, Get-PropertyValue, Open-ExchangeSession
+# An Edge Transport server (edge_transport) has no mailbox role, databases or
+# DAG, and its local cmdlets see no other Exchange server: only its own
+# component states and queues are read there (CSS-Exchange HealthChecker
+# likewise skips Get-MailboxServer where IsEdgeServer is true,
+# DataCollection/ExchangeInformation/Invoke-JobExchangeInformationCmdlet.ps1).
+# Uses: ConvertTo-NullableBoolean, Get-HostFqdn, Get-IdentityName, Get-PropertyValue, Open-ExchangeSession, Test-EdgeTransportRole
 param($HostArgs)
 
 function Get-ComponentMap {
@@ -20,13 +25,16 @@ function Get-ComponentMap {
     $map
 }
 
-$computer = Get-CimInstance -ClassName Win32_ComputerSystem
-$fqdn = '{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain
+$fqdn = Get-HostFqdn
 $name = $env:COMPUTERNAME
+$edge = [bool](Test-EdgeTransportRole)
 $session = Open-ExchangeSession -Ems (Get-PropertyValue -InputObject $HostArgs -Name 'ems') -Fqdn $fqdn -CommandName 'Get-ExchangeServer', 'Get-MailboxServer', 'Get-ServerComponentState', 'Get-MailboxDatabase', 'Get-MailboxDatabaseCopyStatus', 'Get-DatabaseAvailabilityGroup', 'Get-Queue'
 try {
     $exchangeServer = Get-ExchangeServer -Identity $name
-    $mailboxServer = Get-MailboxServer -Identity $name
+    $mailboxServer = $null
+    if (-not $edge) {
+        $mailboxServer = Get-MailboxServer -Identity $name
+    }
     $dag = Get-IdentityName -Value (Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseAvailabilityGroup')
     if (-not $dag) {
         $dag = $null
@@ -53,8 +61,10 @@ try {
     }
 
     # Shadow redundancy copies and the poison queue never drain by themselves.
+    # On Edge the local Get-Queue reads this server's own queues.
     $queueMessages = 0
-    foreach ($queue in Get-Queue -Server $fqdn -ErrorAction Stop) {
+    $queues = if ($edge) { @(Get-Queue -ErrorAction Stop) } else { @(Get-Queue -Server $fqdn -ErrorAction Stop) }
+    foreach ($queue in $queues) {
         if ([string]$queue.DeliveryType -ne 'ShadowRedundancy' -and [string]$queue.Identity -notlike '*\Poison') {
             $queueMessages += [int](Get-PropertyValue -InputObject $queue -Name 'MessageCount' -Default 0)
         }
@@ -62,7 +72,11 @@ try {
 
     $databases = @()
     $activeCopies = @()
-    foreach ($database in Get-MailboxDatabase -Server $name) {
+    $mailboxDatabases = @()
+    if (-not $edge) {
+        $mailboxDatabases = @(Get-MailboxDatabase -Server $name)
+    }
+    foreach ($database in $mailboxDatabases) {
         $copies = @()
         $activeServer = $null
         foreach ($copy in Get-MailboxDatabaseCopyStatus -Identity ([string]$database.Name)) {
@@ -103,7 +117,11 @@ try {
 
     $transportServers = @()
     $site = [string](Get-PropertyValue -InputObject $exchangeServer -Name 'Site')
-    foreach ($other in Get-ExchangeServer) {
+    $otherServers = @()
+    if (-not $edge) {
+        $otherServers = @(Get-ExchangeServer)
+    }
+    foreach ($other in $otherServers) {
         $otherName = [string](Get-PropertyValue -InputObject $other -Name 'Name')
         if (-not (ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $other -Name 'IsHubTransportServer')) -or $otherName -eq $name -or [string](Get-PropertyValue -InputObject $other -Name 'Site') -ne $site) {
             continue
@@ -114,10 +132,11 @@ try {
     $state = [ordered]@{
         server = $name.ToUpperInvariant()
         fqdn = $fqdn
+        edge_transport = $edge
         dag = $dag
         components = Get-ComponentMap -Identity $name
         cluster_node = if ($dag) { $clusterNodes[$name.ToUpperInvariant()] } else { $null }
-        auto_activation = [string](Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseCopyAutoActivationPolicy')
+        auto_activation = if ($edge) { $null } else { [string](Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseCopyAutoActivationPolicy') }
         move_now = [bool](ConvertTo-NullableBoolean -Value (Get-PropertyValue -InputObject $mailboxServer -Name 'DatabaseCopyActivationDisabledAndMoveNow'))
         activation_before = $activationBefore
         cluster_group_owner = $clusterGroupOwner

@@ -9,10 +9,28 @@
 # applicationHost.config and the rewrite backups kept on this server.
 # Changes nothing.
 # The files are read as XML, so a rule IIS would refuse is still reported.
-# Uses: Get-ExSetupVersion, Get-PropertyValue, Get-UrlRewriteState
+# An Edge Transport server has no IIS (CSS-Exchange HealthChecker: "No IIS
+# information to review on an Edge Server", Analyzer/Invoke-AnalyzerIISInformation.ps1),
+# so no site holds mitigations: it answers edge_transport true, no locations
+# and a null apphost, without touching IIS.
+# Uses: Get-ExSetupVersion, Get-PropertyValue, Get-UrlRewriteState, Test-EdgeTransportRole
 param($HostArgs)
 
 $siteName = 'Default Web Site'
+if (Test-EdgeTransportRole) {
+    return @{ changed = $false; data = [ordered]@{
+            computer_name = $env:COMPUTERNAME
+            edge_transport = $true
+            site = $siteName
+            applications = @()
+            locations = @()
+            apphost = $null
+            url_rewrite = Get-UrlRewriteState
+            exsetup_version = (Get-ExSetupVersion).exsetup_version
+            backups = @()
+        }
+    }
+}
 $backupRoot = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\config\onprem.exchange\rewrite-backups'
 
 function ConvertFrom-ConditionList {
@@ -244,6 +262,7 @@ if (Test-Path -LiteralPath $backupRoot) {
 
 $data = [ordered]@{
     computer_name = $env:COMPUTERNAME
+    edge_transport = $false
     site = $siteName
     applications = @($places | Where-Object { $_.path } | ForEach-Object { $_.path })
     locations = $locations

@@ -19,7 +19,12 @@
 # A record of the run (task id, log file, where the log started) is kept
 # beside the installers so that Get-InstallerTaskState can judge this run
 # alone, after a dropped connection or a restart.
-# Uses: Get-PropertyValue, Test-BuildThreshold
+# On an Edge Transport server: no AD preparation (it is outside the domain
+# and keeps its configuration in its own AD LDS instance; AD is prepared from
+# a domain member), and no Extended Protection opt-out (EP is an IIS setting
+# and Edge has no IIS; CSS-Exchange HealthChecker checks EP only where
+# IsEdgeServer is false, Analyzer/Security/Invoke-AnalyzerSecurityExtendedProtectionConfigState.ps1).
+# Uses: Get-PropertyValue, Test-BuildThreshold, Test-EdgeTransportRole
 param($HostArgs)
 $taskName = 'Install Exchange update'
 $taskPath = '\onprem.exchange\'
@@ -32,6 +37,10 @@ if (@('cu', 'prepare_schema', 'prepare_ad', 'su', 'dotnet') -notcontains $kind) 
 $protection = [string](Get-PropertyValue -InputObject $HostArgs -Name 'extended_protection' -Default 'setup_default')
 if (@('setup_default', 'off', 'off_frontend_ews') -notcontains $protection) {
     throw ('Unknown extended_protection choice {0}.' -f $protection)
+}
+$edge = [bool](Test-EdgeTransportRole)
+if ($edge -and @('prepare_schema', 'prepare_ad') -contains $kind) {
+    throw 'This is an Edge Transport server: it is outside the domain and never prepares Active Directory; prepare it from a Mailbox server.'
 }
 $licenceChoice = [string](Get-PropertyValue -InputObject $HostArgs -Name 'licence' -Default 'diagnostic_data')
 if (@('diagnostic_data', 'legacy', 'by_media') -notcontains $licenceChoice) {
@@ -125,7 +134,7 @@ else {
     }
     # Extended Protection opt-outs for sites that offload or bridge SSL; only
     # the Setup that turns EP on by itself (2019 CU14 and later, SE) has them.
-    if ($kind -eq 'cu' -and $protection -ne 'setup_default') {
+    if ($kind -eq 'cu' -and $protection -ne 'setup_default' -and -not $edge) {
         if ($null -eq $mediaVersion) {
             throw ('Cannot read the Setup version of {0}, so whether it takes the Extended Protection opt-out is unknown.' -f $installer)
         }

@@ -10,7 +10,11 @@
 # directly or through its role groups (Get-ManagementRoleAssignment
 # -RoleAssignee, regular assignments only: -Delegating $false), so custom
 # roles and role groups count exactly as Exchange counts them.
-# Uses: Get-IdentityName, Get-PropertyValue, Open-ExchangeSession
+# An Edge Transport server (edge_transport) has no role-based access control:
+# it is managed by its local Administrators group, so no role is read there
+# (Get-ManagementRole and Get-ManagementRoleAssignment come with the
+# organisation's RBAC in Active Directory, which Edge is not part of).
+# Uses: Get-IdentityName, Get-PropertyValue, Open-ExchangeSession, Test-EdgeTransportRole
 param($HostArgs)
 
 function Test-Endpoint {
@@ -98,8 +102,10 @@ $account = [string](Get-PropertyValue -InputObject $ems -Name 'username')
 if (-not $account) {
     $account = $identity.Name
 }
+$edge = [bool](Test-EdgeTransportRole)
 $data = [ordered]@{
     computer_name = $env:COMPUTERNAME
+    edge_transport = $edge
     winrm = [ordered]@{ account = $identity.Name; local_admin = $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator); listeners = $listeners }
     ems = [ordered]@{ available = $false; mode = [string](Get-PropertyValue -InputObject $ems -Name 'mode'); error = $null }
     roles = [ordered]@{ account = $account; read = $false; error = $null; assigned = @(); role_groups = @(); cmdlets = @() }
@@ -112,6 +118,9 @@ try {
     $session = Open-ExchangeSession -Ems $ems -Fqdn ('{0}.{1}' -f $env:COMPUTERNAME, $computer.Domain) -CommandName 'Get-ManagementRole', 'Get-ManagementRoleAssignment'
     $data.ems.available = $true
     try {
+        if ($edge) {
+            throw 'This is an Edge Transport server: it has no role-based access control; the local Administrators group manages it.'
+        }
         $assigned = @()
         $groups = @()
         foreach ($assignment in @(Get-ManagementRoleAssignment -RoleAssignee $account -Delegating $false -Enabled $true -ErrorAction Stop)) {

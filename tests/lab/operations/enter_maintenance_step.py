@@ -3,8 +3,13 @@ from __future__ import annotations
 
 from .. import maintenance as mm
 from ..ems import open_exchange_session
+from ..fleet import is_edge
 from . import HostOpError, operation
 
+# PowerShell's text for a command that is not there.
+NOT_A_CMDLET = ("The term '%s' is not recognized as the name of a cmdlet, function, script file, or operable program. "
+                "Check the spelling of the name, or if a path was included, verify that the path is correct and try "
+                "again.")
 STEPS = ("drain_transport", "drain_um", "redirect_messages", "suspend_cluster_node", "disable_high_availability",
          "block_activation", "move_cluster_group", "server_offline")
 
@@ -23,6 +28,14 @@ def enter_maintenance_step(ctx, args):
         raise HostOpError("Unknown maintenance step %s." % step)
     open_exchange_session(ctx, args)
     server, state, now = ctx.server, ctx.state, ctx.clock.now()
+    if is_edge(server) and step in ("block_activation",):
+        # The Edge snap-ins have no mailbox cmdlets.
+        raise HostOpError(NOT_A_CMDLET % "Get-MailboxServer",
+                          "System.Management.Automation.CommandNotFoundException")
+    if is_edge(server) and step == "redirect_messages":
+        # The Edge's AD LDS knows no Mailbox server to hand mail to.
+        raise HostOpError("The server %s couldn't be found." % args.get("target"),
+                          "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException")
     changed = False
     activation_before = None
     if step == "drain_transport":

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .. import builds, value_forms
-from ..ems import open_exchange_session
+from ..ems import effective_mode, open_exchange_session
+from ..fleet import is_edge
 from . import HostOpError, operation
 
 
@@ -15,15 +16,19 @@ def get_eems_state(ctx, args):
     state = {
         "now": ctx.clock.now().isoformat(),
         "computer_name": server["name"].upper(),
+        "edge_transport": is_edge(server),
         "setup": {"exsetup_version": builds.long_form(server["build"])},
         "setup_watermark": watermark or None,
         "services": ([{"name": "MSExchangeMitigation", "start_mode": service["start_mode"], "state": service["state"]}]
                      if service is not None else []),
         "mitigation_events": [{"id": e["id"], "level": e["level"], "time": e["time"], "message": e["message"]}
                               for e in reversed(server["events"][-20:])],
-        "ems": {"available": False, "mode": str(((args or {}).get("ems") or {}).get("mode", "remote")), "error": None},
+        "ems": {"available": False, "mode": effective_mode(server, args), "error": None},
         "exchange": None,
     }
+    if is_edge(server):
+        # The script opens no session on Edge: nothing EEMS-related lives there.
+        return {"changed": False, "data": state}
     try:
         open_exchange_session(ctx, args)
     except HostOpError as error:

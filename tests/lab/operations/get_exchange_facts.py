@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .. import builds, iis, value_forms
-from ..ems import open_exchange_session
+from ..ems import effective_mode, open_exchange_session
+from ..fleet import is_edge
 from . import HostOpError, operation
 
 def _installed_updates(server):
@@ -15,7 +16,8 @@ def _installed_updates(server):
 
 
 def _rewrite_rules(server):
-    return iis.flat_rules(server)
+    # No IIS on an Edge Transport server: WebAdministration cannot load.
+    return None if is_edge(server) else iis.flat_rules(server)
 
 
 def _exchange_facts(ctx):
@@ -37,21 +39,24 @@ def _exchange_facts(ctx):
         })
     cu_build = builds.cu_release_build(server["build"]).split(".")
     proxy = server.get("proxy") or {}
+    edge = is_edge(server)
     # Builds before the September 2021 CUs (and 2013) have no EEMS properties:
-    # the script answers null for each (data/exchange_value_forms.yml).
-    eems = value_forms.has_eems_properties(server["build"])
+    # the script answers null for each (data/exchange_value_forms.yml); on
+    # Edge it reads no organisation and no EEMS setting at all.
+    eems = value_forms.has_eems_properties(server["build"]) and not edge
     return {
         "admin_display_version": "Version %s.%s (Build %s.%s)" % tuple(cu_build),
         "roles": list(server["roles"]),
         "edition": server["edition"],
-        "site": "lab.contoso.test/Configuration/Sites/%s" % server["site"],
+        # An Edge server belongs to no AD site of the organisation.
+        "site": "" if edge else "lab.contoso.test/Configuration/Sites/%s" % server["site"],
         "dag": server["dag"],
         "server_mitigations_enabled": bool(server["eems"]["server_enabled"]) if eems else None,
         "mitigations_blocked": list(server["eems"]["blocked"]) if eems else None,
         "mitigations_applied": list(server["eems"]["applied"]) if eems else None,
         "data_collection_enabled": bool(server["eems"]["data_collection"]) if eems else None,
-        "internet_web_proxy": proxy.get("url") or "",
-        "organization_name": org["name"],
+        "internet_web_proxy": None if edge else proxy.get("url") or "",
+        "organization_name": None if edge else org["name"],
         "organization_mitigations_enabled": bool(org["mitigations_enabled"]) if eems else None,
         "component_states": [{"component": k, "state": v} for k, v in sorted(components.items())],
         "database_copies": copies,
@@ -74,6 +79,7 @@ def get_exchange_facts(ctx, args):
     facts = {
         "computer_name": server["name"].upper(),
         "fqdn": "%s.%s" % (server["name"].upper(), server["domain"]),
+        "edge_transport": is_edge(server),
         "setup": {
             "install_path": "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\",
             "exsetup_path": "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\ExSetup.exe",
@@ -93,7 +99,7 @@ def get_exchange_facts(ctx, args):
         "url_rewrite": iis.url_rewrite_state(server),
         "rewrite_rules": _rewrite_rules(server),
         "mitigation_events": events,
-        "ems": {"available": False, "mode": str(((args or {}).get("ems") or {}).get("mode", "remote")), "error": None},
+        "ems": {"available": False, "mode": effective_mode(server, args), "error": None},
         "exchange": None,
     }
     try:

@@ -1,4 +1,5 @@
 """Model of Get-HostIdentity.ps1: the connection check."""
+from ..fleet import is_edge
 from . import operation
 
 _OS_VERSIONS = {
@@ -19,8 +20,10 @@ def get_host_identity(ctx, args):
         "changed": False,
         "data": {
             "computer_name": server["name"].upper(),
+            # The fleet's domain is the primary DNS suffix; an Edge server is
+            # outside the domain, so Win32_ComputerSystem.Domain is its workgroup.
             "fqdn": "%s.%s" % (server["name"].upper(), server["domain"]),
-            "domain": server["domain"],
+            "domain": "WORKGROUP" if is_edge(server) else server["domain"],
             "os_caption": caption,
             "os_version": version,
             "last_boot": server["last_boot"],

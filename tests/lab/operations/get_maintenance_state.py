@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import maintenance as mm
 from ..ems import open_exchange_session
+from ..fleet import is_edge
 from . import operation
 
 
@@ -37,8 +38,13 @@ def get_maintenance_state(ctx, args):
                  if s["name"].upper() != name and s["organization"] == server["organization"]
                  and s["site"] == server["site"] and not s.get("rebooting_until")
                  and "Mailbox" in s["roles"] and not s["build"].startswith("15.0.")]
+    if is_edge(server):
+        # The Edge's local cmdlets see only this server: no mailbox role, no
+        # databases, no DAG, no other transport server.
+        databases, active, members, transport = [], [], [], []
     data = {
-        "server": name, "fqdn": "%s.%s" % (name, server["domain"]), "dag": server["dag"],
+        "server": name, "fqdn": "%s.%s" % (name, server["domain"]), "edge_transport": is_edge(server),
+        "dag": server["dag"],
         "components": _components(server), "cluster_node": mm.cluster_node(server),
         "auto_activation": mm.auto_activation(server), "move_now": mm.move_now(server),
         "activation_before": (server.get("maintenance_record") or {}).get("ActivationPolicyBefore"),

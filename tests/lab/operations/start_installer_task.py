@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import installer
+from ..fleet import is_edge
 from . import HostOpError, operation
 
 _KINDS = ("cu", "prepare_schema", "prepare_ad", "su", "dotnet")
@@ -30,6 +31,9 @@ def start_installer_task(ctx, args):
         raise HostOpError("Unknown installer kind %s." % kind)
     if str(args.get("extended_protection") or "setup_default") not in ("setup_default", "off", "off_frontend_ews"):
         raise HostOpError("Unknown extended_protection choice %s." % args.get("extended_protection"))
+    if is_edge(ctx.server) and kind in ("prepare_schema", "prepare_ad"):
+        raise HostOpError("This is an Edge Transport server: it is outside the domain and never prepares Active "
+                          "Directory; prepare it from a Mailbox server.")
     if str(args.get("licence") or "diagnostic_data") not in ("diagnostic_data", "legacy", "by_media"):
         raise HostOpError("Unknown licence choice %s." % args.get("licence"))
     unpack = str(args.get("unpack") or "")
@@ -87,6 +91,7 @@ def _at_least(version, thresholds):
 
 
 def _setup_switches(ctx, args, kind, path, name):
+    edge = is_edge(ctx.server)  # no IIS, so no Extended Protection opt-out
     """The switch choice of Start-InstallerTask.ps1: the media's version (the
     lab reads it from the media's name, as the script reads ExSetup.exe on
     the media) against the thresholds sent as data."""
@@ -108,7 +113,7 @@ def _setup_switches(ctx, args, kind, path, name):
     switches.append("/IAcceptExchangeServerLicenseTerms_DiagnosticDataOFF" if licence == "diagnostic_data"
                     else "/IAcceptExchangeServerLicenseTerms")
     protection = str(args.get("extended_protection") or "setup_default")
-    if kind == "cu" and protection != "setup_default":
+    if kind == "cu" and protection != "setup_default" and not edge:
         if media is None:
             raise HostOpError("Cannot read the Setup version of %s, so whether it takes the Extended Protection "
                               "opt-out is unknown." % path)

@@ -15,6 +15,7 @@ import urllib.request
 import yaml
 
 from ..ems import open_exchange_session
+from ..fleet import is_edge
 from ..staging import repository_dir
 from . import HostOpError, operation
 
@@ -95,9 +96,10 @@ def test_exchange_prerequisite(ctx, args):
     args = args or {}
     server = ctx.server
     tls = ctx.state.data["lab"].get("tls", True)
-    credential = ctx.state.data["lab"]["credential"]
+    credential = server.get("local_account") or ctx.state.data["lab"]["credential"]
     data = {
         "computer_name": server["name"].upper(),
+        "edge_transport": is_edge(server),
         "winrm": {"account": credential["username"], "local_admin": True,
                   "listeners": [{"transport": "HTTPS" if tls else "HTTP", "port": 5986 if tls else 5985,
                                  "address": "*", "enabled": True}]},
@@ -109,7 +111,11 @@ def test_exchange_prerequisite(ctx, args):
     try:
         open_exchange_session(ctx, args)
         data["ems"]["available"] = True
-        data["roles"] = _roles(ctx, args)
+        if is_edge(server):
+            data["roles"]["error"] = ("This is an Edge Transport server: it has no role-based access control; the "
+                                      "local Administrators group manages it.")
+        else:
+            data["roles"] = _roles(ctx, args)
     except HostOpError as error:
         data["ems"]["error"] = str(error)
     data["endpoints"] = [_endpoint(ctx, e) for e in args.get("endpoints") or [] if e is not None]

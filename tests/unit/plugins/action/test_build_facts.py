@@ -102,7 +102,7 @@ def test_ems_credential_defaults_to_the_connection_and_travels_only_on_stdin():
     command, request = _sent(connection)
     assert command == _host_call.bootstrap_command()
     assert request["operation"] == "Get-ExchangeFacts"
-    assert request["args"]["ems"] == {"mode": "remote", "username": "CONTOSO\\ansible", "password": "conn-secret-pw"}
+    assert request["args"]["ems"] == {"mode": "auto", "username": "CONTOSO\\ansible", "password": "conn-secret-pw"}
     assert "conn-secret-pw" not in command
     assert "conn-secret-pw" not in json.dumps(result, default=str)
 

@@ -18,7 +18,7 @@ def test_spec_matches_doc_stub(spec, stub):
     doc = yaml.safe_load(stub.DOCUMENTATION)
     options = dict(doc["options"])
     if "onprem.exchange.ems" in doc.get("extends_documentation_fragment", []):
-        options.update({name: {"type": "str", "choices": ["remote", "snapin"], "default": "remote"}
+        options.update({name: {"type": "str", "choices": ["auto", "remote", "snapin"], "default": "auto"}
                         if name == "ems_mode" else {"type": "str"} for name in ("ems_mode", "ems_username",
                                                                                 "ems_password")})
     assert set(options) == set(spec)

@@ -261,8 +261,14 @@ def test_unknown_facts_are_warnings_not_failures():
     assert result["reachable"] is True
 
 
-def test_edge_servers_get_an_eems_note():
-    assert "eems_not_on_edge" in finding_ids(plan("15.2.2562.53", roles=["Edge"]))
+def test_edge_servers_get_no_eems_findings_but_the_same_plan():
+    # An old 2019 build: EEMS cut-offs missed on a Mailbox server, none on an
+    # Edge Transport server (no Mitigation Service there); the update is the same.
+    mailbox = plan("15.2.1118.7", roles=["Mailbox"])
+    edge = plan("15.2.1118.7", roles=["Edge"])
+    assert {"eems_march_2023_not_met", "eems_june_2026_not_met"} <= finding_ids(mailbox)
+    assert not {f for f in finding_ids(edge) if f.startswith("eems")}
+    assert actions(edge) == actions(mailbox) and actions(edge)
 
 
 # -- bad input --------------------------------------------------------------------
