@@ -33,6 +33,8 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
 # lowest-named claimant waits this long for the others to withdraw even when
 # gate_timeout is 0, so simultaneous starts do not all refuse.
 CONTENTION_GRACE = 15.0
+# How often a refused redirect target is chosen again (see _ex_redirect).
+REDIRECT_TRIES = 5
 
 
 class _Refused(Exception):
@@ -177,20 +179,37 @@ class ActionModule(HostActionBase):
             time.sleep(args["poll_interval"])
             state = self._ex_read()
 
+    def _ex_redirect(self, state):
+        """Hand queued mail to another transport server.  The target is
+        chosen on a fresh read, and chosen again when it refuses: another
+        member's claim at the gate drains its transport for a read or two, and
+        a target picked just before that claim refuses the mail.  A target the
+        admin named (redirect_to) is never swapped for another."""
+        named = self._ex_args.get("redirect_to")
+        for attempt in range(1, REDIRECT_TRIES + 1):
+            if not named:
+                state = self._ex_read()
+            target = gate_logic.redirect_target(state, named)
+            if target is None:
+                self._ex_steps.append({"name": "redirect_messages", "changed": False,
+                                       "detail": "no other transport server in service; queued mail waits here"})
+                return state
+            try:
+                self._ex_apply("Enter-MaintenanceStep", "redirect_messages", target=target)
+                return self._ex_read()
+            except CONNECTION_LOST:
+                raise
+            except AnsibleActionFail as error:
+                self._ex_steps[-1].update(changed=False, detail="%s refused the mail: %s" % (target, error))
+                if named or attempt == REDIRECT_TRIES:
+                    raise
+                time.sleep(self._ex_args["poll_interval"])
+        return state
+
     def _ex_enter_step(self, step, state):
         args = self._ex_args
         if step == "redirect_messages":
-            # Choose on a fresh read: another member may have claimed (drained
-            # its transport) since the gate's read, and would refuse the mail.
-            if not args.get("redirect_to"):
-                state = self._ex_read()
-            target = gate_logic.redirect_target(state, args.get("redirect_to"))
-            if target is None:
-                self._ex_steps.append({"name": step, "changed": False,
-                                       "detail": "no other transport server in service; queued mail waits here"})
-                return state
-            self._ex_apply("Enter-MaintenanceStep", step, target=target)
-            return self._ex_read()
+            return self._ex_redirect(state)
         if step == "wait_queues":
             return self._ex_wait(step, lambda s: (s.get("queue_messages") or 0) == 0, args["queue_timeout"],
                                  lambda s: "%d messages still queued after %d s (queue_timeout)" % (

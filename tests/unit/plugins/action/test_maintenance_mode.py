@@ -13,6 +13,7 @@ from ansible.playbook.task import Task
 from ansible_collections.onprem.exchange.plugins.action import maintenance_mode as plugin_module
 from ansible_collections.onprem.exchange.plugins.modules import maintenance_mode as doc_stub
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _host_action
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError
 
 MEMBER = {"components": {"HubTransport": "Active", "ServerWideOffline": "Active"}, "cluster_node": "Up",
           "auto_activation": "Unrestricted", "move_now": False}
@@ -54,7 +55,10 @@ class FakeHost:
 
 
 def _run(monkeypatch, state, args, check_mode=False):
-    host = FakeHost(state)
+    return _run_with(monkeypatch, FakeHost(state), args, check_mode)
+
+
+def _run_with(monkeypatch, host, args, check_mode=False):
     monkeypatch.setattr(_host_action, "run_host_operation", host)
     task = MagicMock(Task)
     task.args = dict({"poll_interval": 0.01}, **args)
@@ -234,3 +238,45 @@ def test_min_healthy_copies_zero_is_refused_with_the_rule(monkeypatch):
     with pytest.raises(AnsibleActionFail, match="EX19B: min_healthy_copies=0 is not allowed: a database's last "
                                                 "healthy copy is never taken down"):
         _run(monkeypatch, STATE, {"state": "present", "min_healthy_copies": 0})
+
+
+class ClaimingNeighbour(FakeHost):
+    """EX19C claims at the gate (drains its transport) just as EX19B hands
+    it the queued mail, so its first Redirect-Message is refused."""
+
+    def __call__(self, connection, operation, args):
+        if args.get("step") == "redirect_messages":
+            self.calls.append((operation, args.get("step"), args.get("target")))
+            if args["target"] == "EX19C.lab":
+                for server in self.state["members"] + self.state["transport_servers"]:
+                    if server["name"] == "EX19C":
+                        server["components"]["HubTransport"] = "Draining"
+                raise HostCallError("Redirect-Message: the target server EX19C.lab is not accepting messages",
+                                    "operation_failed", operation)
+            self.state["queue_messages"] = 0
+            return {"changed": True, "data": {"detail": "redirected"}, "steps": []}
+        return super().__call__(connection, operation, args)
+
+
+def _with_transport_servers():
+    state = copy.deepcopy(STATE)
+    state["transport_servers"] = [dict(copy.deepcopy(MEMBER), name=n, fqdn=n + ".lab") for n in ("EX19C", "EX19D")]
+    state["queue_messages"] = 3
+    return state
+
+
+def test_a_redirect_target_that_refuses_is_chosen_again_on_a_fresh_read(monkeypatch):
+    host = ClaimingNeighbour(_with_transport_servers())
+    result, _ = _run_with(monkeypatch, host, {"state": "present"})
+    redirects = [c[2] for c in host.calls if c[1] == "redirect_messages"]
+    assert redirects == ["EX19C.lab", "EX19D.lab"]
+    assert result["state"]["in_maintenance"] is True
+    refused = [s for s in result["steps"] if s["name"] == "redirect_messages" and s["changed"] is False]
+    assert refused and "EX19C.lab refused the mail" in refused[0]["detail"]
+
+
+def test_a_redirect_target_the_admin_named_is_not_swapped(monkeypatch):
+    host = ClaimingNeighbour(_with_transport_servers())
+    with pytest.raises(AnsibleActionFail, match="not accepting messages"):
+        _run_with(monkeypatch, host, {"state": "present", "redirect_to": "EX19C.lab"})
+    assert [c[2] for c in host.calls if c[1] == "redirect_messages"] == ["EX19C.lab"]
