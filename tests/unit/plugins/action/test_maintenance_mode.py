@@ -267,7 +267,7 @@ def _with_transport_servers():
 
 def test_a_redirect_target_that_refuses_is_chosen_again_on_a_fresh_read(monkeypatch):
     host = ClaimingNeighbour(_with_transport_servers())
-    result, _ = _run_with(monkeypatch, host, {"state": "present"})
+    result = _run_with(monkeypatch, host, {"state": "present"})[0]
     redirects = [c[2] for c in host.calls if c[1] == "redirect_messages"]
     assert redirects == ["EX19C.lab", "EX19D.lab"]
     assert result["state"]["in_maintenance"] is True
