@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils._fleet import host_var
+
 # Registered results eems.yml leaves on a host, newest step last: when a host
 # has no exchange_eems record (it left the play mid-way), the newest of these
 # that failed or was unreachable says why.
@@ -24,19 +26,10 @@ def _mapping(value):
     return value if isinstance(value, dict) else {}
 
 
-def _get(mapping, key, default=None):
-    """``mapping.get`` that also works on Ansible's lazy host variables."""
-    try:
-        value = mapping[key]
-    except (KeyError, TypeError, AttributeError):
-        return default
-    return default if value is None else value
-
-
 def _reason_from_steps(host_vars):
     """``(state, message)`` from the newest failed or unreachable step, or None."""
     for name in reversed(STEP_RESULTS):
-        result = _mapping(_get(host_vars, name))
+        result = _mapping(host_var(host_vars, name))
         if result.get("unreachable"):
             return "unreachable", str(result.get("msg") or "unreachable")
         if result.get("failed"):
@@ -46,7 +39,7 @@ def _reason_from_steps(host_vars):
 
 def host_record(host, host_vars):
     """The ``exchange_eems`` record of one host, or one made from what is left."""
-    record = _get(host_vars, "exchange_eems")
+    record = host_var(host_vars, "exchange_eems")
     if isinstance(record, dict) and record.get("state"):
         return dict(record)
     found = _reason_from_steps(host_vars)
@@ -65,7 +58,7 @@ def summarize(hosts, hostvars):
     """
     servers, by_status, organizations = {}, {}, {}
     for host in sorted({str(h) for h in hosts or []}):
-        entry = host_record(host, _get(hostvars, host, {}))
+        entry = host_record(host, host_var(hostvars, host, {}))
         state = entry.get("state") or "no_result"
         after = _mapping(entry.get("after"))
         before = _mapping(entry.get("before"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 RESUME_SETUP = "resume_setup"
 
 
-def _get(mapping, key, default=None):
+def host_var(mapping, key, default=None):
     """``mapping.get`` that also works on Ansible's lazy host variables; None counts as absent."""
     try:
         value = mapping[key]
@@ -46,10 +46,10 @@ def host_results(hosts, hostvars, name, only_with=None):
     (a server the run did not handle is not a row; one defined as None is)."""
     results = {}
     for host in _host_names(hosts):
-        host_vars = _get(hostvars, host, {})
+        host_vars = host_var(hostvars, host, {})
         if only_with and not _has(host_vars, only_with):
             continue
-        results[host] = _get(host_vars, name)
+        results[host] = host_var(host_vars, name)
     return results
 
 
@@ -79,9 +79,9 @@ def eems_org_writers(hosts, hostvars, read="exchange_eems_before"):
     EEMS read (``read``) names its organisation and shows the Mitigation Service."""
     writers = {}
     for host in sorted(_host_names(hosts)):
-        result = _get(_get(hostvars, host, {}), read, {})
-        org = _get(_get(result, "organization", {}), "name")
-        start_type = _get(_get(_get(result, "settings", {}), "service", {}), "StartType")
+        result = host_var(host_var(hostvars, host, {}), read, {})
+        org = host_var(host_var(result, "organization", {}), "name")
+        start_type = host_var(host_var(host_var(result, "settings", {}), "service", {}), "StartType")
         if org and org not in writers and start_type:
             writers[org] = host
     return writers
@@ -89,12 +89,12 @@ def eems_org_writers(hosts, hostvars, read="exchange_eems_before"):
 
 def remediation_lines(remediation):
     """The lines remediate.yml shows: the counts, each server's verdict and reason, the report."""
-    summary = _get(remediation, "summary", {})
+    summary = host_var(remediation, "summary", {})
     lines = ["EEMS working before: %s, after: %s of %s; updated: %s" % (
-        _get(summary, "working_before"), _get(summary, "working_after"), _get(summary, "total"),
-        _get(summary, "updated"))]
-    for server in _get(remediation, "servers", []) or []:
-        reason = _get(server, "reason")
-        lines.append("%s: %s%s" % (_get(server, "name"), _get(server, "verdict"), (" - %s" % reason) if reason else ""))
-    lines.append("Report: %s" % _get(_get(remediation, "files", {}), "html"))
+        host_var(summary, "working_before"), host_var(summary, "working_after"), host_var(summary, "total"),
+        host_var(summary, "updated"))]
+    for server in host_var(remediation, "servers", []) or []:
+        reason = host_var(server, "reason")
+        lines.append("%s: %s%s" % (host_var(server, "name"), host_var(server, "verdict"), (" - %s" % reason) if reason else ""))
+    lines.append("Report: %s" % host_var(host_var(remediation, "files", {}), "html"))
     return lines
