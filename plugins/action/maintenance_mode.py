@@ -186,7 +186,9 @@ class ActionModule(HostActionBase):
         a target picked just before that claim refuses the mail.  A target the
         admin named (redirect_to) is never swapped for another."""
         named = self._ex_args.get("redirect_to")
-        for attempt in range(1, REDIRECT_TRIES + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             if not named:
                 state = self._ex_read()
             target = gate_logic.redirect_target(state, named)
@@ -204,7 +206,6 @@ class ActionModule(HostActionBase):
                 if named or attempt == REDIRECT_TRIES:
                     raise
                 time.sleep(self._ex_args["poll_interval"])
-        return state
 
     def _ex_enter_step(self, step, state):
         args = self._ex_args
