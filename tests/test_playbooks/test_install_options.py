@@ -15,8 +15,8 @@ import pytest
 from labtools import run_playbook, write_inventory  # noqa: I001 (sets the import paths)
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _host_call  # noqa: E402
 from lab.client import WinRMClient  # noqa: E402
+from test_patch import _patch  # noqa: E402 (the patch run and its report rows, shared with test_patch_hooks)
 
-PATCH = "playbooks/patch.yml"
 AUDIT = "playbooks/audit.yml"
 TARGET = "15.2.1748.53"  # 2019 CU15 Sep26SUv2 (ESU)
 CU15_ISO = "ExchangeServer2019-x64-CU15.ISO"
@@ -41,23 +41,6 @@ def _fleet(**servers):
 
 def _pop_imap_off():
     return {name: {"start_mode": "Disabled", "state": "Stopped"} for name in POP_IMAP}
-
-
-def _patch(lab, tmp_path, hosts, *extra, name="run"):
-    inventory = write_inventory(lab, tmp_path / "inventory.yml")
-    reports = tmp_path / ("reports-" + name)
-    result = run_playbook(
-        inventory, PATCH, "--limit", ",".join(hosts) + ",localhost",
-        "-e", "exchange_report_dir=%s" % reports,
-        "-e", json.dumps({"exchange_patch_target": TARGET, "exchange_patch_esu_enrolled": True,
-                          "exchange_patch_poll_interval": 0.3, "exchange_patch_gate_timeout": 600,
-                          "exchange_patch_reboot_timeout": 120, "exchange_patch_services_timeout": 5}),
-        *extra)
-    rows = {}
-    if (reports / "exchange-patch.json").exists():
-        report = json.loads((reports / "exchange-patch.json").read_text(encoding="utf-8"))
-        rows = {s["name"]: s for s in report["servers"]}
-    return result, rows
 
 
 def _install(lab, tmp_path, host, options, name="install"):

@@ -120,16 +120,8 @@ def test_losing_the_tie_break_withdraws_the_claim(monkeypatch):
             return answer
 
     host = Racing(STATE)
-    monkeypatch.setattr(_host_action, "run_host_operation", host)
-    task = MagicMock(Task)
-    task.args = {"state": "present", "poll_interval": 0.01}
-    task.check_mode = False
-    task.diff = False
-    task.async_val = 0
-    plugin = plugin_module.ActionModule(task=task, connection=MagicMock(), play_context=MagicMock(), loader=None,
-                                        templar=None, shared_loader_obj=None)
     with pytest.raises(AnsibleActionFail, match="closed after the claim: claimed by EX19A. The claim was withdrawn"):
-        plugin.run(task_vars={"inventory_hostname": "EX19B"})
+        _run_with(monkeypatch, host, {"state": "present"})
     assert [s for op, s in host.calls if op != "Get-MaintenanceState"] == ["drain_transport", "resume_transport"]
 
 
@@ -168,17 +160,8 @@ class CutAfter(FakeHost):
 
 
 def _run_cut(monkeypatch, state, args, step):
-    host = CutAfter(state, step)
-    monkeypatch.setattr(_host_action, "run_host_operation", host)
     monkeypatch.setattr(_host_action, "RETRY_DELAYS", (0.0, 0.0))
-    task = MagicMock(Task)
-    task.args = dict({"poll_interval": 0.01}, **args)
-    task.check_mode = False
-    task.diff = False
-    task.async_val = 0
-    plugin = plugin_module.ActionModule(task=task, connection=MagicMock(), play_context=MagicMock(), loader=None,
-                                        templar=None, shared_loader_obj=None)
-    return plugin.run(task_vars={"inventory_hostname": "EX19B"}), host
+    return _run_with(monkeypatch, CutAfter(state, step), args)
 
 
 def test_a_connection_lost_after_the_node_was_paused_is_a_failure_that_says_what_was_applied(monkeypatch):
@@ -206,17 +189,9 @@ def test_a_host_unreachable_before_any_step_stays_unreachable(monkeypatch):
     from ansible.errors import AnsibleConnectionFailure
     host = CutAfter(STATE, None)
     host.cut = True
-    monkeypatch.setattr(_host_action, "run_host_operation", host)
     monkeypatch.setattr(_host_action, "RETRY_DELAYS", (0.0,))
-    task = MagicMock(Task)
-    task.args = {"state": "present", "poll_interval": 0.01}
-    task.check_mode = False
-    task.diff = False
-    task.async_val = 0
-    plugin = plugin_module.ActionModule(task=task, connection=MagicMock(), play_context=MagicMock(), loader=None,
-                                        templar=None, shared_loader_obj=None)
     with pytest.raises(AnsibleConnectionFailure, match="EX19B: could not connect for Get-MaintenanceState"):
-        plugin.run(task_vars={"inventory_hostname": "EX19B"})
+        _run_with(monkeypatch, host, {"state": "present"})
 
 
 def test_a_single_copy_database_is_refused_at_once_even_with_a_gate_wait(monkeypatch):
