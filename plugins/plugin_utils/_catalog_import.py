@@ -37,6 +37,7 @@ import sys
 import yaml
 
 from ._exchange_build import ExchangeBuild
+from ._report.writer import write_atomically
 from ._exchange_catalog import (
     DEFAULT_CATALOG_PATH,
     GENERATED_MARKER,
@@ -231,10 +232,10 @@ def run(csv_path, catalog_path=DEFAULT_CATALOG_PATH, dry_run=False, out=None):
 
 
 def _write(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    # The report writer's temporary file has a unique name and is removed on
+    # failure, so two imports at once or a full disk never leave a stray
+    # "<catalog>.tmp" beside the catalog or half a catalog in its place.
+    write_atomically(path, text.encode("utf-8"))
 
 
 OVERLAY_HEADER = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import pathlib
 from unittest.mock import MagicMock
 
 import pytest
@@ -182,3 +183,18 @@ def test_the_catalog_import_module_fails_naming_the_csv_line(tmp_path):
     source = write_csv(tmp_path, ["Exchange SE", "x", "XU", "RTM", "15.2.2562.58", "2026-11-10", "", ""])
     with pytest.raises(AnsibleActionFail, match="line 2"):
         _import_action({"csv": source, "dest": str(tmp_path / "extra.yml")}).run(task_vars={})
+
+
+def test_a_write_that_fails_keeps_the_old_file_and_leaves_nothing_beside_it(tmp_path, monkeypatch):
+    overlay = tmp_path / "extra.yml"
+    overlay.write_text(NEXT_SE_SU, encoding="utf-8")
+    source = write_csv(tmp_path, NEW_ROW[:4] + ["15.2.2562.60"] + NEW_ROW[5:])
+
+    def rename_refused(_source, _dest):
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr("os.replace", rename_refused)
+    with pytest.raises(OSError, match="Permission denied"):
+        run_overlay(source, str(overlay), out=io.StringIO())
+    assert overlay.read_text(encoding="utf-8") == NEXT_SE_SU
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["extra.yml", pathlib.Path(source).name])
