@@ -48,7 +48,7 @@ from collections.abc import Mapping
 
 from ._report.escape import csv_cell, label, md, text
 from ._report.kind import ReportKind
-from ._report.page import build_name, default_catalog, group_servers, render
+from ._report.page import build_name, default_catalog, group_servers, markdown_groups, render
 from ._report.writer import FORMATS, ReportError
 from ._report.writer import write_report as _write
 
@@ -356,15 +356,9 @@ def render_markdown(report):
                                     or "—"),
               "- By lifecycle: %s" % (", ".join("%s %d" % (md(label(k)), v)
                                                 for k, v in summary["by_lifecycle"].items()) or "—"),
-              "", "## Servers", "",
-              "| Server | State | Product | CU | Update | Lifecycle | EEMS | Next steps | Critical | Warning |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: |"]
-    for server in report["servers"]:
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d |" % (
-            md(server["name"]), label(server["status"]), md(server["product"]), md(server["cu"]),
-            md(server["update"]), md(server["lifecycle"] and label(server["lifecycle"])),
-            md(server["eems_status"] and label(server["eems_status"])), md(server["next_steps"]),
-            server["finding_counts"]["critical"], server["finding_counts"]["warning"]))
+              "", "## Servers", ""]
+    lines += markdown_groups(report["servers"], lambda s: (s["organization"], s["dag"]), _markdown_table)
+    lines += ["## Details"]
     for server in report["servers"]:
         lines += ["", "### %s" % md(server["name"]), ""]
         if server["status"] != "audited":
@@ -387,6 +381,18 @@ def render_markdown(report):
             lines += ["| %s | %s: %s | %s |" % (md(f["severity"]), md(f["id"]), md(f["message"]), md(f["remedy"]))
                       for f in server["findings"]]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_table(servers, _grouped):
+    lines = ["| Server | State | Product | CU | Update | Lifecycle | EEMS | Next steps | Critical | Warning |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: |"]
+    for server in servers:
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d |" % (
+            md(server["name"]), label(server["status"]), md(server["product"]), md(server["cu"]),
+            md(server["update"]), md(server["lifecycle"] and label(server["lifecycle"])),
+            md(server["eems_status"] and label(server["eems_status"])), md(server["next_steps"]),
+            server["finding_counts"]["critical"], server["finding_counts"]["warning"]))
+    return lines
 
 
 # --- HTML -------------------------------------------------------------------

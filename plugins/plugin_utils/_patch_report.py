@@ -40,7 +40,7 @@ import json
 from ._exchange_build import ExchangeBuild
 from ._report.escape import csv_cell, label, md, text
 from ._report.kind import ReportKind, report_day
-from ._report.page import build_name, change_text, default_catalog, group_servers, product_of, render
+from ._report.page import build_name, change_text, default_catalog, group_servers, markdown_groups, product_of, render
 from ._report.writer import FORMATS, ReportError
 from ._report.writer import write_report as _write
 
@@ -343,15 +343,20 @@ def render_markdown(report):
     lines += ["", "| Outcome | Servers |", "|---|---|"]
     lines += ["| %s | %d |" % (status, count) for status, count in summary["by_status"].items() if count]
     lines += ["", "Window: %s to %s (%s s)." % (md(summary["window_started"]), md(summary["window_finished"]),
-                                                md(summary["makespan_seconds"])), "",
-              "| Server | Outcome | Service | Before | After | Steps done | Time (s) | Left undone |",
-              "|---|---|---|---|---|---|---|---|"]
-    for server in report["servers"]:
+                                                md(summary["makespan_seconds"])), ""]
+    lines += markdown_groups(report["servers"], lambda s: (s["organization"], s["dag"]), _markdown_table)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _markdown_table(servers, _grouped):
+    lines = ["| Server | Outcome | Service | Before | After | Steps done | Time (s) | Left undone |",
+             "|---|---|---|---|---|---|---|---|"]
+    for server in servers:
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
             md(server["name"]), md(server["status"]), md(_maintenance_cell(server)),
             md(server["before_name"] or server["build_before"]), md(server["after_name"] or server["build_after"]),
             md(" → ".join(server["steps_done"])), md(server["seconds"]), md(_undone_text(server))))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def render_html(report):

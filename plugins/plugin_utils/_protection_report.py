@@ -18,7 +18,7 @@ import json
 
 from ._report.escape import csv_cell, md, text
 from ._report.kind import ReportKind, report_day
-from ._report.page import group_servers, render
+from ._report.page import group_servers, markdown_groups, render
 from ._report.writer import FORMATS, ReportError
 from ._report.writer import write_report as _write
 
@@ -130,8 +130,8 @@ def render_json(report):
     return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _rows(report):
-    for server in report["servers"]:
+def _rows(servers):
+    for server in servers:
         if not server["cves"]:
             yield {"server": server["name"], "status": server["status"], "error": server["error"]}
         for cve in server["cves"]:
@@ -145,7 +145,7 @@ def render_csv(report):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for row in _rows(report):
+    for row in _rows(report["servers"]):
         writer.writerow([csv_cell(row.get(column)) for column in CSV_COLUMNS])
     return buffer.getvalue()
 
@@ -161,13 +161,19 @@ def render_markdown(report):
     lines += ["- %s" % md(line) for line in summary["next_actions"]] or ["- Nothing: every CVE is covered."]
     lines += ["", "| Protected by | Server/CVE pairs |", "| --- | ---: |"]
     lines += ["| %s | %d |" % (_LABEL[p], summary["by_protection"][p]) for p in PROTECTIONS]
-    lines += ["", "| Server | Status | CVE | Protected by | Findings |", "| --- | --- | --- | --- | --- |"]
-    for row in _rows(report):
+    lines.append("")
+    lines += markdown_groups(report["servers"], lambda s: (s.get("organization"), s.get("dag")), _markdown_table)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _markdown_table(servers, _grouped):
+    lines = ["| Server | Status | CVE | Protected by | Findings |", "| --- | --- | --- | --- | --- |"]
+    for row in _rows(servers):
         lines.append("| %s | %s | %s | %s | %s |" % (
             md(row["server"]), md(row["status"]), md(row.get("cve")),
             md(_LABEL.get(row.get("protected_by"), row.get("protected_by"))),
             md(row.get("findings") or row.get("error"))))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def render_html(report):
@@ -182,7 +188,7 @@ def render_html(report):
               {"n": by_state["failed"], "label": "failed", "tone": "bad"},
               {"n": by_state["not_run"], "label": "not run", "tone": "na"}]
     rows = {}
-    for row in _rows(report):
+    for row in _rows(report["servers"]):
         rows.setdefault(row["server"], []).append(row)
     return render("protection.html.j2", report, kind="protection", cards=cards, tones=TONES, labels=_LABEL,
                   next_actions=summary["next_actions"], alerts=[], alerts_title="", rows=rows,

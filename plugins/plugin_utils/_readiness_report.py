@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from ._readiness import JOBS
 from ._report.escape import csv_cell, label, md, text
 from ._report.kind import ReportKind, report_day
-from ._report.page import build_name, default_catalog, group_servers, render
+from ._report.page import build_name, default_catalog, group_servers, markdown_groups, render
 from ._report.writer import FORMATS, ReportError
 from ._report.writer import write_report as _write
 
@@ -128,8 +128,17 @@ def render_markdown(report):
     lines += ["", "| Job | Blocked on |", "| --- | --- |"]
     lines += ["| %s | %s |" % (job, md(", ".join(names))) for job, names in summary["blocked_by_job"].items()]
     lines += ["", "## Servers", ""]
-    for server in report["servers"]:
-        lines += ["### %s: %s" % (md(server["name"]), label(server["status"])), ""]
+    lines += markdown_groups(report["servers"], lambda s: (s.get("organization"), s.get("dag")),
+                             _markdown_sections)
+    return "\n".join(lines)
+
+
+def _markdown_sections(servers, grouped):
+    # One level below the group heading when there is one.
+    heading = "####" if grouped else "###"
+    lines = []
+    for server in servers:
+        lines += ["%s %s: %s" % (heading, md(server["name"]), label(server["status"])), ""]
         if server.get("display_name"):
             lines += ["Build: %s" % md(server["display_name"]), ""]
         if server["jobs"]:
@@ -141,7 +150,7 @@ def render_markdown(report):
         lines += ["| Severity | Affects | Finding | Fix |", "| --- | --- | --- | --- |"]
         lines += ["| %s | %s | %s | %s |" % (md(s), md(j), md(m), md(f)) for s, j, m, f in problems]
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 TONES = {"ready": "ok", "ready_with_warnings": "warn", "not_ready": "bad", "failed": "bad", "unreachable": "unk"}

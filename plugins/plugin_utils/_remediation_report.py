@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from ._audit_report import _server
 from ._report.escape import csv_cell, label, md, text
 from ._report.kind import ReportKind, report_day
-from ._report.page import change_text, default_catalog, group_servers, render
+from ._report.page import change_text, default_catalog, group_servers, markdown_groups, render
 from ._report.writer import ReportError
 from ._report.writer import write_report as _write
 
@@ -133,12 +133,18 @@ def render_markdown(report):
              % (summary["total"], summary["working_before"], summary["working_after"], summary["updated"]),
              "", "## What to do next", ""]
     lines += ["- %s" % md(line) for line in summary["next_actions"]] or ["- Nothing: EEMS works everywhere."]
-    lines += ["", "| Server | Build | EEMS | Verdict | Reason | Remedy |", "| --- | --- | --- | --- | --- | --- |"]
-    for server in report["servers"]:
+    lines.append("")
+    lines += markdown_groups(report["servers"], lambda s: (s["organization"], s["dag"]), _markdown_table)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _markdown_table(servers, _grouped):
+    lines = ["| Server | Build | EEMS | Verdict | Reason | Remedy |", "| --- | --- | --- | --- | --- | --- |"]
+    for server in servers:
         lines.append("| %s | %s | %s | %s | %s | %s |" % (
             md(server["name"]), md(server["change"]), md(_change(server, "eems_status")), md(server["verdict"]),
             md(server["reason"]), md(server["remedy"])))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def render_csv(report):

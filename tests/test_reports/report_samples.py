@@ -81,8 +81,17 @@ def _readiness_results():
             EVIL_NAME: result("ready", dag=EVIL_MARKDOWN)}
 
 
-def reports():
-    """{kind: (report, KIND)} for every report."""
+# Where the patch and protection servers sit, as the report actions read it
+# from each host's facts: (organisation, DAG).
+PATCH_PLACEMENT = {"PM1": ("Contoso", "DAG1"), "PM2": ("Contoso", "DAG1"), "PS1": ("Contoso", None),
+                   EVIL_NAME: ("Contoso", EVIL_MARKDOWN)}
+PROTECTION_PLACEMENT = {"EX1": ("Contoso", "DAG1"), "EX2": ("Fabrikam", None), EVIL_NAME: ("Contoso", "DAG1")}
+
+
+def reports(placed=False):
+    """{kind: (report, KIND)} for every report.  ``placed``: the patch and
+    protection servers get an organisation and DAG too (the audit, remediation
+    and readiness inputs always carry theirs)."""
     audit = _audit_results()
     after = copy.deepcopy(audit)
     after["EX16A"]["ansible_facts"]["exchange"]["build_info"]["build"] = "15.1.2507.61"
@@ -94,5 +103,8 @@ def reports():
         "protection": (_protection_report.KIND, (_protection_results(),), {}),
         "readiness": (_readiness_report.KIND, (_readiness_results(),), {}),
     }
+    if placed:
+        kinds["patch"][2]["placement"] = PATCH_PLACEMENT
+        kinds["protection"][2]["placement"] = PROTECTION_PLACEMENT
     return {name: (kind.build(*inputs, generated_on=TODAY, title="%s of %s" % (name, EVIL_NAME), **options), kind)
             for name, (kind, inputs, options) in kinds.items()}

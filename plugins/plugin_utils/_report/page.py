@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from .._exchange_catalog import load_catalog
-from .escape import label, text
+from .escape import label, md, text
 
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_data",
                             "report_templates")
@@ -34,6 +34,8 @@ STANDALONE = "Standalone servers"
 NO_ORGANISATION = "Organisation not known"
 # Servers nothing could be read from (unreachable, failed, not run).
 UNPLACED = "Organisation and DAG not known"
+# The one group when no server's placement is known: no heading is shown.
+ALL_SERVERS = "All servers"
 
 # Colour classes come from fixed tables, never from host text.
 TONES = ("ok", "warn", "bad", "na", "unk", "info")
@@ -99,7 +101,7 @@ def group_servers(servers, placement):
         organization, dag = placement_of(*placement(server))
         groups.setdefault((organization, dag), []).append(server)
     if list(groups) == [(None, None)]:
-        return [{"organization": None, "dag": None, "title": "All servers", "servers": groups[(None, None)]}]
+        return [{"organization": None, "dag": None, "title": ALL_SERVERS, "servers": groups[(None, None)]}]
     organisations = {org for org, _dag in groups if org}
 
     def order(key):
@@ -119,6 +121,22 @@ def group_servers(servers, placement):
         result.append({"organization": organization, "dag": dag, "title": title,
                        "servers": groups[(organization, dag)]})
     return result
+
+
+def markdown_groups(servers, placement, section):
+    """Markdown lines with the servers in the groups of :func:`group_servers`,
+    each group under a ``### title`` heading as on the HTML page (none when no
+    placement is known).  ``section(servers, grouped)`` gives a group's lines;
+    ``grouped`` says whether a group heading stands above them."""
+    lines = []
+    for group in group_servers(servers, placement):
+        grouped = group["title"] != ALL_SERVERS
+        if grouped:
+            lines += ["### %s" % md(group["title"]), ""]
+        lines += section(group["servers"], grouped)
+        if lines and lines[-1] != "":
+            lines.append("")
+    return lines
 
 
 # --- build names ------------------------------------------------------------

@@ -28,6 +28,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._audit_report impo
     render_markdown,
     write_report,
 )
+from ansible_collections.onprem.exchange.plugins.plugin_utils._report.page import group_servers
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data", "audit")
 TODAY = "2026-11-26"
@@ -313,14 +314,24 @@ def test_csv_has_one_row_per_server(report):
     assert (by_name["EX99X"]["status"], by_name["EX99X"]["findings"]) == ("unreachable", "")
 
 
-def test_markdown_has_one_table_row_per_server(report):
+def test_markdown_has_one_table_row_per_server_grouped_as_on_the_html_page(report):
     text = render_markdown(report)
-    overview = text.split("## Servers", 1)[1].split("\n### ", 1)[0]
+    overview, details = text.split("## Servers", 1)[1].split("## Details", 1)
     rows = [line for line in overview.splitlines()
             if line.startswith("| ") and not line.startswith(("| Server", "| ---"))]
-    assert len(rows) == 15
-    assert [row.split(" | ")[0][2:] for row in rows] == [s["name"] for s in report["servers"]]
-    assert text.count("\n### ") == 15
+    assert sorted(row.split(" | ")[0][2:] for row in rows) == sorted(s["name"] for s in report["servers"])
+    # Each server's row sits under the heading of its organisation and DAG.
+    where = {}
+    heading = None
+    for line in overview.splitlines():
+        if line.startswith("### "):
+            heading = line[4:]
+        elif line.startswith("| ") and not line.startswith(("| Server", "| ---")):
+            where[line.split(" | ")[0][2:]] = heading
+    groups = group_servers(report["servers"], lambda s: (s["organization"], s["dag"]))
+    assert len(groups) > 1
+    assert where == {server["name"]: group["title"] for group in groups for server in group["servers"]}
+    assert details.count("\n### ") == 15
 
 
 def test_html_has_cards_a_section_per_server_and_remedies(report):
