@@ -42,6 +42,13 @@ remote EMS session really delivers. Rules:
                          property some Exchange version the script runs on
                          lacks): under Set-StrictMode a missing property throws
                          (issue 11, item 3). Use Get-PropertyValue.
+``second-hop``           a direct Active Directory read from the WinRM logon:
+                         ``[ADSI]``, ``[adsisearcher]``, System.DirectoryServices
+                         types, an ``LDAP://`` or ``GC://`` path, the
+                         ActiveDirectory module. Binding to AD again from a
+                         network logon is the second hop, which it cannot make
+                         without delegation (issue 11, item 4); read it through
+                         an Exchange cmdlet over the EMS session instead.
 
 Which Exchange versions a script runs on: all of 2013, 2016, 2019 and SE,
 unless its header says otherwise, for example ``# Exchange: 2016, 2019, SE``.
@@ -141,6 +148,18 @@ _SCOPE_PREFIX = re.compile(r"^(script|global|local|private|using):", re.IGNORECA
 # Common parameters that set a variable named by their (string) argument.
 _VARIABLE_PARAMETERS = {"errorvariable", "ev", "outvariable", "ov", "warningvariable", "wv",
                         "informationvariable", "iv", "pipelinevariable", "pv"}
+
+# Direct Active Directory access from the WinRM logon (rule second-hop):
+# type names (System.DirectoryServices and its PowerShell accelerators),
+# directory paths in strings, and the ActiveDirectory module's cmdlets
+# (Verb-ADNoun, as the module names them) or its import.
+_DIRECTORY_TYPE = re.compile(r"^\[?\s*((system\.)?directoryservices(\.[\w.]*)?|adsi|adsisearcher)\s*\]?$", re.IGNORECASE)
+_DIRECTORY_PATH = re.compile(r"\b(ldap|gc)://", re.IGNORECASE)
+_AD_MODULE_CMDLET = re.compile(r"^[A-Za-z]+-AD[A-Z][A-Za-z]*$")
+_SECOND_HOP_HINT = ("a WinRM network logon holds no credential to bind to Active Directory with (the second hop), "
+                    "so this fails on a real server; read the fact through an Exchange cmdlet over the EMS session "
+                    "(Get-OrganizationConfig, Get-ExchangeServer, ...) or answer it as unreadable and say why "
+                    "(docs/real-estate.md, 'Nothing needs delegation')")
 
 # Commands that hand their pipeline input on unchanged (for the value forms).
 _PASS_THROUGH = {"where-object", "sort-object", "select-object", "write-output"}
@@ -766,10 +785,39 @@ class FileCheck:
                             "check the spelling, or set it first (a shared function gets its values "
                             "as parameters, never from its caller's variables)")
 
+    def check_second_hop(self):
+        """Direct Active Directory reads, which need the second hop (one
+        finding a line: ``[ADSI]'LDAP://...'`` is one read)."""
+        lines = set()
+        for node in _walk(self.root):
+            what = None
+            if node.type == "type_spec" and (node.parent is None or node.parent.type != "type_spec"):
+                if _DIRECTORY_TYPE.match(_text(node)):
+                    what = "the .NET type [%s] binds to Active Directory with the logon's identity" % _text(node)
+            elif node.type in ("verbatim_string_characters", "expandable_string_literal"):
+                value = _string_value(node) or _text(node)
+                found = _DIRECTORY_PATH.search(value)
+                if found:
+                    what = "the directory path %s... binds to Active Directory with the logon's identity" \
+                        % found.group(0)
+            elif node.type == "generic_token" and _DIRECTORY_TYPE.match(_text(node)):
+                what = "%s binds to Active Directory with the logon's identity" % _text(node)
+            elif node.type == "command":
+                name = self._command_name(node) or ""
+                if _AD_MODULE_CMDLET.match(name):
+                    what = "%s is an ActiveDirectory module cmdlet, which reads AD with the logon's identity" % name
+                elif name.lower() in ("import-module", "ipmo") and any(
+                        _text(el).strip("'\"").lower() == "activedirectory" for el in self._elements(node)):
+                    what = "the ActiveDirectory module reads AD with the logon's identity"
+            if what and node.start_point[0] not in lines:
+                lines.add(node.start_point[0])
+                self.report(node, "second-hop", what, _SECOND_HOP_HINT)
+
     def run(self):
         self.collect_env()
         self.visit(self.root, set(), check=True)
         self.check_variables()
+        self.check_second_hop()
         for node in _walk(self.root):
             if node.type == "command" and (self._command_name(node) or "").lower() == "open-exchangesession":
                 self.session_lines.append(node)

@@ -543,3 +543,42 @@ def test_generator_writes_the_table_with_source_commits(tmp_path):
 def test_lint_runs_the_semantic_gate():
     lint = (SCRIPTS / "lint.sh").read_text(encoding="utf-8")
     assert re.search(r'^"\$py" scripts/check_ps1\.py --semantics \|\| rc=1$', lint, re.MULTILINE)
+
+
+# -- (d) no second hop (issue 11, item 4) -------------------------------------
+
+
+def test_ldap_bind_from_the_winrm_logon_is_refused(tmp_path):
+    # The AD-prep read as it was before issue 11: the organisation's
+    # objectVersion through an LDAP bind instead of Get-OrganizationConfig.
+    hits = _assert_mutation_refused(
+        tmp_path, "Get-ActiveDirectoryPrepState",
+        r"^\$organizationVersion = Get-PropertyValue -InputObject \$organization -Name 'ObjectVersion'$",
+        "$organizationVersion = ([ADSI]('LDAP://{0}' -f $organization.DistinguishedName)).objectVersion",
+        "second-hop", "[ADSI] binds to Active Directory")
+    assert len(hits) == 1 and "second hop" in hits[0].hint and "Get-OrganizationConfig" in hits[0].hint
+
+
+def test_every_direct_directory_read_is_refused_naming_its_line(tmp_path):
+    found = _probe(tmp_path, [], [
+        "$a = [adsisearcher]'(objectClass=msExchOrganizationContainer)'",
+        "$b = New-Object -TypeName System.DirectoryServices.DirectorySearcher",
+        "$c = [System.DirectoryServices.ActiveDirectory.Forest]::GetCurrentForest()",
+        "$d = 'GC://{0}' -f $env:USERDNSDOMAIN",
+        "Import-Module ActiveDirectory",
+        "$e = Get-ADObject -Identity 'CN=x'",
+        "$f = 'Read the schema level with an LDAP tool as yourself.'",
+    ])
+    refused = sorted({f.line for f in found if f.rule == "second-hop"})
+    assert refused == [4, 5, 6, 7, 8, 9], [(f.line, f.rule, f.message) for f in found]
+    assert not [f for f in found if f.line == 10]
+
+
+def test_explicit_credentials_are_no_second_hop(tmp_path):
+    # A share or repository reached with a credential sent as data is fine.
+    found = _probe(tmp_path, [], [
+        "$p = ConvertTo-SecureString -String 'x' -AsPlainText -Force",
+        "$k = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList 'u', $p",
+        "$r = New-PSDrive -Name 'R' -PSProvider FileSystem -Root '\\\\srv\\share' -Credential $k",
+    ])
+    assert not [f for f in found if f.rule == "second-hop"]
