@@ -12,6 +12,7 @@ import io
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import controller_path_problem
 from ansible_collections.onprem.exchange.plugins.plugin_utils._catalog_import import run_overlay
 from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
 
@@ -29,6 +30,13 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        # Both are controller paths: bounds first, naming the option, before
+        # either file is opened (a NUL byte would otherwise surface as open()'s
+        # bare "embedded null byte").
+        for option in ("csv", "dest"):
+            problem = controller_path_problem(args[option], option)
+            if problem:
+                raise AnsibleActionFail("catalog_import: %s; nothing was read or written" % problem)
         out = io.StringIO()
         try:
             counts = run_overlay(args["csv"], args["dest"], dry_run=bool(self._task.check_mode), out=out)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _edge as edge
+from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import MAX_LOCATION
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _eems_task as decide
 from ansible_collections.onprem.exchange.plugins.plugin_utils._edge import is_edge_transport
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_settings import (
@@ -47,6 +48,9 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
 
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
+    # A proxy URL's host part has no length limit in its pattern: bounded as
+    # any location given to a host.
+    TEXT_BOUNDS = {"internet_web_proxy": MAX_LOCATION}
 
     def _ex_validate(self):
         # The pre-1.0 form (a list with mitigations_blocked_mode) still works,

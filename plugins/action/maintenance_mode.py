@@ -43,6 +43,9 @@ class _Refused(Exception):
 
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
+    # A server name or FQDN: a DNS name is at most 255 octets (RFC 1035,
+    # section 2.3.4 "Size limits").
+    TEXT_BOUNDS = {"redirect_to": 255}
 
     def _ex_run(self, args, result):
         self._ex_args = args

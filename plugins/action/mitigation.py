@@ -10,6 +10,7 @@ restores on failure) -> read again and fail unless nothing is left to do.
 """
 from __future__ import annotations
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import MAX_LOCATION
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _edge as edge
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _mitigation_plan as task
 from ansible_collections.onprem.exchange.plugins.plugin_utils import _mitigations as mit
@@ -40,6 +41,9 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
 
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
+    # The repository as update_stage bounds it; a package file name and a
+    # backup's name as resume_installer (one file name).
+    TEXT_BOUNDS = {"repository_url": MAX_LOCATION, "url_rewrite_package": 255, "restore_from": 255}
 
     def _ex_run(self, args, result):
         if args["state"] == "restored":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 
+from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import MAX_LOCATION, MAX_WINDOWS_FOLDER, host_argument_problem
 from ansible_collections.onprem.exchange.plugins.plugin_utils._edge import is_edge_transport
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError, run_host_operation
@@ -40,8 +41,16 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
 
 class ActionModule(HostActionBase):
     ARGUMENT_SPEC = ARGUMENT_SPEC
+    # The bounds update_stage applies to the same options.
+    TEXT_BOUNDS = {"staging_dir": MAX_WINDOWS_FOLDER, "repository_url": MAX_LOCATION, "repository_username": 256,
+                   "ocs_url": MAX_LOCATION}
 
     def _ex_read(self, operation, op_args):
+        # The same backstop as every other host call (_ex_host_call): these
+        # reads are sent directly so that one failing read does not stop the others.
+        problem = host_argument_problem(op_args)
+        if problem:
+            raise self._ex_error("the %s argument %s; nothing was sent to the server" % (operation, problem))
         try:
             answer = run_host_operation(self._connection, operation, op_args)
         except HostCallError as error:

@@ -53,12 +53,12 @@ def text_problem(value, option, *, max_length, allow=""):
 
 
 def controller_path_problem(value, option):
-    """A folder on the controller: no NUL, bounded length.  Other control
+    """A file or folder on the controller: no NUL, bounded length.  Other control
     characters are legal in Linux file names and are used as they are."""
     if not isinstance(value, str):
         return None
     if "\x00" in value:
-        return "%s contains a NUL byte (at character %d); a folder name cannot hold one" % (
+        return "%s contains a NUL byte (at character %d); no file or folder name can hold one" % (
             option, value.index("\x00") + 1)
     if len(value.encode("utf-8", "surrogateescape")) > MAX_CONTROLLER_PATH:
         return "%s is %d characters long, more than the %d a path may have" % (option, len(value), MAX_CONTROLLER_PATH)

@@ -28,6 +28,7 @@ import re
 
 import yaml
 
+from ._bounds import controller_path_problem
 from ._exchange_build import ExchangeBuild, ExchangeBuildError
 
 __all__ = [
@@ -767,10 +768,18 @@ def _extra_paths(extra):
     if extra is None or extra == "":
         return []
     if isinstance(extra, str):
-        return [extra]
-    if isinstance(extra, (list, tuple)) and all(isinstance(p, str) for p in extra):
-        return [p for p in extra if p]
-    raise CatalogError("extra catalog files must be a path or a list of paths, got %r" % (extra,))
+        paths = [extra]
+    elif isinstance(extra, (list, tuple)) and all(isinstance(p, str) for p in extra):
+        paths = [p for p in extra if p]
+    else:
+        raise CatalogError("extra catalog files must be a path or a list of paths, got %r" % (extra,))
+    # Bounds before any file is opened: a NUL byte would otherwise escape
+    # open() as a bare ValueError, naming neither the variable nor the file.
+    for index, path in enumerate(paths):
+        problem = controller_path_problem(path, "%s[%d]" % (CATALOG_FILES_VAR, index))
+        if problem:
+            raise CatalogError(problem)
+    return paths
 
 
 def load_catalog(path=None, extra=None):

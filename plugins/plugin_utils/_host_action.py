@@ -26,7 +26,7 @@ import time
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ._bounds import host_argument_problem
+from ._bounds import host_argument_problem, text_problem
 from ._exchange_catalog import CatalogError, catalog_files_from, load_catalog
 from ._host_call import HostCallError, run_host_operation
 from ._reboot import _reset as reset_connection
@@ -120,6 +120,11 @@ class HostActionBase(ActionBase):
     # validator's cross-option rules (mutually_exclusive, required_one_of...).
     ARGUMENT_SPEC = {}
     ARGUMENT_RULES = {}
+    # Options whose text travels to the host, with the most characters each
+    # may have: refused right after validation (NUL, control characters,
+    # length), naming host and option, before anything is sent or echoed.
+    # ems_username is bounded for every action that has it.
+    TEXT_BOUNDS = {}
 
     # -- the opening every action repeats ------------------------------------
     def run(self, tmp=None, task_vars=None):
@@ -137,7 +142,13 @@ class HostActionBase(ActionBase):
         """Remember the task's variables and host, and return the validated
         arguments.  The first line of every ``run``."""
         self._ex_vars = task_vars or {}
-        return self._ex_validate()
+        args = self._ex_validate()
+        bounds = dict({"ems_username": 256} if "ems_username" in self.ARGUMENT_SPEC else {}, **self.TEXT_BOUNDS)
+        for option, longest in bounds.items():
+            problem = text_problem(args.get(option), option, max_length=longest)
+            if problem:
+                raise self._ex_error("%s; nothing was sent to the server" % problem)
+        return args
 
     @property
     def _ex_host(self):

@@ -198,7 +198,11 @@ def test_eems_proxy_value_is_refused_with_the_form_it_needs(hostile_lab, key):
         kind, answer = _outcome(EemsAction, hostile_lab, "FE1", {"internet_web_proxy": proxy, "verify_timeout": 0})
         assert kind == "error", answer
         assert answer.startswith("FE1: internet_web_proxy "), answer
-        assert "is not an http(s) URL such as http://proxy.contoso.com:8080/" in answer
+        # Bounds first (control characters, NUL, length), then the form.
+        assert any(reason in answer for reason in (
+            "is not an http(s) URL such as http://proxy.contoso.com:8080/", "contains a NUL byte",
+            "contains the control character", "characters long, more than the 2048 allowed")), answer
+        assert len(answer) < 1000, "the refusal must not echo a huge value"
     assert hostile_lab.state.server("FE1").get("proxy") is None
 
 
