@@ -13,6 +13,7 @@ summary: one lost server must not hide the other seven.
 from __future__ import annotations
 
 import json
+import re
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils._fleet import host_var
 
@@ -31,17 +32,25 @@ def _reason_from_steps(host_vars):
     for name in reversed(STEP_RESULTS):
         result = _mapping(host_var(host_vars, name))
         if result.get("unreachable"):
-            return "unreachable", str(result.get("msg") or "unreachable")
+            return "unreachable", _own_words(result.get("msg") or "unreachable")
         if result.get("failed"):
-            return "failed", str(result.get("msg") or "failed")
+            return "failed", _own_words(result.get("msg") or "failed")
     return None
+
+
+def _own_words(message):
+    """``message`` without ansible-core's "Task failed: " prefix."""
+    return re.sub(r"^Task failed: ", "", str(message))
 
 
 def host_record(host, host_vars):
     """The ``exchange_eems`` record of one host, or one made from what is left."""
     record = host_var(host_vars, "exchange_eems")
     if isinstance(record, dict) and record.get("state"):
-        return dict(record)
+        record = dict(record)
+        if isinstance(record.get("error"), str):
+            record["error"] = _own_words(record["error"])
+        return record
     found = _reason_from_steps(host_vars)
     state, error = found or ("no_result", "no EEMS result was recorded for this server (it left the play before "
                                           "EEMS was handled; see the task output above for the reason)")

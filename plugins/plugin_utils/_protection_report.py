@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from ._report.escape import csv_cell, md, text
 from ._report.kind import ReportKind, report_day
@@ -37,7 +38,8 @@ _LOOP_MESSAGES = ("All items completed", "One or more items failed", "All items 
 
 
 def _message(result):
-    return str((result or {}).get("msg") or "no message")
+    # Without ansible-core's "Task failed: " prefix: the host's own words.
+    return re.sub(r"^Task failed: ", "", str((result or {}).get("msg") or "no message"))
 
 
 def _cause(result):

@@ -71,3 +71,11 @@ def test_protection_report_names_each_failed_items_cause_not_the_loops_closing_l
     assert rows["EX2"]["error"] == "CVE-2026-42897: EX2: the rewrite configuration did not converge"
     assert [c["cve"] for c in rows["EX2"]["cves"]] == ["CVE-2022-41040"]  # what did work is still shown
     assert rows["EX3"]["error"] == "All items completed (no item said why)"
+
+
+def test_protection_report_cause_is_the_hosts_own_words_without_ansibles_task_failed_prefix():
+    results = {"EX1": {"msg": "All items completed", "unreachable": True, "changed": False, "results": [
+        {"item": "all", "unreachable": True,
+         "msg": "Task failed: EX1: could not connect for Get-RewriteConfiguration (connection refused)"}]}}
+    report = _protection_report.build_report(results, generated_on="2026-11-26", title="t")
+    assert report["servers"][0]["error"] == "all: EX1: could not connect for Get-RewriteConfiguration (connection refused)"

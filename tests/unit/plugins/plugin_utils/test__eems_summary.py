@@ -73,3 +73,20 @@ def test_lines_name_every_server_with_status_cause_and_remedy():
     assert "EX1: working" in lines
     assert "EX2: not_working (fetch_failed) do this" in lines
     assert any(line.startswith("EX3: no_result (no EEMS result was recorded") for line in lines)
+
+
+def test_the_cause_is_the_hosts_own_words_without_ansibles_task_failed_prefix():
+    # ansible-core puts "Task failed: " before a failed or unreachable task's
+    # message; the rescue record and the step results both carry it.
+    cause = "EX2: could not connect for Get-EemsState (connection refused); tried 5 times over 15 s"
+    hostvars = {
+        "EX1": _handled("EX1"),
+        "EX2": {"exchange_eems": {"name": "EX2", "state": "unreachable", "before": None, "after": None,
+                                  "changed": False, "changes": [], "left_alone": [], "organization": None,
+                                  "error": "Task failed: " + cause}},
+        "EX3": {"exchange_eems_result": {"unreachable": True, "msg": "Task failed: " + cause.replace("EX2", "EX3")}},
+    }
+    summary = summarize(["EX1", "EX2", "EX3"], hostvars)
+    assert summary["servers"]["EX2"]["cause"] == cause
+    assert summary["servers"]["EX3"]["cause"] == cause.replace("EX2", "EX3")
+    assert [line for line in summary_lines(summary) if "Task failed" in line] == []
