@@ -303,8 +303,8 @@ def _random_fault_happened(lab, run):
     assert any(e["event"] == "network_cut" for e in lab.maintenance_log), tail(run.result)
 
 
-# Seed 4: lasting cuts, on FE1 at its third Get-EemsState (the read after
-# the switch) and on FS1 at its re-read after Set-RewriteRules (which first
+# Seed 4: lasting cuts, on FE1 at its third Get-EemsState (inside the
+# organisation-flag task, before anything is applied there) and on FS1 at its re-read after Set-RewriteRules (which first
 # found the protection report saying "unreachable" and nothing of the rules
 # it had changed).
 SEED = int(os.environ.get("FAULT_SEED", "4"))
