@@ -28,7 +28,7 @@ from ansible.plugins.action import ActionBase
 
 from ._bounds import host_argument_problem, text_problem
 from ._exchange_catalog import CatalogError, catalog_files_from, load_catalog
-from ._host_call import HostCallError, run_host_operation
+from ._host_call import HostCallError, connection_error_text, run_host_operation
 from ._reboot import _reset as reset_connection
 
 # Host operations that may be sent again after the connection was lost with
@@ -238,7 +238,7 @@ class HostActionBase(ActionBase):
                     kind = HostUnreachable if isinstance(error, AnsibleConnectionFailure) else HostAnswerLost
                     raise kind("%s: %s %s (%s)%s" % (
                         host, "could not connect for" if kind is HostUnreachable else "lost the connection during",
-                        operation, _one_line(error),
+                        operation, connection_error_text(error),
                         "; tried %d times over %d s" % (tries, now - started) if tries > 1 else
                         "; not repeated: it is not safe to send twice" if operation not in SAFE_TO_REPEAT
                         else "")).\
@@ -256,16 +256,3 @@ def is_connection_error(error):
         text = str(error).lower()
         return any(word in text for word in ("connection", "winrm", "timed out", "refused", "reset"))
     return False
-
-
-def _one_line(error):
-    """The cause in a few words when it is a common one, else the text, bounded."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    lowered = text.lower()
-    for needle, cause in (("connection refused", "connection refused"), ("reset by peer", "connection reset"),
-                          ("connectionreset", "connection reset"), ("timed out", "timed out"),
-                          ("remotedisconnected", "connection closed by the host"),
-                          ("name or service not known", "host name not found")):
-        if needle in lowered:
-            return cause
-    return text if len(text) <= 300 else text[:300] + "..."

@@ -138,6 +138,19 @@ def build_request(operation, args):
     ).encode("ascii")
 
 
+def connection_error_text(error):
+    """The cause in a few words when it is a common one, else the text, bounded."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    lowered = text.lower()
+    for needle, cause in (("connection refused", "connection refused"), ("reset by peer", "connection reset"),
+                          ("connectionreset", "connection reset"), ("timed out", "timed out"),
+                          ("remotedisconnected", "connection closed by the host"),
+                          ("name or service not known", "host name not found")):
+        if needle in lowered:
+            return cause
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
 def _excerpt(text, limit=300):
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + "... (%d characters in all)" % len(text)

@@ -18,7 +18,7 @@ import random
 import secrets
 import time
 
-from ._host_call import HostCallError, run_host_operation
+from ._host_call import HostCallError, connection_error_text, run_host_operation
 
 # A short connection timeout while the host is down keeps each try cheap;
 # the original value is put back afterwards.
@@ -99,7 +99,7 @@ def reboot_host(connection, *, reboot_timeout=1800, reason="requested", delay_se
             try:
                 identity = host_call(connection, "Get-HostIdentity", {"token": token})["data"]
             except Exception as error:  # still down, or not fully up: try again
-                last_error = error
+                last_error = connection_error_text(error)
                 continue
             if identity.get("token") != token:
                 last_error = "the host answered with a stale token"

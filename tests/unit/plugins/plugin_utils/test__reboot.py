@@ -76,3 +76,18 @@ def test_a_refused_restart_is_reported_as_such():
 def test_a_stale_answer_does_not_count_as_back():
     outcome = _run(FakeHost(stale_token=True), timeout=40)
     assert outcome["failed"] and "stale token" in outcome["msg"]
+
+
+def test_the_last_error_of_a_host_that_never_returns_is_said_in_a_few_words():
+    class Urllib3Refusal(FakeHost):
+        def call(self, connection, operation, args):
+            try:
+                return super().call(connection, operation, args)
+            except ConnectionError:
+                # What pywinrm's requests/urllib3 stack says, in one long line.
+                raise ConnectionError(
+                    "basic: HTTPSConnectionPool(host='fs1.lab', port=5986): Max retries exceeded with url: /wsman "
+                    "(Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to "
+                    "establish a new connection: [Errno 111] Connection refused'))") from None
+    outcome = _run(Urllib3Refusal(comes_back=False), timeout=30)
+    assert outcome["msg"] == "the host did not come back within 30 s of the restart (last error: connection refused)"
