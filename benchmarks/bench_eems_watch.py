@@ -14,9 +14,12 @@ repository root, in the project venv):
 
     python benchmarks/bench_eems_watch.py [--servers 100] [--latency-ms 50] [--forks 50]
 
-Measured once (2026-12-02, 2 shared CPUs, Python 3.12, ansible-core 2.21.5,
---servers 40 --latency-ms 50 --forks 20): audit 14.66 s, watch 11.99 s
-(baseline run 12.37 s), ratio 0.82; one remote process per host for each.
+Measured (2026-12-02, 2 shared CPUs under another test run's load, Python
+3.12.1, ansible-core 2.21.5): --servers 40 --latency-ms 50 --forks 20, three
+runs: audit 4.22/5.17/5.62 s, comparing watch 4.61/5.32/5.08 s, ratio
+1.09/1.03/0.90; defaults (100 servers, 50 ms, 50 forks): audit 14.16 s, watch
+9.95 s (baseline 10.31 s), ratio 0.70. One remote process per host for each.
+(An earlier single run at 40 servers read audit 14.66 s, watch 11.99 s.)
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ import json
 import subprocess
 
 MODULES = ["execution_environment", "project", "inventory", "inventory_source", "credential_type", "credential",
-           "notification_template", "job_template", "workflow_job_template", "schedule"]
+           "notification_template", "job_template", "workflow_job_template", "workflow_job_template_node", "schedule"]
 BASE = "awx_collection/plugins"
 
 

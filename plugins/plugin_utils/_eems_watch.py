@@ -142,12 +142,14 @@ def _service_changes(before, now):
 
 
 def _applied_text(mitigation_id, events):
-    """What the newest event naming ``mitigation_id`` says (EEMS writes a 1006
-    when it applies one); None when no event names it."""
+    """What the newest 1006 naming ``mitigation_id`` says (EEMS writes a 1006
+    when it applies one), else the newest 1005 naming it (a check's summary,
+    which may only list it); None when no event names it."""
     key = mitigation_id.lower()
-    for event in events or []:
-        if event.get("id") in (1005, 1006) and key in (event.get("message") or "").lower():
-            return event.get("message")
+    for wanted in (1006, 1005):
+        for event in events or []:
+            if event.get("id") == wanted and key in (event.get("message") or "").lower():
+                return event.get("message")
     return None
 
 
@@ -159,8 +161,12 @@ def _list_changes(before, now):
         new_keys = {i.lower() for i in new_applied}
         for mitigation in new_applied:
             if mitigation.lower() not in old_keys:
-                changes.append(_change("mitigation_applied", "EEMS applied mitigation %s" % mitigation,
-                                       mitigation=mitigation, event=_applied_text(mitigation, now.get("events"))))
+                # The event EEMS wrote names what the mitigation does (its rule);
+                # the ID alone tells a person nothing.
+                event = _applied_text(mitigation, now.get("events"))
+                changes.append(_change("mitigation_applied", "EEMS applied mitigation %s%s"
+                                       % (mitigation, ": %s" % " ".join(event.split()) if event else ""),
+                                       mitigation=mitigation, event=event))
         for mitigation in old_applied:
             if mitigation.lower() not in new_keys:
                 changes.append(_change("mitigation_removed", "mitigation %s is no longer applied" % mitigation,

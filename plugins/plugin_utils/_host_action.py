@@ -38,8 +38,8 @@ from ._reboot import _reset as reset_connection
 SAFE_TO_REPEAT = frozenset({
     "Get-ActiveDirectoryPrepState", "Get-EemsState", "Get-ExchangeFacts", "Get-HostIdentity",
     "Get-InstallerTaskState", "Get-MaintenanceState", "Get-MitigationServiceEvent", "Get-RepositoryManifest",
-    "Get-RewriteConfiguration", "Get-StagedFile", "Test-ExchangeInstallHealth", "Test-ExchangePrerequisite",
-    "Enter-MaintenanceStep", "Exit-MaintenanceStep",
+    "Get-ReportFile", "Get-RewriteConfiguration", "Get-StagedFile", "Test-ExchangeInstallHealth",
+    "Test-ExchangePrerequisite", "Enter-MaintenanceStep", "Exit-MaintenanceStep",
 })
 # Sent once: a second start would run an installer or a restart twice, or
 # the owner of the operation has not shown that repeating it is harmless.

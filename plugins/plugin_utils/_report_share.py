@@ -1,7 +1,8 @@
 # Copyright: onprem.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Publishing report files to a file share through a Windows host: the
-requests for Publish-ReportFile and the check of its answers.
+"""Publishing report files to a file share through a Windows host, and
+reading one back: the requests for Publish-ReportFile and Get-ReportFile and
+the checks of their answers.
 
 Plain Python, no Ansible imports. The share path, folder and file names are
 checked here so that nothing a person typed can point the write anywhere but
@@ -57,10 +58,45 @@ def publish_request(share, folder, name, content, username=None, password=None):
     if len(content) > MAX_BYTES:
         raise ReportShareError("%s is %d bytes; files above %d bytes cannot go through a host call, "
                                "publish to an HTTP endpoint instead" % (file_name, len(content), MAX_BYTES))
-    if bool(username) != bool(password):
-        raise ReportShareError("give both the share's username and password, or neither")
     request = {"share": share_root(share), "folder": folder_path(folder), "name": file_name,
                "content_base64": base64.b64encode(content).decode("ascii")}
+    return _credentials(request, username, password)
+
+
+def fetch_request(share, path, username=None, password=None):
+    """The Get-ReportFile arguments for the file ``path`` below the share
+    ('eems-watch/eems-watch-history.json')."""
+    parts = _parts(str(path or ""), "file")
+    if not parts:
+        raise ReportShareError("file: name a file below the share, got '%s'" % path)
+    request = {"share": share_root(share), "folder": "\\".join(parts[:-1]), "name": parts[-1],
+               "max_bytes": MAX_BYTES}
+    return _credentials(request, username, password)
+
+
+def check_fetched(data, request):
+    """The bytes read back, or None when the file is not there; an answer that
+    is too large or does not match its own SHA256 is an error."""
+    data = data if isinstance(data, dict) else {}
+    where = data.get("path") or request["name"]
+    if not data.get("found"):
+        return None
+    if data.get("content_base64") is None:
+        raise ReportShareError("%s is %s bytes; files above %d bytes are not read back through a host call"
+                               % (where, data.get("size"), MAX_BYTES))
+    try:
+        content = base64.b64decode(str(data["content_base64"]), validate=True)
+    except (ValueError, TypeError):
+        raise ReportShareError("%s: the host's answer is not base64" % where) from None
+    if hashlib.sha256(content).hexdigest() != str(data.get("sha256") or "").lower():
+        raise ReportShareError("%s: the bytes received differ from what the host read (SHA256 %s, got %s)"
+                               % (where, data.get("sha256"), hashlib.sha256(content).hexdigest()))
+    return content
+
+
+def _credentials(request, username, password):
+    if bool(username) != bool(password):
+        raise ReportShareError("give both the share's username and password, or neither")
     if username:
         request.update(username=str(username), password=str(password))
     return request

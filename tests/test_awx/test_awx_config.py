@@ -6,9 +6,16 @@ No AWX exists here. What is checked, and against what:
   exactly the options of awx.awx 24.6.1 (tests/test_awx/data/awx_awx_options.json,
   written by scripts/extract_awx_options.py from that release's source);
 - idempotency: the stand-in keeps what it was told per object and reports a
-  change only when the values differ - as awx.awx does (it compares each
-  field with the object AWX returns) - and always for destroy_current_schema,
-  which makes awx.awx delete and recreate every workflow node;
+  change only when a value given differs from the one kept - as awx.awx does
+  (it compares each field given with the object AWX returns) - and always for
+  destroy_current_schema, which makes awx.awx delete and recreate every
+  workflow node, and for a workflow schema holding an approval node, which
+  awx.awx 24.6.1 sends again and reports changed on every run (its
+  workflow_job_template compares the node's identifier and workflow with the
+  approval template, which has neither: controller_api.py
+  objects_could_be_different); nodes given one by one
+  (workflow_job_template_node) link only to nodes that exist, as AWX's
+  lookups demand;
 - surveys, schedules and notifications: AWX's own rules re-stated here
   (survey answer validation, rrule restrictions, notification messages
   rendered against AWX's stub context), with rrules parsed by dateutil as AWX does.
@@ -382,7 +389,23 @@ _RECORDER = textwrap.dedent('''\
 
 
     def _key(args):
+        if MODULE == "workflow_job_template_node":
+            return "%s/%s/%s" % (MODULE, args.get("workflow_job_template"), args.get("identifier"))
         return "%s/%s" % (MODULE, args.get("name"))
+
+
+    def _node_problem(args, state):
+        """awx.awx's own checks of a workflow node: one kind of node, links to nodes that exist."""
+        if args.get("unified_job_template") and args.get("approval_node"):
+            return "parameters are mutually exclusive: unified_job_template|approval_node"
+        if not any(args.get(k) is not None for k in ("unified_job_template", "approval_node", "success_nodes",
+                                                       "always_nodes", "failure_nodes")):
+            return "state is present but any of the following are missing: unified_job_template, approval_node, ..."
+        for association in ("success_nodes", "always_nodes", "failure_nodes"):
+            for identifier in args.get(association) or []:
+                if "%s/%s/%s" % (MODULE, args.get("workflow_job_template"), identifier) not in state:
+                    return "Could not find %s entry with name %s" % (association, identifier)
+        return None
 
 
     class ActionModule(ActionBase):
@@ -408,12 +431,21 @@ _RECORDER = textwrap.dedent('''\
             if os.path.exists(state_path):
                 with open(state_path, encoding="utf-8") as handle:
                     state = json.load(handle)
-            stored = json.loads(json.dumps(args, sort_keys=True, default=str))
-            # As awx.awx: a change only when a value differs, except that
-            # destroy_current_schema deletes and recreates every node.
-            changed = state.get(_key(args)) != stored or bool(args.get("destroy_current_schema")
-                                                               or args.get("destroy_current_nodes"))
-            state[_key(args)] = stored
+            if MODULE == "workflow_job_template_node":
+                problem = _node_problem(args, state)
+                if problem:
+                    raise AnsibleActionFail(problem)
+            given = json.loads(json.dumps(args, sort_keys=True, default=str))
+            kept = state.get(_key(args))
+            # As awx.awx: a change only when a value given differs from the one
+            # kept, except that destroy_current_schema deletes and recreates
+            # every node, and an approval node in a schema is re-sent and
+            # reported changed every time.
+            approval_in_schema = any((node.get("unified_job_template") or {}).get("type") == "workflow_approval"
+                                     for node in args.get("schema") or args.get("workflow_nodes") or [])
+            changed = kept is None or any(kept.get(k) != v for k, v in given.items()) \
+                or bool(args.get("destroy_current_schema") or args.get("destroy_current_nodes")) or approval_in_schema
+            state[_key(args)] = dict(kept or {}, **given)
             with open(state_path, "w", encoding="utf-8") as handle:
                 json.dump(state, handle)
             with open(os.environ["AWX_RECORD"], "a", encoding="utf-8") as handle:
@@ -495,15 +527,24 @@ def test_configure_creates_the_objects_awx_needs_and_a_second_run_changes_nothin
     assert templates["Exchange - Audit"]["credentials"] == ["Exchange WinRM", "Exchange report upload"]
     assert templates["Exchange - Stage"]["credentials"] == ["Exchange WinRM"]
     (workflow,) = by_module["workflow_job_template"]
-    assert "destroy_current_schema" not in workflow
-    approval = next(n for n in workflow["schema"] if n["identifier"] == "approve")["unified_job_template"]
-    assert approval["timeout"] == 86400 and approval["type"] == "workflow_approval"
+    assert "destroy_current_schema" not in workflow and "schema" not in workflow
+    # The nodes one by one: the approval with its timeout, then the links in the schema's order.
+    nodes = [a for a in by_module["workflow_job_template_node"] if "success_nodes" not in a]
+    assert [n["identifier"] for n in nodes] == ["audit", "stage", "approve", "patch", "eems"]
+    approval = next(n for n in nodes if n["identifier"] == "approve")
+    assert "unified_job_template" not in approval
+    assert approval["approval_node"]["timeout"] == 86400
+    assert approval["approval_node"]["name"] == "Exchange - Approve the patch window"
+    assert next(n for n in nodes if n["identifier"] == "patch")["unified_job_template"] == "Exchange - Patch window"
+    links = {a["identifier"]: a["success_nodes"] for a in by_module["workflow_job_template_node"] if "success_nodes" in a}
+    assert links == {"audit": ["stage"], "stage": ["approve"], "approve": ["patch"], "patch": ["eems"], "eems": []}
     schedules = {a["name"]: a for a in by_module["schedule"]}
     assert set(schedules) == {s["name"] for s in config["controller_schedules"]}
     monthly = schedules["Exchange - Monthly round, Saturday after Patch Tuesday"]
     assert monthly["extra_data"] == {"exchange_patch_window_minutes": 240}
     assert monthly["rrule"].startswith("DTSTART;TZID=Europe/Amsterdam:")
-    assert _changed(result) == len(by_module) == 10  # every awx.awx task created something
+    # Every awx.awx task created something (the node module runs twice: nodes, then links).
+    assert len(by_module) == 11 and _changed(result) == 12
 
     second, calls = _configure(tmp_path, *args, run="2")
     assert second.returncode == 0, second.stdout[-3000:]
@@ -547,3 +588,17 @@ def test_configure_pointed_at_no_estate_says_so(tmp_path):
     assert result.returncode != 0
     assert "has no inventory/hosts.yml: point it at a checkout of the estate's repository" in result.stdout
     assert calls == []
+
+
+def test_a_workflow_whose_template_waits_gets_no_nodes_and_no_schedule(tmp_path):
+    import shutil
+    estate = tmp_path / "estate"
+    shutil.copytree(ESTATE, str(estate))
+    os.remove(str(estate / "playbooks" / "patch.yml"))
+    result, calls = _configure(tmp_path, "-e", "awx_exchange_winrm_password=%s" % SECRET,
+                               "-e", "exchange_awx_project_root=%s" % estate)
+    assert result.returncode == 0, result.stdout[-3000:]
+    by_module = _by_module(calls)
+    assert "workflow_job_template" not in by_module and "workflow_job_template_node" not in by_module
+    assert "Exchange - Monthly round, Saturday after Patch Tuesday" not in {a["name"] for a in by_module["schedule"]}
+    assert "Exchange - Nightly audit" in {a["name"] for a in by_module["schedule"]}

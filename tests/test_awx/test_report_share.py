@@ -108,3 +108,56 @@ def test_a_path_that_leaves_the_share_is_refused_before_any_host_call(share_lab,
     assert result.returncode != 0
     assert message in result.stdout
     assert _writes(share_lab["lab"]) == 0
+
+
+def test_the_eems_watch_keeps_its_history_on_the_share_across_deleted_job_folders(share_lab, tmp_path):
+    """The hourly watch with a \\\\server\\share: each AWX job starts in a folder of
+    its own that is gone afterwards; the Windows host reads the last history
+    back from the share, so the second job raises what changed in between."""
+    import shutil
+    lab = share_lab["lab"]
+    for name in ("EXSE1", "EXSE2"):
+        assert lab.run_eems_check(name)["id"] == 1005
+
+    def job(job_id):
+        folder = tmp_path / ("job%d" % job_id)
+        (tmp_path / "watch.json").write_text(json.dumps({
+            "awx_job_id": job_id, "exchange_report_dir": str(folder), "exchange_report_publish_url": SHARE,
+            "exchange_report_publish_host": "EXSE2", "exchange_report_publish_username": ACCOUNT["username"],
+            "exchange_report_publish_password": ACCOUNT["password"]}), encoding="utf-8")
+        before = {name: lab.stats(name)["operations"] for name in lab.endpoints}
+        result = run_playbook(share_lab["inventory"], "playbooks/eems_watch.yml", "-e",
+                              "@" + str(tmp_path / "watch.json"), timeout=300)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+        shutil.rmtree(str(folder))  # the job ends, its folder goes
+        calls = {name: {op: n - before[name].get(op, 0) for op, n in lab.stats(name)["operations"].items()
+                        if n - before[name].get(op, 0)} for name in lab.endpoints}
+        return " ".join(result.stdout.split()), calls
+
+    first, calls = job(51)
+    assert "first run: baseline recorded" in first
+    # One read of the share (nothing there yet) and one write, both by the host named; one observation each.
+    assert calls == {"EXSE1": {"Get-EemsState": 1},
+                     "EXSE2": {"Get-EemsState": 1, "Get-ReportFile": 1, "Publish-ReportFile": 1}}, calls
+    history = report_share_path(lab, SHARE + "\\eems-watch\\eems-watch-history.json")
+    assert sorted(json.loads(open(history, encoding="utf-8").read())["servers"]) == ["EXSE1", "EXSE2"]
+
+    with lab.state.lock:
+        lab.state.server("EXSE1")["services"]["MSExchangeMitigation"]["start_mode"] = "Disabled"
+    second, _ = job(52)
+    assert "first run" not in second
+    assert "ALERT EXSE1 [service_disabled]" in second and "1 alert(s), 0 notice(s)" in second
+    third, _ = job(53)
+    assert "0 alert(s), 0 notice(s)" in third
+    assert ACCOUNT["password"] not in first + second + third
+
+
+def test_reading_the_history_back_without_the_shares_account_fails_naming_the_share_and_host(share_lab, tmp_path):
+    (tmp_path / "watch.json").write_text(json.dumps({
+        "exchange_report_dir": str(tmp_path / "job"), "exchange_report_publish_url": SHARE}), encoding="utf-8")
+    result = run_playbook(share_lab["inventory"], "playbooks/eems_watch.yml", "-e", "@" + str(tmp_path / "watch.json"),
+                          timeout=300)
+    assert result.returncode != 0
+    text = " ".join(result.stdout.split())
+    assert _shown("could not read %s\\eems-watch\\eems-watch-history.json through EXSE1" % SHARE) in text
+    assert "Access to the path" in text and "is denied" in text

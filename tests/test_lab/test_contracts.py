@@ -69,6 +69,9 @@ def _read_calls(lab):
                                                      {"name": "ocs", "url": lab.ocs_url}],
                                        "repository": {"url": lab.repo_url}}),
         ("Test-ExchangePrerequisite", {"ems": _ems(lab, False), "cmdlets": [], "endpoints": []}),
+        # Nothing published there yet: found false, the rest null.
+        ("Get-ReportFile", {"share": "\\\\files.lab.contoso.test\\reports", "folder": "none-yet",
+                            "name": "report.json", "max_bytes": 1024}),
     ]
 
 
@@ -136,6 +139,8 @@ def test_the_writes_answer_within_their_contracts(lab_factory):
             ("Get-InstallerTaskState", {"staging_dir": STAGING, "tail_lines": 20}),
             ("Publish-ReportFile", {"share": "\\\\files.lab.contoso.test\\reports", "folder": "contracts",
                                     "name": "report.json", "content_base64": "eyJvayI6IHRydWV9"}),
+            ("Get-ReportFile", {"share": "\\\\files.lab.contoso.test\\reports", "folder": "contracts",
+                                "name": "report.json", "max_bytes": 1024}),
             ("Restart-HostComputer", {"reason": "contract test", "delay_seconds": 30}),
         ],
     }

@@ -46,8 +46,15 @@ def test_watch_raises_each_change_once_and_nothing_on_a_quiet_run(lab_factory, t
     history = json.loads((reports / "eems-watch-history.json").read_text(encoding="utf-8"))
     assert sorted(history["servers"]) == ["EXSE1", "EXSE2", "EXSE3", "EXSE4"]
 
+    before = {name: lab.stats(name) for name in lab.endpoints}
     head, changes, _ = _watch(lab, tmp_path, reports)
     assert changes == {} and "0 alert(s), 0 notice(s)" in head, head
+    # Cheap: one host call (one remote process) per server, and nothing else.
+    for name in lab.endpoints:
+        after = lab.stats(name)
+        calls = {op: n - before[name]["operations"].get(op, 0) for op, n in after["operations"].items()}
+        assert {op: n for op, n in calls.items() if n} == {"Get-EemsState": 1}, (name, calls)
+        assert after["processes"] - before[name]["processes"] == 1, name
 
     # Check mode compares and writes no history.
     history_file = reports / "eems-watch-history.json"
@@ -79,7 +86,9 @@ def test_watch_raises_each_change_once_and_nothing_on_a_quiet_run(lab_factory, t
     assert any("endpoint_unreachable" in text for kind, text in changes["EXSE1"] if kind == "new_error_event")
     assert kinds["EXSE2"] == ["service_stopped"]
     assert "mitigation_applied" in kinds["EXSE3"] and "mitigation_blocked" in kinds["EXSE3"]
-    assert any("LAB4.1" in text for kind, text in changes["EXSE3"] if kind == "mitigation_applied")
+    # The M-ID and what EEMS says it applied (its 1006 event), in the line the job shows.
+    assert ("mitigation_applied", "EEMS applied mitigation LAB4.1: Mitigation LAB4.1 (Lab probe applied by the watch "
+            "test) applied.") in changes["EXSE3"]
     assert any("M1.1" in text for kind, text in changes["EXSE3"] if kind == "mitigation_blocked")
     assert kinds["EXSE4"] == ["stopped_reporting"]
 

@@ -84,12 +84,21 @@ def test_flags_and_lists():
     _outcome, record = _run(None, {"EX1": observe(_state())}, "t1")
     exchange = dict(_state()["exchange"], organization_mitigations_enabled=False, server_mitigations_enabled=False,
                     mitigations_applied=["PING1", "M2.1.0"], mitigations_blocked=["M1.1"])
-    events = [{"id": 1006, "time": "2026-11-26T08:00:00+00:00", "message": "Mitigation M2.1.0 (OWA CSP) applied."}]
+    # The check's summary (1005) comes after the 1006 and lists the ID too; the 1006 says what it is.
+    events = [{"id": 1005, "time": "2026-11-26T08:00:01+00:00", "message": "Checked. Applied: PING1, M2.1.0."},
+              {"id": 1006, "time": "2026-11-26T08:00:00+00:00", "message": "Mitigation M2.1.0 (OWA CSP) applied."}]
     outcome, record = _run(record, {"EX1": observe(_state(exchange=exchange, mitigation_events=events))}, "t2")
     assert sorted(_kinds(outcome)) == ["mitigation_applied", "mitigation_blocked", "organization_flag_off",
                                        "server_flag_off"]
     applied = next(c for c in outcome["changes"] if c["kind"] == "mitigation_applied")
     assert applied["mitigation"] == "M2.1.0" and "OWA CSP" in applied["event"]
+    # The line a person reads names the rule, not just the ID.
+    assert applied["message"] == "EEMS applied mitigation M2.1.0: Mitigation M2.1.0 (OWA CSP) applied."
+    # No event names it (older than the events kept): the ID alone, said plainly.
+    bare = dict(exchange, mitigations_applied=["PING1", "M2.1.0", "M3.1"])
+    outcome_bare, _record = _run(record, {"EX1": observe(_state(exchange=bare))}, "t2b")
+    (only,) = [c for c in outcome_bare["changes"] if c["kind"] == "mitigation_applied"]
+    assert only["message"] == "EEMS applied mitigation M3.1" and only["event"] is None
     # Switched back: notices, not alerts.
     outcome, _record = _run(record, {"EX1": observe(_state())}, "t3")
     assert sorted(_kinds(outcome)) == ["mitigation_removed", "mitigation_unblocked", "organization_flag_on",

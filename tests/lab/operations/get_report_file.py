@@ -1,0 +1,45 @@
+"""Model of Get-ReportFile.ps1: the server reads back one file published
+earlier to a folder of a file share (the EEMS watch's history).
+
+As in publish_report_file: the lab has no SMB server, every share is a folder
+under the lab's state directory, and when the fleet's ``lab.report_share``
+names an account the share admits only that account (a real share's
+permissions; the server's own WinRM logon cannot reach it, the second hop).
+A file that is not there is an answer, not an error.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import ntpath
+import os
+
+from . import HostOpError, operation
+from .publish_report_file import report_share_path
+
+
+@operation("Get-ReportFile")
+def get_report_file(ctx, args):
+    share = str(args.get("share") or "").rstrip("\\")
+    folder = str(args.get("folder") or "")
+    name = str(args.get("name") or "")
+    max_bytes = int(args.get("max_bytes") or 0)
+    required = ctx.state.data["lab"].get("report_share")
+    if required:
+        given = (args.get("username"), args.get("password"))
+        if not all(given):
+            raise HostOpError("Access to the path '%s' is denied." % share, "System.UnauthorizedAccessException")
+        if given != (required.get("username"), required.get("password")):
+            raise HostOpError("The user name or password is incorrect.", "System.ComponentModel.Win32Exception")
+    unc = share + ("\\" + folder if folder else "")
+    path = ntpath.join(unc, name)
+    local = os.path.join(report_share_path(ctx.lab, unc), name)
+    data = {"path": path, "found": False, "size": None, "sha256": None, "content_base64": None}
+    if os.path.isfile(local):
+        with open(local, "rb") as handle:
+            content = handle.read()
+        data.update(found=True, size=len(content))
+        if len(content) <= max_bytes:
+            data.update(sha256=hashlib.sha256(content).hexdigest(),
+                        content_base64=base64.b64encode(content).decode("ascii"))
+    return {"changed": False, "data": data, "steps": []}
