@@ -65,6 +65,9 @@ DEFAULT_OCS_URL = "https://officeclient.microsoft.com/GetExchangeMitigations"
 
 _COMMAND_NAME = re.compile(r"Open-ExchangeSession\b.*?-CommandName\s+(?P<names>'[^']+'(?:\s*,\s*'[^']+')*)", re.S)
 _SECOND_HOP = ("0x80090311", "no logon servers")
+# Job cmdlets that change the server's own object, so a management scope on
+# the assignment decides whether they may run on a given server.
+SERVER_WRITE_CMDLETS = ("Set-ExchangeServer", "Set-MailboxServer", "Set-ServerComponentState")
 _SEVERITY_ORDER = {"blocker": 0, "warning": 1}
 
 
@@ -165,6 +168,7 @@ def _role_findings(prereq):
             "Give %s a role that includes %s%s, for example by adding it to the Organization Management role "
             "group (it holds them all); docs/real-estate.md lists what each job needs."
             % (account, ", ".join(missing), " (in this organisation: %s)" % ", ".join(holders) if holders else "")))
+    findings += _scope_findings(roles, granted, account)
     if SETUP_ROLE_GROUP not in (roles.get("role_groups") or []):
         findings.append(_finding(
             "setup_role_group_missing", "blocker", ["patch"],
@@ -173,6 +177,35 @@ def _role_findings(prereq):
             "Add %s to the %s role group (Add-RoleGroupMember '%s' -Member <account>) before the patch window, "
             "or run Setup with an account that is (exchange_patch setup account)."
             % (account, SETUP_ROLE_GROUP, SETUP_ROLE_GROUP)))
+    return findings
+
+
+def _scope_findings(roles, granted, account):
+    """Roles held, but through a write scope that leaves this server out."""
+    writable = roles.get("writable_here")
+    if writable is None:
+        if not roles.get("scope_error"):
+            return []  # an answer from before scopes were read
+        return [_finding(
+            "role_scope_unknown", "warning", ["patch", "mitigate", "eems"],
+            "Whether the write scopes of %s's role assignments include this server could not be read: %s"
+            % (account, roles["scope_error"]),
+            "Check by hand: Get-ManagementRoleAssignment -RoleAssignee <account> -WritableServer <this server> "
+            "must list a role with %s." % ", ".join(SERVER_WRITE_CMDLETS))]
+    findings = []
+    for job, cmdlets in job_cmdlets().items():
+        outside = [c for c in cmdlets if c in SERVER_WRITE_CMDLETS and (granted.get(c) or {}).get("granted")
+                   and not set(granted[c].get("granting_roles") or []) & set(writable)]
+        if not outside:
+            continue
+        roles_held = sorted({r for c in outside for r in granted[c].get("granting_roles") or []})
+        findings.append(_finding(
+            "role_scope_excludes_server", "blocker", [job],
+            "%s holds %s (with %s), but no assignment of it has a write scope that includes this server, so the "
+            "%s job cannot change it." % (account, ", ".join(roles_held), ", ".join(outside), job),
+            "Widen the management scope of the assignment (Get-ManagementRoleAssignment -RoleAssignee <account> "
+            "shows its CustomConfigWriteScope; Set-ManagementScope changes the filter) or add an assignment "
+            "without a custom scope, for example through the Organization Management role group."))
     return findings
 
 

@@ -27,6 +27,10 @@ def _fleet():
         if server["name"] == "EX19C":
             # This server is managed with an account that is only in Server Management.
             server["ems_role_groups"] = ["Server Management"]
+        if server["name"] == "EX19D":
+            # The account's Organization Management assignments carry a custom
+            # write scope (a server filter) that leaves EX19D out.
+            server["ems_scope_excluded_role_groups"] = ["Organization Management"]
     return fleet
 
 
@@ -117,10 +121,19 @@ def test_preflight_names_the_missing_role_and_the_unreachable_repository_and_cha
     assert "cannot reach the installer repository %s: Unable to connect" % lab.repo_url in unreachable["message"]
     assert unreachable["fix"].startswith("Allow this server to reach 127.0.0.1")
 
+    # The server outside the account's write scope: every job that changes the server is blocked.
+    ex19d = servers["EX19D"]
+    assert ex19d["jobs"] == {"audit": "ready", "stage": "ready", "patch": "blocked", "mitigate": "blocked",
+                             "eems": "blocked"}
+    scoped = {f["id"] for f in ex19d["findings"]}
+    assert scoped == {"role_scope_excludes_server"}, ex19d["findings"]
+    assert all("Set-ManagementScope" in f["fix"] for f in ex19d["findings"])
+
     # EX19E's interrupted setup is the fleet's own blocker; every other server is ready.
-    assert report["summary"]["hosts"]["not_ready"] == ["EX16C", "EX19C", "EX19E"]
+    assert report["summary"]["hosts"]["not_ready"] == ["EX16C", "EX19C", "EX19D", "EX19E"]
     assert {f["id"] for f in servers["EX19E"]["findings"]} >= {"setup_interrupted", "reboot_pending"}
-    assert all(servers[name]["status"] == "ready" for name in servers if name not in ("EX16C", "EX19C", "EX19E"))
+    assert all(servers[name]["status"] == "ready" for name in servers
+               if name not in ("EX16C", "EX19C", "EX19D", "EX19E"))
 
     # Every format names both servers with their fix; the job fails after writing the report.
     for ext in ("md", "csv", "html"):
@@ -128,7 +141,7 @@ def test_preflight_names_the_missing_role_and_the_unreachable_repository_and_cha
             text = handle.read()
         assert "Set-OrganizationConfig" in text and "Allow this server to reach 127.0.0.1" in text, ext
     assert result.returncode != 0
-    assert "Not ready: EX16C, EX19C, EX19E; the report says what to fix." in output
+    assert "Not ready: EX16C, EX19C, EX19D, EX19E; the report says what to fix." in output
 
     # Check mode (an AWX "Check" job) runs the same reads and reaches the same verdicts.
     checked = run_playbook(inventory, "playbooks/preflight.yml", "--check", "--limit", "EX16C,EX19C,localhost",

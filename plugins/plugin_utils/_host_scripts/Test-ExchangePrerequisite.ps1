@@ -10,6 +10,12 @@
 # directly or through its role groups (Get-ManagementRoleAssignment
 # -RoleAssignee, regular assignments only: -Delegating $false), so custom
 # roles and role groups count exactly as Exchange counts them.
+# Management scopes: the same read with -WritableServer (this server) keeps
+# only the assignments whose write scope lets them change this server's
+# object, "taking into account the roles and scopes associated with each
+# role assignment" (Learn, Get-ManagementRoleAssignment, -WritableServer;
+# Exchange 2010 to SE). A role held only through a custom or exclusive scope
+# that leaves this server out cannot run Set-ExchangeServer and its kind here.
 # An Edge Transport server (edge_transport) has no role-based access control:
 # it is managed by its local Administrators group, so no role is read there
 # (Get-ManagementRole and Get-ManagementRoleAssignment come with the
@@ -108,7 +114,7 @@ $data = [ordered]@{
     edge_transport = $edge
     winrm = [ordered]@{ account = $identity.Name; local_admin = $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator); listeners = $listeners }
     ems = [ordered]@{ available = $false; mode = [string](Get-PropertyValue -InputObject $ems -Name 'mode'); error = $null }
-    roles = [ordered]@{ account = $account; read = $false; error = $null; assigned = @(); role_groups = @(); cmdlets = @() }
+    roles = [ordered]@{ account = $account; read = $false; error = $null; assigned = @(); role_groups = @(); cmdlets = @(); writable_here = $null; scope_error = $null }
     endpoints = @()
 }
 
@@ -131,6 +137,17 @@ try {
         }
         $data.roles.assigned = @($assigned | Where-Object { $_ } | Sort-Object -Unique)
         $data.roles.role_groups = @($groups | Where-Object { $_ } | Sort-Object -Unique)
+        try {
+            $writable = @()
+            foreach ($assignment in @(Get-ManagementRoleAssignment -RoleAssignee $account -WritableServer $env:COMPUTERNAME -Delegating $false -Enabled $true -ErrorAction Stop)) {
+                $writable += Get-IdentityName -Value (Get-PropertyValue -InputObject $assignment -Name 'Role')
+            }
+            $data.roles.writable_here = @($writable | Where-Object { $_ } | Sort-Object -Unique)
+        }
+        catch {
+            # The roles stand; only whether their scopes include this server is unknown.
+            $data.roles.scope_error = $_.Exception.Message
+        }
         foreach ($wanted in @(Get-PropertyValue -InputObject $HostArgs -Name 'cmdlets' -Default @())) {
             $name = [string]$wanted
             $holding = @(Get-ManagementRole -Cmdlet $name -ErrorAction Stop | ForEach-Object { Get-IdentityName -Value (Get-PropertyValue -InputObject $_ -Name 'Name') } | Where-Object { $_ } | Sort-Object -Unique)

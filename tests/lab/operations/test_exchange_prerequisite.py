@@ -1,7 +1,9 @@
 """Model of Test-ExchangePrerequisite.ps1: WinRM listeners, the EMS session,
 the account's Exchange roles per cmdlet, and what the server can reach.
 
-Roles come from ``data/rbac.yml`` and the server's ``ems_role_groups``;
+Roles come from ``data/rbac.yml`` and the server's ``ems_role_groups``
+(``ems_scope_excluded_role_groups``: groups whose write scope leaves the
+server out);
 reachability from the server's ``blocked_urls`` (a firewall in the way), the
 fleet's ``ocs.reachable`` for the Office Config Service, and a real HTTP
 request for everything else (the lab repository)."""
@@ -36,12 +38,18 @@ def _roles(ctx, args):
     groups = sorted(g for g in ctx.server.get("ems_role_groups") or [] if g in rbac["role_groups"])
     assigned = sorted({role for group in groups for role in rbac["role_groups"][group]})
     result = {"account": str(ems.get("username") or "LAB\\ansible"), "read": False, "error": None,
-              "assigned": assigned, "role_groups": groups, "cmdlets": []}
+              "assigned": assigned, "role_groups": groups, "cmdlets": [], "writable_here": None, "scope_error": None}
     if "View-Only Configuration" not in assigned and "Role Management" not in assigned:
         # What the EMS session says for a cmdlet outside the account's roles.
         result.update(assigned=[], role_groups=[], error="The term 'Get-ManagementRoleAssignment' is not recognized "
                       "as the name of a cmdlet, function, script file, or operable program.")
         return result
+    # -WritableServer: a role group whose assignments carry a custom write
+    # scope that leaves this server out (ems_scope_excluded_role_groups)
+    # gives no writable role here.
+    excluded = set(ctx.server.get("ems_scope_excluded_role_groups") or [])
+    result["writable_here"] = sorted({role for group in groups if group not in excluded
+                                      for role in rbac["role_groups"][group]})
     for cmdlet in (args or {}).get("cmdlets") or []:
         holding = sorted(role for role, cmdlets in rbac["roles"].items() if str(cmdlet) in cmdlets)
         granting = [role for role in holding if role in assigned]
@@ -105,7 +113,8 @@ def test_exchange_prerequisite(ctx, args):
                                  "address": "*", "enabled": True}]},
         "ems": {"available": False, "mode": str((args.get("ems") or {}).get("mode", "remote")), "error": None},
         "roles": {"account": str((args.get("ems") or {}).get("username") or credential["username"]), "read": False,
-                  "error": None, "assigned": [], "role_groups": [], "cmdlets": []},
+                  "error": None, "assigned": [], "role_groups": [], "cmdlets": [], "writable_here": None,
+                  "scope_error": None},
         "endpoints": [],
     }
     try:

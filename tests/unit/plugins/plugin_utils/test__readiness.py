@@ -29,7 +29,8 @@ def _prereq(groups=("Organization Management",), denied=(), **changes):
                         "listeners": [{"transport": "HTTPS", "port": 5986, "address": "*", "enabled": True}]},
               "ems": {"available": True, "mode": "remote", "error": None},
               "roles": {"account": "CONTOSO\\svc", "read": True, "error": None, "assigned": ["Role"],
-                        "role_groups": list(groups), "cmdlets": cmdlets},
+                        "role_groups": list(groups), "cmdlets": cmdlets, "writable_here": ["Role"],
+                        "scope_error": None},
               "endpoints": [{"name": "repository", "url": REPO + "manifest.json", "reachable": True,
                              "status_code": 200, "error": None},
                             {"name": "ocs", "url": _readiness.DEFAULT_OCS_URL, "reachable": True, "status_code": 200,
@@ -89,6 +90,39 @@ def test_roles_that_cannot_be_read_are_a_warning_not_a_guess():
                            role_groups=[])
     verdict = _readiness.judge(_answers(), prereq, repository_url=REPO)
     assert _ids(verdict) == ["roles_unknown"] and verdict["status"] == "ready_with_warnings"
+
+
+def test_a_role_whose_write_scope_leaves_the_server_out_blocks_the_jobs_that_change_the_server():
+    prereq = _prereq()
+    prereq["roles"]["writable_here"] = []
+    verdict = _readiness.judge(_answers(), prereq, repository_url=REPO)
+    assert _ids(verdict) == ["role_scope_excludes_server"] * 3
+    assert verdict["jobs"] == {"audit": "ready", "stage": "ready", "patch": "blocked", "mitigate": "blocked",
+                               "eems": "blocked"}
+    patch = next(f for f in verdict["findings"] if f["jobs"] == ["patch"])
+    assert patch["message"] == ("CONTOSO\\svc holds Role (with Set-MailboxServer, Set-ServerComponentState), but no "
+                                "assignment of it has a write scope that includes this server, so the patch job "
+                                "cannot change it.")
+    assert "Set-ManagementScope" in patch["fix"] and "Organization Management" in patch["fix"]
+
+
+def test_a_server_write_role_in_scope_through_another_assignment_is_enough():
+    prereq = _prereq()
+    for entry in prereq["roles"]["cmdlets"]:
+        entry["granting_roles"] = ["Role", "Other"]
+    prereq["roles"]["writable_here"] = ["Other"]
+    assert _readiness.judge(_answers(), prereq, repository_url=REPO)["status"] == "ready"
+
+
+def test_scopes_that_cannot_be_read_are_a_warning_and_an_older_answer_without_them_is_left_alone():
+    prereq = _prereq()
+    prereq["roles"].update(writable_here=None, scope_error="Cannot bind parameter 'WritableServer'.")
+    verdict = _readiness.judge(_answers(), prereq, repository_url=REPO)
+    assert _ids(verdict) == ["role_scope_unknown"] and verdict["status"] == "ready_with_warnings"
+    assert "Cannot bind parameter 'WritableServer'." in verdict["findings"][0]["message"]
+    for key in ("writable_here", "scope_error"):
+        del prereq["roles"][key]
+    assert _readiness.judge(_answers(), prereq, repository_url=REPO)["status"] == "ready"
 
 
 @pytest.mark.parametrize("endpoint, fid", [
