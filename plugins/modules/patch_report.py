@@ -66,7 +66,9 @@ servers:
 summary:
   description:
     - C(total), C(by_status) (failed_in_maintenance, failed, unreachable, no_result,
-      not_started_window_closed, patched, returned_to_service, up_to_date), C(problems), C(hosts) (patched,
+      not_started_window_closed, patched, maintained, returned_to_service, up_to_date; maintained is a server
+      whose Exchange was already at its target, taken out of service only for the admin's hook tasks and put
+      back, see the role option exchange_patch_hooks_on_every_server), C(problems), C(hosts) (patched, maintained,
       problems, in_maintenance (every server in maintenance or possibly out of service),
       possibly_out_of_service (could not be reached at the end of the window), not_started),
       C(window_started), C(window_finished), C(makespan_seconds).

@@ -23,7 +23,7 @@ wrong type: the row is built from what there is.
 
 Output of ``build_report``: ``report_version``, ``title``, ``generated_on``,
 ``window_end``, ``summary`` (``total``, ``by_status``, ``problems``, ``next_actions`` and
-``hosts`` lists ``patched``, ``problems``, ``in_maintenance`` (every server
+``hosts`` lists ``patched``, ``maintained``, ``problems``, ``in_maintenance`` (every server
 that is, or may be, out of service), ``possibly_out_of_service``,
 ``not_started``; ``makespan_seconds``, ``window_started``,
 ``window_finished``) and ``servers`` (keys ``SERVER_KEYS``, by name; builds also by the names admins
@@ -48,9 +48,11 @@ __all__ = ("CSV_COLUMNS", "FORMATS", "KIND", "SERVER_KEYS", "STATUSES", "PatchRe
            "out_of_service_lines", "render_csv", "render_html", "render_json", "render_markdown", "write_report")
 
 REPORT_VERSION = 1
-# Outcomes, in the order a person should read them.
+# Outcomes, in the order a person should read them. maintained: Exchange was
+# already at its target and the window took the server out of service only for
+# the admin's hook tasks (exchange_patch_hooks_on_every_server), then put it back.
 STATUSES = ("failed_in_maintenance", "failed", "unreachable", "no_result", "not_started_window_closed",
-            "patched", "returned_to_service", "up_to_date")
+            "patched", "maintained", "returned_to_service", "up_to_date")
 PROBLEM_STATUSES = ("failed_in_maintenance", "failed", "unreachable", "no_result")
 SERVER_KEYS = ("name", "status", "message", "build_before", "build_after", "target_build", "steps_done",
                "seconds", "started", "finished", "in_maintenance", "maintenance", "last_action", "left_undone",
@@ -65,7 +67,8 @@ MAINTENANCE_TEXT = {"in_service": "in service", "in_maintenance": "in maintenanc
 _STEP_ACTIONS_DONE = ("succeeded",)
 # Colour of each outcome; verdict words for the summary.
 TONES = {"failed_in_maintenance": "bad", "failed": "bad", "unreachable": "unk", "no_result": "bad",
-         "not_started_window_closed": "warn", "patched": "ok", "returned_to_service": "ok", "up_to_date": "ok"}
+         "not_started_window_closed": "warn", "patched": "ok", "maintained": "ok", "returned_to_service": "ok",
+         "up_to_date": "ok"}
 
 # Kept as the patch report's name for the one report error.
 PatchReportError = ReportError
@@ -174,7 +177,7 @@ def _left_undone(result, status, done, maintenance, build_before, build_after, t
     if why and not undone:
         undone.append({"step": "window", "why": why})
     # An install that "succeeded" below its target is still short of it.
-    if status in ("patched", "returned_to_service") and build_after and target_build:
+    if status in ("patched", "maintained", "returned_to_service") and build_after and target_build:
         try:
             short = ExchangeBuild.parse(build_after) < ExchangeBuild.parse(target_build)
         except ValueError:
@@ -287,6 +290,7 @@ def build_report(results, *, generated_on, title="Exchange patch window", window
         "total": len(servers), "by_status": by_status, "problems": len(problems),
         "hosts": {
             "patched": [s["name"] for s in servers if s["status"] == "patched"],
+            "maintained": [s["name"] for s in servers if s["status"] == "maintained"],
             "problems": problems,
             "in_maintenance": [s["name"] for s in servers if s["in_maintenance"]],
             "possibly_out_of_service": [s["name"] for s in servers if s["maintenance"] == "possibly_out_of_service"],
@@ -369,6 +373,12 @@ def render_html(report):
         {"n": by_status["patched"], "label": "patched", "tone": "ok"},
         {"n": by_status["up_to_date"] + by_status["returned_to_service"], "label": "already up to date",
          "tone": "ok"},
+    ]
+    # Only in a window run with exchange_patch_hooks_on_every_server.
+    if by_status["maintained"]:
+        cards.append({"n": by_status["maintained"], "label": "up to date, your tasks ran out of service",
+                      "tone": "ok"})
+    cards += [
         {"n": summary["problems"], "label": "problems", "tone": "bad"},
         {"n": len(summary["hosts"]["in_maintenance"]), "label": "out of service after the window", "tone": "bad"},
         {"n": len(summary["hosts"]["not_started"]), "label": "not started (window closed)", "tone": "warn"},

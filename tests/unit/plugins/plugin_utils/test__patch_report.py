@@ -172,3 +172,42 @@ def test_a_server_the_sweep_found_out_of_service_has_return_to_service_left_undo
     assert [u["step"] for u in rows["EX20"]["left_undone"]] == ["return to service"]
     # Put back in service by the sweep: only the step it never did is left.
     assert [u["step"] for u in rows["EX21"]["left_undone"]] == ["install_su Oct25SU"]
+
+
+MAINTAINED = {"status": "maintained", "in_maintenance": False, "maintenance": "in_service",
+              "build_before": "15.2.1748.53", "build_after": "15.2.1748.53", "target_build": "15.2.1748.53",
+              "started": "2026-11-26T08:00:00+00:00", "finished": "2026-11-26T08:20:00+00:00",
+              "last_action": "left maintenance", "steps_done": [], "planned_steps": [],
+              "message": "Exchange was already at its target; exchange_patch_hook_tasks ran while it was out of "
+                         "service; back in service"}
+
+
+def test_a_maintained_server_is_counted_carded_and_needs_nothing_next():
+    """exchange_patch_hooks_on_every_server: up to date, the admin's tasks ran out of service, back in service."""
+    report = build_report({"EX9": MAINTAINED, "EX1": RESULTS["EX1"], "EX10": {"status": "up_to_date"}},
+                          generated_on="2026-11-26")
+    summary = report["summary"]
+    assert summary["by_status"]["maintained"] == 1 and summary["by_status"]["up_to_date"] == 1
+    assert summary["hosts"]["maintained"] == ["EX9"] and summary["hosts"]["patched"] == ["EX1"]
+    assert summary["problems"] == 0 and summary["hosts"]["in_maintenance"] == []
+    assert summary["next_actions"] == []
+    row = next(s for s in report["servers"] if s["name"] == "EX9")
+    assert row["status"] == "maintained" and row["left_undone"] == []
+    page = render_html(report)
+    # Its own card beside "patched" and "already up to date", and its outcome in the counts and the row.
+    assert "up to date, your tasks ran out of service" in page and "already up to date" in page
+    assert page.count(">maintained<") >= 2, page
+    markdown = render_markdown(report)
+    assert "| maintained | 1 |" in markdown and "| EX9 | maintained | in service |" in markdown
+    assert "Nothing: every server is done." in markdown
+    cells = list(csv.reader(io.StringIO(render_csv(report))))
+    assert dict(zip(cells[0], next(r for r in cells if r[0] == "EX9")))["status"] == "maintained"
+    # A window without such a server shows no such card (the reports of today are unchanged).
+    assert "your tasks ran out of service" not in render_html(_report())
+
+
+def test_a_maintained_server_short_of_its_target_says_so():
+    short = dict(MAINTAINED, build_after="15.2.1748.46")
+    report = build_report({"EX9": short}, generated_on="2026-11-26")
+    assert [u["step"] for u in report["servers"][0]["left_undone"]] == ["target"]
+    assert report["summary"]["next_actions"] == ["Still short of their target after the window (see Left undone): EX9."]
