@@ -235,9 +235,12 @@ class ActionModule(HostActionBase):
         setup_account = (args["setup_username"] or self._ex_connection_option("remote_user"),
                          args["setup_password"] or self._ex_connection_option("remote_password"))
         done = result["steps_done"]
+        # Set after a restart until something has waited for the services.
+        restarted = False
         try:
             if facts.get("pending_reboot"):
                 self._ex_reboot(args, "pending restart before installing")
+                restarted = True
                 result["reboots"] += 1
                 done.append({"action": "reboot", "update": None, "rc": None, "result": "succeeded", "log_excerpt": [],
                              "reboot": True})
@@ -272,6 +275,7 @@ class ActionModule(HostActionBase):
                 result["reboots"] += 1
                 entry["reboot"] = True
                 health, check = self._ex_wait_for_services(args, action.get("to_build"))
+                restarted = False
                 if action["action"] == "install_dotnet":
                     dotnet = action.get("dotnet_release") or dotnet
                 if action["action"] == "resume_setup":
@@ -283,7 +287,14 @@ class ActionModule(HostActionBase):
                         action.get("update"), health.get("exsetup_version"), action["to_build"]), installer_started=True)
                 if action.get("to_build"):
                     current = action["to_build"]
-            health = self._ex_health(args)
+            if restarted or not todo:
+                # Nothing installed here, maybe just restarted (the pending
+                # restart, or the admin's tasks before this check): WinRM
+                # answers before Exchange has started, so give its services
+                # their time first (at once when they run).
+                health = self._ex_wait_for_services(args, planned_after or build_before)[0]
+            else:
+                health = self._ex_health(args)
         except CONNECTION_LOST as lost:
             if not result["installer_started"] and not done:
                 raise  # nothing was started: the host is simply unreachable

@@ -79,6 +79,10 @@ SERVER_DEFAULTS = {
     "component_states": {},
     "faults": {},
     "reboot_seconds": 30,
+    # After a restart WinRM answers before Exchange has started: automatic
+    # services stay StartPending this long (lab seconds) after the boot, so a
+    # client that judges health at once sees them not running yet.
+    "services_start_seconds": 120,
     # The Exchange role groups of the account this server is managed with
     # (inventories may give each host its own ems_username); see data/rbac.yml.
     "ems_role_groups": ["Organization Management"],

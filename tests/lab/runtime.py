@@ -245,15 +245,26 @@ class Lab:
         server["pending_reboot_reasons"] = []
         server["update_exe_volatile"] = False
         failing = set(server["faults"].get("services_fail_start") or [])
+        delay = float(server.get("services_start_seconds") or 0)
+        starting = "StartPending" if delay > 0 else "Running"
         for service_name, service in server["services"].items():
             if service["start_mode"] == "Automatic":
-                service["state"] = "Stopped" if service_name in failing else "Running"
+                service["state"] = "Stopped" if service_name in failing else starting
             else:
                 service["state"] = "Stopped"
+        started = now + _dt.timedelta(seconds=delay)
+        server["services_starting_until"] = started.isoformat() if delay > 0 else None
         # The Mitigation Service checks right after it starts.
-        server["eems"]["next_check"] = now.isoformat()
+        server["eems"]["next_check"] = started.isoformat()
         self.wsman.set_down(server["name"], bool(server["faults"].get("unreachable")))
         maintenance.record(self, server, "reboot_end")
+
+    @staticmethod
+    def _services_started(server):
+        server["services_starting_until"] = None
+        for service in server["services"].values():
+            if service["state"] == "StartPending":
+                service["state"] = "Running"
 
     def run_eems_check(self, name):
         with self.state.lock:
@@ -301,6 +312,10 @@ class Lab:
                 until = server.get("rebooting_until")
                 if until and _dt.datetime.fromisoformat(until) <= now:
                     self._finish_reboot(server, now)
+                    self.state_changed()
+                starting = server.get("services_starting_until")
+                if starting and not server.get("rebooting_until") and _dt.datetime.fromisoformat(starting) <= now:
+                    self._services_started(server)
                     self.state_changed()
                 # Installer tasks and requested restarts run in lab time.
                 if installer.advance(self, server, now):

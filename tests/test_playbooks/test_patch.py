@@ -119,6 +119,23 @@ def test_a_pending_reboot_is_done_before_anything_is_installed(lab_factory, tmp_
     assert lab.state.server("PS2")["boot_count"] == boots + 2  # the pending one, then the one after the SU
 
 
+def test_a_server_at_its_target_with_only_a_pending_restart_is_judged_after_exchange_has_started(lab_factory,
+                                                                                                   tmp_path):
+    # After the restart WinRM answers before Exchange's services run (the lab
+    # keeps them StartPending for a while): the health check must wait for
+    # them, not call a healthy server broken and keep it out of service.
+    lab = lab_factory(_fleet(PS1={"build": TARGET, "pending_reboot": True,
+                                  "pending_reboot_reasons": ["PendingFileRenameOperations"]}))
+    boots = lab.state.server("PS1")["boot_count"]
+    result, rows = _patch(lab, tmp_path, ["PS1"])
+    assert result.returncode == 0, _out(result)
+    assert (rows["PS1"]["status"], rows["PS1"]["steps_done"]) == ("patched", ["reboot"])
+    assert rows["PS1"]["verified"]["services_ok"] is True
+    server = lab.state.server("PS1")
+    assert server["boot_count"] == boots + 1 and not server["pending_reboot"]
+    assert {s["state"] for s in server["services"].values() if s["start_mode"] == "Automatic"} == {"Running"}
+
+
 def test_check_mode_predicts_the_real_run_and_sends_no_writing_operation(lab_factory, tmp_path):
     lab = lab_factory(_fleet())
     hosts = ["PM2", "PS1", "PS2"]

@@ -79,6 +79,41 @@ def test_hook_tasks_run_while_the_server_is_out_of_service_after_the_install(lab
     assert _records(tmp_path, "PM3") == {}
 
 
+RESTARTING_HOOK = """
+- name: Restart Windows, as win_updates does after installing updates
+  ansible.builtin.uri:
+    url: "{{ exchange_lab_control_url }}reboot"
+    method: POST
+    body_format: json
+    body: {server: "{{ inventory_hostname }}"}
+    headers: {X-Lab-Token: "{{ hook_lab_token }}"}
+  delegate_to: localhost
+"""
+
+
+def test_a_server_the_hook_restarted_goes_back_in_service_only_once_exchange_runs_again(lab_factory, tmp_path):
+    # WinRM answers before Exchange's services have started (the lab keeps
+    # them StartPending a while): the check after the hook waits for them
+    # and verifies, instead of calling the server broken or putting it back
+    # in service before Exchange runs.
+    lab = lab_factory(_fleet())
+    boots = lab.state.server("PS1")["boot_count"]
+    post = _hook(tmp_path, "post.yml", RESTARTING_HOOK)
+    result, rows = _patch(lab, tmp_path, ["PS1"], "-e", json.dumps({"exchange_patch_hook_tasks": post,
+                                                                     "hook_lab_token": lab.token}))
+    assert result.returncode == 0, _out(result)
+    assert "Check the server after the admin's tasks" in result.stdout
+    row = rows["PS1"]
+    assert (row["status"], row["in_maintenance"]) == ("patched", False), row
+    assert row["verified"]["services_ok"] is True
+    server = lab.state.server("PS1")
+    assert server["boot_count"] == boots + 2  # after the SU, then the hook's
+    assert {s["state"] for s in server["services"].values() if s["start_mode"] == "Automatic"} == {"Running"}
+    # Back in service only after the services ran: the leave came after the hook's restart had ended.
+    events = [e["event"] for e in lab.maintenance_log if e.get("server") == "PS1"]
+    assert events.index("reboot_end", events.index("reboot_end") + 1) < len(events) - 1
+
+
 def test_a_failing_hook_leaves_the_server_in_maintenance_and_names_the_hook(lab_factory, tmp_path):
     lab = lab_factory(_fleet())
     hook = _hook(tmp_path, "windows-updates.yml", FAILING_HOOK)
