@@ -17,6 +17,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._host_facts import
     local_findings,
     plan_policy,
     planner_facts,
+    setup_prerequisite_findings,
 )
 from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import (
     PlanInputError,
@@ -57,7 +58,8 @@ class ActionModule(HostActionBase):
             classification = catalog.classify(facts["build"], today).to_dict()
             plan = plan_update(facts, policy, today=today, catalog=catalog)
         eems = judge_eems(raw, classification)
-        findings = list(plan.get("findings") or []) + local_findings(raw, eems, args["services_meant_off"])
+        findings = (list(plan.get("findings") or []) + local_findings(raw, eems, args["services_meant_off"])
+                    + setup_prerequisite_findings(raw, plan))
         exchange = dict(raw)
         exchange.update(build=classification.get("build"), build_info=classification, eems_status=eems,
                         gathered_on=today.isoformat())

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import secrets
 
+from ansible.errors import AnsibleActionFail
+
 from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import MAX_LOCATION, MAX_WINDOWS_FOLDER, host_argument_problem
 from ansible_collections.onprem.exchange.plugins.plugin_utils._edge import is_edge_transport
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_action import EMS_ARGUMENT_SPEC, HostActionBase
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_build import ExchangeBuildError
+from ansible_collections.onprem.exchange.plugins.plugin_utils._exchange_catalog import CatalogError
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError, run_host_operation
+from ansible_collections.onprem.exchange.plugins.plugin_utils._host_facts import planner_facts
 from ansible_collections.onprem.exchange.plugins.plugin_utils._readiness import (
     DEFAULT_MIN_FREE_DISK_GB,
     DEFAULT_OCS_URL,
@@ -28,6 +33,7 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._readiness import 
     server_summary,
 )
 from ansible_collections.onprem.exchange.plugins.plugin_utils._staging import manifest_url
+from ansible_collections.onprem.exchange.plugins.plugin_utils._update_planner import PlanInputError, check_target, plan_update
 
 ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "repository_url": {"type": "str"},
@@ -36,6 +42,10 @@ ARGUMENT_SPEC = dict(EMS_ARGUMENT_SPEC, **{
     "ocs_url": {"type": "str", "default": DEFAULT_OCS_URL},
     "staging_dir": {"type": "str", "default": "C:\\ExchangeUpdates"},
     "min_free_disk_gb": {"type": "float", "default": DEFAULT_MIN_FREE_DISK_GB},
+    # The patch job's target: whether patching runs Exchange Setup here (a CU
+    # or the SE upgrade) decides how a missing Setup prerequisite counts.
+    "target": {"type": "str", "default": "latest"},
+    "esu_enrolled": {"type": "bool", "default": False},
 })
 
 
@@ -57,10 +67,30 @@ class ActionModule(HostActionBase):
             return {"ok": False, "data": None, "error": str(error), "kind": error.kind}
         return {"ok": True, "data": answer["data"], "error": None, "kind": None}
 
+    def _ex_plan(self, args, target, facts):
+        """The planner's output toward the patch target, or None when it
+        cannot be made (no Exchange build read, a catalog or build it
+        refuses): the judge then treats Setup as possibly planned."""
+        if not facts or not (facts.get("setup") or {}).get("exsetup_version"):
+            return None
+        try:
+            catalog = self._ex_catalog()
+        except AnsibleActionFail:
+            return None
+        policy = {"target": target, "esu_enrolled": args["esu_enrolled"], "installer_format": "msp"}
+        try:
+            return plan_update(planner_facts(facts), policy, today=self._ex_today(None), catalog=catalog)
+        except (PlanInputError, CatalogError, ExchangeBuildError):
+            return None
+
     def _ex_run(self, args, result):
         problem = option_problem(args)
         if problem:
             raise self._ex_error(problem)
+        try:
+            target = check_target(args["target"])
+        except PlanInputError as error:
+            raise self._ex_error("option target: %s" % error) from None
         ems = self._ex_ems_args(args)
         repository = {"url": args.get("repository_url") or "", "username": args.get("repository_username"),
                       "password": args.get("repository_password")}
@@ -86,8 +116,10 @@ class ActionModule(HostActionBase):
         prereq = self._ex_read("Test-ExchangePrerequisite", {
             "ems": ems, "cmdlets": all_cmdlets(), "endpoints": endpoints, "repository": repository})
         answers["Test-ExchangePrerequisite"] = prereq
+        facts_answer = answers["Get-ExchangeFacts"]
+        plan = self._ex_plan(args, target, facts_answer["data"] if facts_answer["ok"] else None)
         verdict = judge(answers, prereq["data"], repository_url=repository["url"] or None,
-                        min_free_disk_gb=args["min_free_disk_gb"])
+                        min_free_disk_gb=args["min_free_disk_gb"], plan=plan)
         facts = answers["Get-ExchangeFacts"]["data"] or {}
         result.update(
             changed=False,

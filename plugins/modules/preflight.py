@@ -15,6 +15,9 @@ description:
     events, installer task, staging folder, repository manifest) and checks each answer against the
     collection's answer contracts. An answer the contracts refuse becomes a finding naming the operation
     and the field, not a failed task.
+  - Checks the software Exchange Setup's readiness check needs besides .NET and IIS URL Rewrite (the Visual C++
+    2012 and 2013 runtimes and, on Mailbox servers, UCMA 4.0; an Edge Transport server needs only the 2012
+    runtime), read by C(Get-ExchangeFacts), against the plan toward O(target).
   - Runs one more read-only operation, C(Test-ExchangePrerequisite), on the server. It checks the WinRM listeners and
     local administrator rights, the Exchange Management Shell session, the account's Exchange roles for
     every cmdlet the later jobs run, and whether the server itself reaches the installer repository and
@@ -46,6 +49,18 @@ options:
     description: Free space a Cumulative Update needs on the system drive and the staging drive.
     type: float
     default: 30
+  target:
+    description:
+      - The patch job's target (C(latest), C(eems), C(eems_minimal) or a build), as in M(onprem.exchange.build_facts).
+      - Only used to learn whether patching this server runs Exchange Setup (a Cumulative Update or the upgrade
+        to Exchange SE). A Setup prerequisite that is missing (Visual C++ 2012 or 2013 runtime, UCMA 4.0) then
+        blocks the patch job; when the plan installs only Security Updates it is a warning.
+    type: str
+    default: latest
+  esu_enrolled:
+    description: Whether the organisation is enrolled in Extended Security Updates (planned like O(target)).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - onprem.exchange.ems
   - action_common_attributes

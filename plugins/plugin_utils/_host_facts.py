@@ -10,6 +10,7 @@ them directly.
 """
 from __future__ import annotations
 
+from . import _setup_prerequisites as setup_prereqs
 from ._edge import EDGE_ROLE, is_edge_transport
 
 
@@ -88,5 +89,36 @@ def local_findings(raw, eems, meant_off=()):
             "message": "The Emergency Mitigation Service is %s: %s (%s)." % (
                 eems["status"].replace("_", " "), eems["cause"].replace("_", " "), eems["evidence"]),
             "remedy": eems["remedy"],
+        })
+    return findings
+
+
+def setup_prerequisite_findings(raw, plan):
+    """Audit findings for Setup's software prerequisites (see
+    _setup_prerequisites): a missing one is critical when ``plan`` runs
+    Setup (a CU or the SE upgrade), else a warning (the next CU stops on it);
+    an older runtime than Health Checker expects is a warning."""
+    found = setup_prereqs.gaps(raw, setup_prereqs.planned_product(plan))
+    if not found:
+        return []
+    findings = []
+    missing = [g for g in found if g["state"] == "missing"]
+    if missing:
+        runs = setup_prereqs.setup_runs(plan)
+        findings.append({
+            "id": "setup_prerequisite_missing", "severity": "critical" if runs else "warning",
+            "message": "%s. %s" % ("; ".join(setup_prereqs.describe(g) for g in missing),
+                                   "Exchange Setup's readiness check refuses to start without it, so the planned "
+                                   "Cumulative Update cannot install." if runs else
+                                   "The plan installs no Cumulative Update, but the next one will stop on it."),
+            "remedy": setup_prereqs.fix(missing),
+        })
+    old = [g for g in found if g["state"] == "too_old"]
+    if old:
+        findings.append({
+            "id": "setup_prerequisite_old", "severity": "warning",
+            "message": "%s (the minimum CSS-Exchange Health Checker expects; Setup's own check asks only that it "
+                       "is installed)." % "; ".join(setup_prereqs.describe(g) for g in old),
+            "remedy": setup_prereqs.fix(old),
         })
     return findings

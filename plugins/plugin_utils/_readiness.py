@@ -21,6 +21,7 @@ import re
 from urllib.parse import urlsplit
 
 from ._edge import is_edge_transport
+from . import _setup_prerequisites as setup_prereqs
 from ._host_call import SCRIPT_DIR
 from ._staging import staging_dir_problem
 
@@ -298,6 +299,45 @@ def _fact_findings(facts, staged, min_free_gb):
     return findings
 
 
+def _setup_prerequisite_findings(facts, plan):
+    """Visual C++ runtimes and UCMA (see _setup_prerequisites): Setup's
+    readiness check stops on a missing one, so it blocks patch when the plan
+    toward the patch target runs Setup (a CU or the SE upgrade), or when no
+    plan could be made; an SU-only plan does not run that check (a warning).
+    An older runtime than Health Checker expects is a warning: Setup's rule
+    checks only that it is installed."""
+    found = setup_prereqs.gaps(facts, setup_prereqs.planned_product(plan))
+    if not found:
+        return []
+    runs = setup_prereqs.setup_runs(plan)
+    findings = []
+    missing = [g for g in found if g["state"] == "missing"]
+    if missing:
+        target = ((plan or {}).get("target") or {}).get("display_name") or "the patch target"
+        if runs is False:
+            severity, why = "warning", (
+                "The plan toward %s installs no Cumulative Update, so Setup's readiness check does not run this "
+                "window; the next CU will stop on it." % target)
+        elif runs:
+            severity, why = "blocker", (
+                "The plan toward %s runs Exchange Setup, whose readiness check refuses to start without it, with "
+                "the server already out of service." % target)
+        else:
+            severity, why = "blocker", (
+                "No update plan could be made, so a CU may be planned; Exchange Setup's readiness check refuses "
+                "to start without it.")
+        findings.append(_finding(
+            "setup_prerequisite_missing", severity, ["patch"],
+            "%s. %s" % ("; ".join(setup_prereqs.describe(g) for g in missing), why), setup_prereqs.fix(missing)))
+    old = [g for g in found if g["state"] == "too_old"]
+    if old:
+        findings.append(_finding(
+            "setup_prerequisite_old", "warning", ["patch"],
+            "%s (the minimum CSS-Exchange Health Checker expects; Setup's own check asks only that it is "
+            "installed)." % "; ".join(setup_prereqs.describe(g) for g in old), setup_prereqs.fix(old)))
+    return findings
+
+
 def _winrm_findings(prereq):
     winrm = prereq.get("winrm") or {}
     findings = []
@@ -318,13 +358,15 @@ def _winrm_findings(prereq):
     return findings
 
 
-def judge(answers, prerequisites, *, repository_url=None, min_free_disk_gb=DEFAULT_MIN_FREE_DISK_GB):
+def judge(answers, prerequisites, *, repository_url=None, min_free_disk_gb=DEFAULT_MIN_FREE_DISK_GB, plan=None):
     """Findings and readiness of one server.
 
     ``answers``: {operation: {"ok": bool, "data": dict|None, "error": str|None,
     "kind": "malformed"|"operation"|None}} for each operation preflight ran.
     ``prerequisites``: Test-ExchangePrerequisite's data, or None when it failed
     (its failure is then in ``answers``).
+    ``plan``: the planner's output toward the patch target (whether the patch
+    job runs Exchange Setup here), or None when none could be made.
     """
     if not isinstance(answers, dict):
         raise ReadinessError("answers must be a dict of operation name to outcome")
@@ -358,6 +400,7 @@ def judge(answers, prerequisites, *, repository_url=None, min_free_disk_gb=DEFAU
         findings += [f for f in _fact_findings(facts, staged_answer.get("data") if staged_answer.get("ok") else None,
                                                float(min_free_disk_gb))
                      if not (edge and f["id"] == "url_rewrite_missing")]
+        findings += _setup_prerequisite_findings(facts, plan)
     findings.sort(key=lambda f: (_SEVERITY_ORDER[f["severity"]], f["id"]))
     jobs = {}
     for job in JOBS:

@@ -75,6 +75,11 @@ SERVER_DEFAULTS = {
     "domain": "lab.contoso.test",
     "proxy": None,
     "url_rewrite_version": "7.2.1993",
+    # What Exchange Setup's readiness check needs besides .NET and URL Rewrite
+    # (plugins/plugin_utils/_data/setup_prerequisites.yml): package -> the
+    # installed version, or None when it is not installed. Edge servers get
+    # only the 2012 runtime by default (all Edge needs).
+    "setup_prerequisites": {"vcredist2012": "11.0.61030", "vcredist2013": "12.0.40664", "ucma4": "5.0.8308.0"},
     "rewrite_rules": [],
     "component_states": {},
     "faults": {},
@@ -90,6 +95,8 @@ SERVER_DEFAULTS = {
     # way): Test-ExchangePrerequisite's reachability checks fail for them.
     "blocked_urls": [],
 }
+
+SETUP_PREREQUISITES = {"vcredist2012", "vcredist2013", "ucma4"}
 
 EEMS_DEFAULTS = {
     "server_enabled": True,
@@ -180,6 +187,7 @@ def normalise_fleet(raw, source="<fleet>"):
             # No IIS on Edge, so no URL Rewrite module and no rewrite rules;
             # usually not domain-joined (Win32_ComputerSystem.Domain is the workgroup).
             server.setdefault("url_rewrite_version", None)
+            server.setdefault("setup_prerequisites", {"vcredist2012": "11.0.61030"})
             # Outside the domain, it is reached with one of its own accounts
             # (docs/real-estate.md, "Edge Transport servers").
             server.setdefault("local_account", {"username": "%s\\exadmin" % name.upper(),
@@ -194,6 +202,10 @@ def normalise_fleet(raw, source="<fleet>"):
                  "%s (%s): organization %r is not defined" % (where, name, server["organization"]))
         _require(server["dag"] is None or server["dag"] in dag_names,
                  "%s (%s): DAG %r is not defined" % (where, name, server["dag"]))
+        prerequisites = server["setup_prerequisites"]
+        _require(isinstance(prerequisites, dict) and set(prerequisites) <= SETUP_PREREQUISITES,
+                 "%s (%s): setup_prerequisites must map %s to a version or null"
+                 % (where, name, ", ".join(sorted(SETUP_PREREQUISITES))))
         unknown_faults = set(server["faults"]) - FAULT_KEYS
         _require(not unknown_faults, "%s (%s): unknown faults %s (known: %s)"
                  % (where, name, sorted(unknown_faults), ", ".join(sorted(FAULT_KEYS))))

@@ -112,6 +112,8 @@ def test_unknown_fault_is_a_clear_error(lab_factory):
     ({"servers": [{"name": "EX1", "build": "15.2.1748.10", "dag": "NOPE"}]}, "DAG 'NOPE' is not defined"),
     ({"servers": [{"name": "EX1", "build": "15.2.1748.10"}, {"name": "ex1", "build": "15.2.1748.10"}]},
      "appears twice"),
+    ({"servers": [{"name": "EX1", "build": "15.2.1748.10", "setup_prerequisites": {"vcredist2015": "14.0"}}]},
+     "setup_prerequisites must map ucma4, vcredist2012, vcredist2013 to a version or null"),
 ])
 def test_bad_fleet_files_name_the_problem(fleet, message):
     with pytest.raises(FleetError, match=message):

@@ -34,6 +34,8 @@ def audited_lab(tmp_path_factory):
     # machine) see the same estate and must write the same report.
     fleet = load_fleet()
     fleet["lab"]["clock_factor"] = 0
+    # EX19A lacks the Visual C++ 2013 runtime that Setup's readiness check needs for its planned CU.
+    next(s for s in fleet["servers"] if s["name"] == "EX19A")["setup_prerequisites"]["vcredist2013"] = None
     lab = start_lab(tmp_path_factory.mktemp("audit-lab"), fleet)
     # The Mitigation Service has run once everywhere, as it would have within the hour.
     for name in lab.endpoints:
@@ -68,6 +70,13 @@ def test_audit_reports_every_server_as_an_admin_would_read_it(audited_lab, tmp_p
     assert rows["EX16A"]["next_steps"].startswith("CU23")
     assert rows["EX19E"]["next_steps"] == "reboot → finish Setup"
     assert rows["EXSE1"]["next_steps"] == "none"
+    # The missing Visual C++ 2013 runtime is a critical finding there (its plan runs Setup), with the package
+    # to install; no other server has a Setup prerequisite finding.
+    [vc2013] = [f for f in rows["EX19A"]["findings"] if f["id"] == "setup_prerequisite_missing"]
+    assert vc2013["severity"] == "critical" and "Visual Studio 2013 is not installed" in vc2013["message"]
+    assert vc2013["remedy"].startswith("Install Visual C++ Redistributable Package for Visual Studio 2013")
+    assert [n for n, row in rows.items() if any(f["id"].startswith("setup_prerequisite") for f in row["findings"])] \
+        == ["EX19A"]
     summary = report["summary"]
     assert summary["by_eems_status"] == {"working": 3, "not_working": 7, "disabled": 1, "not_applicable": 1,
                                          "unknown": 0}

@@ -31,6 +31,13 @@ def _fleet():
             # The account's Organization Management assignments carry a custom
             # write scope (a server filter) that leaves EX19D out.
             server["ems_scope_excluded_role_groups"] = ["Organization Management"]
+        if server["name"] == "EX19A":
+            # Someone removed the Visual C++ 2013 runtime; its plan runs Setup (CU15, then SE).
+            server["setup_prerequisites"] = {"vcredist2012": "11.0.61030", "vcredist2013": None,
+                                             "ucma4": "5.0.8308.0"}
+        if server["name"] == "FBEX01":
+            # No UCMA, but its plan is one Security Update: Setup's readiness check does not run.
+            server["setup_prerequisites"] = {"vcredist2012": "11.0.61030", "vcredist2013": "12.0.40664"}
     return fleet
 
 
@@ -129,11 +136,27 @@ def test_preflight_names_the_missing_role_and_the_unreachable_repository_and_cha
     assert scoped == {"role_scope_excludes_server"}, ex19d["findings"]
     assert all("Set-ManagementScope" in f["fix"] for f in ex19d["findings"])
 
+    # The server without the Visual C++ 2013 runtime: only patch is blocked (Setup would refuse to start,
+    # with the server already out of service); staging still works. The fix names the package and its source.
+    ex19a = servers["EX19A"]
+    assert ex19a["jobs"] == {"audit": "ready", "stage": "ready", "patch": "blocked", "mitigate": "ready",
+                             "eems": "ready"}
+    [vc2013] = ex19a["findings"]
+    assert vc2013["id"] == "setup_prerequisite_missing" and vc2013["severity"] == "blocker"
+    assert vc2013["message"].startswith("Visual C++ Redistributable Package for Visual Studio 2013 is not installed.")
+    assert vc2013["fix"].startswith("Install Visual C++ Redistributable Package for Visual Studio 2013 "
+                                    "(12.0.40664 or later) from Microsoft support article 4032938")
+    # The server without UCMA whose plan is one SU: a warning, not a blocker.
+    fbex01 = servers["FBEX01"]
+    assert fbex01["status"] == "ready_with_warnings" and fbex01["jobs"]["patch"] == "warning"
+    assert [f["id"] for f in fbex01["findings"]] == ["setup_prerequisite_missing"]
+    assert "installs no Cumulative Update" in fbex01["findings"][0]["message"]
+
     # EX19E's interrupted setup is the fleet's own blocker; every other server is ready.
-    assert report["summary"]["hosts"]["not_ready"] == ["EX16C", "EX19C", "EX19D", "EX19E"]
+    assert report["summary"]["hosts"]["not_ready"] == ["EX16C", "EX19A", "EX19C", "EX19D", "EX19E"]
     assert {f["id"] for f in servers["EX19E"]["findings"]} >= {"setup_interrupted", "reboot_pending"}
     assert all(servers[name]["status"] == "ready" for name in servers
-               if name not in ("EX16C", "EX19C", "EX19D", "EX19E"))
+               if name not in ("EX16C", "EX19A", "EX19C", "EX19D", "EX19E", "FBEX01"))
 
     # Every format names both servers with their fix; the job fails after writing the report.
     for ext in ("md", "csv", "html"):
@@ -141,7 +164,7 @@ def test_preflight_names_the_missing_role_and_the_unreachable_repository_and_cha
             text = handle.read()
         assert "Set-OrganizationConfig" in text and "Allow this server to reach 127.0.0.1" in text, ext
     assert result.returncode != 0
-    assert "Not ready: EX16C, EX19C, EX19D, EX19E; the report says what to fix." in output
+    assert "Not ready: EX16C, EX19A, EX19C, EX19D, EX19E; the report says what to fix." in output
 
     # Check mode (an AWX "Check" job) runs the same reads and reaches the same verdicts.
     checked = run_playbook(inventory, "playbooks/preflight.yml", "--check", "--limit", "EX16C,EX19C,localhost",

@@ -15,7 +15,10 @@
 # and its organisation settings are a copy in AD LDS, not the organisation's
 # (HealthChecker reads EEMS only where IsEdgeServer is false), so those are
 # left null.
-# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-HostFqdn, Get-IdentityName, Get-PropertyValue, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent, Test-EdgeTransportRole
+# setup_prerequisites: the Visual C++ runtimes and UCMA that Setup's
+# readiness check needs (Get-SetupPrerequisiteState); read here so the audit
+# and preflight both see them.
+# Uses: Get-EemsSetting, Get-ExSetupVersion, Get-HostFqdn, Get-IdentityName, Get-PropertyValue, Get-SetupPrerequisiteState, Get-SetupWatermark, Get-UrlRewriteState, Open-ExchangeSession, Read-MitigationServiceEvent, Test-EdgeTransportRole
 param($HostArgs)
 
 function Get-InstalledExchangeUpdate {
@@ -188,6 +191,7 @@ $facts = [ordered]@{
     pending_reboot = [ordered]@{ pending = ($rebootReasons.Count -gt 0); reasons = $rebootReasons }
     services = $services
     url_rewrite = Get-UrlRewriteState
+    setup_prerequisites = Get-SetupPrerequisiteState
     rewrite_rules = @()
     mitigation_events = @(Read-MitigationServiceEvent)
     ems = [ordered]@{ available = $false; mode = $emsMode; error = $null }

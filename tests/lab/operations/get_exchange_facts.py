@@ -15,6 +15,29 @@ def _installed_updates(server):
     return []
 
 
+# The Uninstall entries each Visual C++ runtime package writes (its x64
+# Minimum and Additional Runtime MSIs, as in CSS-Exchange's Health Checker
+# test data, Diagnostics/HealthChecker/Tests/DataCollection/E19/OS/).
+_VC_YEARS = {"vcredist2012": "2012", "vcredist2013": "2013"}
+
+
+def _setup_prerequisites(server):
+    """Get-SetupPrerequisiteState: the runtimes and UCMA the fleet installed."""
+    installed = server["setup_prerequisites"]
+    runtimes = []
+    for package, year in sorted(_VC_YEARS.items()):
+        version = installed.get(package)
+        if not version:
+            continue
+        major, minor, build = (int(part) for part in version.split(".")[:3])
+        for kind in ("Minimum", "Additional"):
+            runtimes.append({"display_name": "Microsoft Visual C++ %s x64 %s Runtime - %s" % (year, kind, version),
+                             "display_version": version, "version_number": (major << 24) | (minor << 16) | build})
+    ucma = installed.get("ucma4")
+    return {"vc_redistributables": runtimes,
+            "ucma": {"installed": bool(ucma), "version": ucma or None, "source": "ucma_key" if ucma else None}}
+
+
 def _rewrite_rules(server):
     # No IIS on an Edge Transport server: WebAdministration cannot load.
     return None if is_edge(server) else iis.flat_rules(server)
@@ -97,6 +120,7 @@ def get_exchange_facts(ctx, args):
         "pending_reboot": _pending_reboot(server),
         "services": services,
         "url_rewrite": iis.url_rewrite_state(server),
+        "setup_prerequisites": _setup_prerequisites(server),
         "rewrite_rules": _rewrite_rules(server),
         "mitigation_events": events,
         "ems": {"available": False, "mode": effective_mode(server, args), "error": None},

@@ -27,7 +27,8 @@ BASE_ARGS = {
 }
 # Options of those actions that are not free text travelling to the host
 # (a known name, a date, a build): refused by their own form checks.
-FORM_CHECKED = {("mitigation", "name"), ("eems", "today"), ("build_facts", "target"), ("build_facts", "today")}
+FORM_CHECKED = {("mitigation", "name"), ("eems", "today"), ("build_facts", "target"), ("build_facts", "today"),
+                ("preflight", "target")}
 VALUES = {
     "nul": ("C:\\a\x00b", "contains a NUL byte"),
     "control": ("C:\\a\x01b", "contains the control character U+0001"),

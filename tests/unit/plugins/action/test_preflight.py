@@ -44,6 +44,7 @@ def test_spec_matches_doc_stub(module, doc):
     ({"repository_url": "ftp://x/"}, "EX01: repository_url 'ftp://x/' must be an http(s):// URL"),
     ({"repository_username": "u"}, "EX01: repository_username and repository_password go together"),
     ({"min_free_disk_gb": -1}, "EX01: min_free_disk_gb must not be negative"),
+    ({"target": "newest"}, "EX01: option target: target 'newest' is not allowed; use one of latest, eems"),
 ])
 def test_bad_input_names_the_host_and_option_and_contacts_nothing(args, message):
     connection = MagicMock()

@@ -120,3 +120,22 @@ def test_every_recorded_host_answer_conforms():
         with open(os.path.join(folder, name), encoding="utf-8") as handle:
             recorded = json.load(handle)
         assert _contracts.check_answer("Get-ExchangeFacts", recorded["stdout"]["data"]) is None, name
+
+
+def test_setup_prerequisites_are_optional_but_checked_when_present():
+    """An answer from before the Setup prerequisite read passes; a new one is held to its fields."""
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))), "unit",
+                          "data", "build_facts")
+    name = sorted(n for n in os.listdir(folder) if n.endswith(".json"))[0]
+    with open(os.path.join(folder, name), encoding="utf-8") as handle:
+        data = json.load(handle)["stdout"]["data"]
+    data.pop("setup_prerequisites", None)
+    assert _contracts.check_answer("Get-ExchangeFacts", data) is None
+    data["setup_prerequisites"] = {
+        "vc_redistributables": [{"display_name": "Microsoft Visual C++ 2013 x64 Minimum Runtime - 12.0.40664",
+                                 "display_version": "12.0.40664", "version_number": 201367256}],
+        "ucma": {"installed": False, "version": None, "source": None}}
+    assert _contracts.check_answer("Get-ExchangeFacts", data) is None
+    data["setup_prerequisites"]["ucma"]["source"] = "guess"
+    problem = _contracts.check_answer("Get-ExchangeFacts", data)
+    assert problem is not None and "setup_prerequisites.ucma.source" in str(problem)
