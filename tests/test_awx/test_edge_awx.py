@@ -116,6 +116,20 @@ def test_from_a_shell_the_edge_vault_beats_the_exchange_vault_for_the_edge_serve
     assert set(accounts.values()) == {("svc-exansible@CORP.CONTOSO.COM", "secret-of-exchange", "kerberos")}
 
 
+def test_a_site_that_sets_connection_variables_does_not_take_them_from_the_edge_server(tmp_path):
+    """site_ams and exchange_edge are both children of exchange: at the same
+    depth Ansible would let the later name (site_ams) win; the estate's
+    ansible_group_priority on exchange_edge keeps the Edge account on EDGE01."""
+    project, _made = _estate_copy(tmp_path, with_vault_files=True)
+    site = os.path.join(project, "inventory", "group_vars", "site_ams")
+    os.makedirs(site)
+    with open(os.path.join(site, "connection.yml"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump({"ansible_winrm_transport": "kerberos", "ansible_user": "site-account@CORP.CONTOSO.COM"}, handle)
+    accounts = _accounts(project)
+    assert accounts["EDGE01"] == ("exadmin", "secret-of-exchange_edge", "ntlm")
+    assert accounts["EXAMS01"][0] == "site-account@CORP.CONTOSO.COM"
+
+
 def test_the_awx_way_only_the_edge_server_takes_the_injected_account(tmp_path):
     project, _made = _estate_copy(tmp_path, with_vault_files=False)
     # What the Edge credential injects, beside the Machine credential's -u.
@@ -258,6 +272,6 @@ def test_without_the_injected_edge_account_the_report_names_the_edge_server_and_
     assert job["wsman"]["EDGE1"] == {"requests": 0, "auth_failures": 0}, job["wsman"]
     assert job["wsman"]["MBX1"]["requests"] > 0 and job["wsman"]["MBX1"]["auth_failures"] == 0
     edge = job["report"]["EDGE1"]
-    assert "'remote_user': 'exchange_edge_winrm_username' is undefined" in edge["error"], edge
+    assert "'exchange_edge_winrm_username' is undefined" in edge["error"], edge
     assert "0 server(s) unreachable () and 1 failed (EDGE1); they are named in the report." in job["stdout"]
     _no_secret_anywhere(job)
