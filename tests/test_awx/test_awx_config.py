@@ -65,6 +65,11 @@ def _template(config, name):
     return next(t for t in config["controller_templates"] + config["controller_workflows"] if t["name"] == name)
 
 
+def _named(items, name):
+    (found,) = [item for item in items if item["name"] == name]
+    return found
+
+
 # -- the shape -----------------------------------------------------------------
 
 def test_every_template_runs_a_playbook_of_the_estate_repository(config):
@@ -350,10 +355,15 @@ def test_the_success_notification_carries_the_summary_and_published_location(con
 # -- secrets and credentials -------------------------------------------------------
 
 def test_nothing_secret_is_committed(config):
-    machine, upload = config["controller_credentials"]
+    credentials = config["controller_credentials"]
+    machine = _named(credentials, "Exchange WinRM")
     assert machine["credential_type"] == "Machine"
     assert machine["inputs"]["password"] == "{{ awx_exchange_winrm_password }}"
-    assert upload["inputs"]["password"] == "{{ awx_exchange_report_password | default('') }}"
+    assert _named(credentials, "Exchange report upload")["inputs"]["password"] == \
+        "{{ awx_exchange_report_password | default('') }}"
+    assert _named(credentials, "Exchange Edge servers")["inputs"]["password"] == \
+        "{{ awx_exchange_edge_password | default('') }}"
+    assert len(credentials) == 3
     for folder in (os.path.join(REPO_ROOT, "awx"), ESTATE):
         for root, _dirs, files in os.walk(folder):
             for name in files:
@@ -364,7 +374,7 @@ def test_nothing_secret_is_committed(config):
 
 
 def test_the_upload_credential_injects_what_report_publish_reads(config):
-    (kind,) = config["controller_credential_types"]
+    kind = _named(config["controller_credential_types"], "Exchange report upload")
     ids = {f["id"] for f in kind["inputs"]["fields"]}
     secret = {f["id"] for f in kind["inputs"]["fields"] if f.get("secret")}
     assert secret == {"password"}
@@ -373,6 +383,34 @@ def test_the_upload_credential_injects_what_report_publish_reads(config):
     for variable, value in kind["injectors"]["extra_vars"].items():
         assert variable in options, variable
         assert re.fullmatch(r"\{\{ (\w+) \}\}", value).group(1) in ids
+
+
+def test_the_edge_credential_injects_exactly_what_the_edge_group_reads(config):
+    """The custom type's extra variables are the two that inventory/example's and
+    the estate's group_vars/exchange_edge hand to ansible_user/ansible_password."""
+    kind = _named(config["controller_credential_types"], "Exchange Edge local account")
+    assert kind["kind"] == "cloud" and kind["only_with_edge_account"] is True
+    fields = {f["id"]: f for f in kind["inputs"]["fields"]}
+    assert set(fields) == set(kind["inputs"]["required"]) == {"username", "password"}
+    assert {i for i, f in fields.items() if f.get("secret")} == {"password"}
+    assert kind["injectors"] == {"extra_vars": {"exchange_edge_winrm_username": "{{ username }}",
+                                                "exchange_edge_winrm_password": "{{ password }}"}}
+    credential = _named(config["controller_credentials"], "Exchange Edge servers")
+    assert credential["credential_type"] == kind["name"] and credential["only_with_edge_account"] is True
+    injected = {"ansible_user": "{{ exchange_edge_winrm_username }}",
+                "ansible_password": "{{ exchange_edge_winrm_password }}"}
+    for inventory in (os.path.join(REPO_ROOT, "inventory", "example"), os.path.join(ESTATE, "inventory")):
+        with open(os.path.join(inventory, "group_vars", "exchange_edge", "connection.yml"), encoding="utf-8") as h:
+            connection = yaml.safe_load(h)
+        assert {k: connection[k] for k in injected} == injected, inventory
+        assert connection["ansible_winrm_transport"] == "ntlm", inventory
+        used = set(re.findall(r"\{\{ (\w+) \}\}", " ".join(connection[k] for k in injected)))
+        assert used == set(kind["injectors"]["extra_vars"]), inventory
+    # The estate's shell-run file sets the same two, never ansible_user itself.
+    with open(os.path.join(ESTATE, "inventory", "group_vars", "exchange_edge", "vault.yml.example"),
+              encoding="utf-8") as handle:
+        shell = re.findall(r"^(\w+):", handle.read(), re.M)
+    assert set(shell) == set(kind["injectors"]["extra_vars"])
 
 
 # -- configure.yml against a recording, state-keeping stand-in for awx.awx --------
@@ -502,11 +540,13 @@ def _changed(result):
 
 SECRET = "Winrm-S3cret-for-test"
 UPLOAD_SECRET = "Upl0ad-S3cret-for-test"
+EDGE_SECRET = "Edg3-S3cret-for-test"
+EDGE = ("-e", "awx_exchange_edge_username=EDGE01\\exadmin", "-e", "awx_exchange_edge_password=%s" % EDGE_SECRET)
 
 
 def test_configure_creates_the_objects_awx_needs_and_a_second_run_changes_nothing(tmp_path, config):
     args = ("-e", "awx_exchange_winrm_password=%s" % SECRET, "-e", "awx_exchange_report_password=%s" % UPLOAD_SECRET,
-            "-v")
+            *EDGE, "-v")
     result, calls = _configure(tmp_path, *args)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     by_module = _by_module(calls)
@@ -514,18 +554,22 @@ def test_configure_creates_the_objects_awx_needs_and_a_second_run_changes_nothin
     credentials = {a["name"]: a for a in by_module["credential"]}
     assert credentials["Exchange WinRM"]["inputs"]["password"] == SECRET
     assert credentials["Exchange report upload"]["inputs"]["password"] == UPLOAD_SECRET
-    assert SECRET not in result.stdout + result.stderr and UPLOAD_SECRET not in result.stdout + result.stderr
+    assert credentials["Exchange Edge servers"]["inputs"] == {"username": "EDGE01\\exadmin", "password": EDGE_SECRET}
+    for secret in (SECRET, UPLOAD_SECRET, EDGE_SECRET):
+        assert secret not in result.stdout + result.stderr
     # AWX renders these itself: configure.yml passed them on untouched.
-    (kind,) = by_module["credential_type"]
-    assert kind["injectors"]["extra_vars"]["exchange_report_publish_password"] == "{{ password }}"
+    kinds = {a["name"]: a for a in by_module["credential_type"]}
+    assert kinds["Exchange report upload"]["injectors"]["extra_vars"]["exchange_report_publish_password"] == "{{ password }}"
+    assert kinds["Exchange Edge local account"]["injectors"]["extra_vars"]["exchange_edge_winrm_password"] == "{{ password }}"
     notifications = {a["name"]: a for a in by_module["notification_template"]}
     assert "{{ (job.artifacts or {}) | tojson }}" in notifications["Exchange - job succeeded"]["messages"]["success"]["body"]
 
     templates = {a["name"]: a for a in by_module["job_template"]}
     assert set(templates) == {t["name"] for t in config["controller_templates"]}
     assert templates["Exchange - Audit"]["job_type"] == "check"
-    assert templates["Exchange - Audit"]["credentials"] == ["Exchange WinRM", "Exchange report upload"]
-    assert templates["Exchange - Stage"]["credentials"] == ["Exchange WinRM"]
+    assert templates["Exchange - Audit"]["credentials"] == ["Exchange WinRM", "Exchange report upload",
+                                                            "Exchange Edge servers"]
+    assert templates["Exchange - Stage"]["credentials"] == ["Exchange WinRM", "Exchange Edge servers"]
     (workflow,) = by_module["workflow_job_template"]
     assert "destroy_current_schema" not in workflow and "schema" not in workflow
     # The nodes one by one: the approval with its timeout, then the links in the schema's order.
@@ -558,6 +602,43 @@ def test_without_an_upload_account_no_upload_credential_is_made_or_attached(tmp_
     by_module = _by_module(calls)
     assert [a["name"] for a in by_module["credential"]] == ["Exchange WinRM"]
     assert all(a["credentials"] == ["Exchange WinRM"] for a in by_module["job_template"])
+    # Nor anything of the Edge servers' account: no type, no credential, nothing attached.
+    assert [a["name"] for a in by_module["credential_type"]] == ["Exchange report upload"]
+    assert "exchange_edge" not in json.dumps(calls) and "Edge local" not in json.dumps(calls)
+
+
+def test_with_an_edge_account_every_template_that_reaches_servers_gets_it_and_nothing_else(tmp_path, config):
+    result, calls = _configure(tmp_path, "-e", "awx_exchange_winrm_password=%s" % SECRET, *EDGE)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert EDGE_SECRET not in result.stdout + result.stderr
+    by_module = _by_module(calls)
+    assert [a["name"] for a in by_module["credential_type"]] == ["Exchange report upload", "Exchange Edge local account"]
+    assert [a["name"] for a in by_module["credential"]] == ["Exchange WinRM", "Exchange Edge servers"]
+    edge = _named(by_module["credential"], "Exchange Edge servers")
+    assert edge["credential_type"] == "Exchange Edge local account"
+    assert edge["inputs"] == {"username": "EDGE01\\exadmin", "password": EDGE_SECRET}
+    # Wherever the domain account goes (every template reaches Exchange servers,
+    # so an Edge server may be among them), and only there.
+    reaching = {t["name"] for t in config["controller_templates"] if "Exchange WinRM" in t["credentials"]}
+    assert reaching == {t["name"] for t in config["controller_templates"]} and len(reaching) == 7
+    for template in by_module["job_template"]:
+        expected = ["Exchange WinRM", "Exchange Edge servers"] if template["name"] in reaching else ["Exchange WinRM"]
+        assert template["credentials"] == expected, template["name"]
+    # Workflows, schedules, the project and the inventory source carry no credential of it.
+    for module in ("workflow_job_template", "workflow_job_template_node", "schedule", "project", "inventory_source"):
+        assert "Exchange Edge servers" not in json.dumps(by_module.get(module, [])), module
+    # Given again, nothing changes.
+    second, _calls = _configure(tmp_path, "-e", "awx_exchange_winrm_password=%s" % SECRET, *EDGE, run="2")
+    assert second.returncode == 0 and _changed(second) == 0, second.stdout[-3000:]
+
+
+def test_an_edge_password_without_its_username_is_refused_before_awx_is_touched(tmp_path):
+    result, calls = _configure(tmp_path, "-e", "awx_exchange_winrm_password=%s" % SECRET,
+                               "-e", "awx_exchange_edge_password=%s" % EDGE_SECRET)
+    assert result.returncode != 0
+    assert "With awx_exchange_edge_password, set awx_exchange_edge_username too" in result.stdout
+    assert EDGE_SECRET not in result.stdout + result.stderr
+    assert calls == []
 
 
 def test_a_missing_estate_playbook_skips_its_template_and_schedule(tmp_path):
