@@ -34,6 +34,7 @@ import re
 import uuid
 
 from . import builds
+from .fleet import is_edge
 
 DEFAULT_SECONDS = {"cu": 600, "su": 180, "dotnet": 300, "prepare_schema": 120, "prepare_ad": 120}
 TASK_KEY = "installer_task"
@@ -87,6 +88,19 @@ def package_unpack_style(installer):
     return PACKAGE_UNPACK.get(4 if match.group(2) else int(match.group(1)))
 
 
+# Setup's Error rules for its software prerequisites, as its logs name them
+# (CSS-Exchange Setup test logs; see _data/setup_prerequisites.yml): the
+# package each evaluates, on a Mailbox server (Edge needs neither).
+SETUP_PREREQUISITE_RULES = (("vcredist2013", "VC2013RedistDependencyRequirement"), ("ucma4", "UcmaRedistMsi"))
+
+
+def _failed_prerequisite_rule(server):
+    if is_edge(server):
+        return None
+    installed = server.get("setup_prerequisites") or {}
+    return next((rule for package, rule in SETUP_PREREQUISITE_RULES if not installed.get(package)), None)
+
+
 def start(lab, server, kind, installer, expected_build, update, username, switches=None, extract_to=None,
           media_build=None, unpack=None):
     now = lab.clock.now()
@@ -112,6 +126,12 @@ def start(lab, server, kind, installer, expected_build, update, username, switch
         licence = [x for x in task["switches"] if x.lower().startswith("/iacceptexchangeserverlicenseterms")]
         if media_build and licence and licence[0] != licence_switch_for(media_build):
             task["rejected"] = "The following switch isn't valid for this Setup: %s" % licence[0]
+        elif kind == "cu" and _failed_prerequisite_rule(server):
+            # Setup's readiness check stops before it changes anything (the
+            # rules of plugins/plugin_utils/_data/setup_prerequisites.yml;
+            # this sentence is the lab's, not Setup's).
+            task["rejected"] = "The prerequisite check failed: rule %s (a required package is not installed)" \
+                % _failed_prerequisite_rule(server)
     else:
         task["log"] += ["=== Verbose logging started: %s ===" % now.strftime("%m/%d/%Y %H:%M:%S"),
                         "MSI (s) (0C:10): Executing op: ProductInfo(%s)" % update]

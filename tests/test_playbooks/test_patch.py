@@ -136,6 +136,21 @@ def test_a_server_at_its_target_with_only_a_pending_restart_is_judged_after_exch
     assert {s["state"] for s in server["services"].values() if s["start_mode"] == "Automatic"} == {"Running"}
 
 
+def test_a_server_without_setups_prerequisites_is_not_taken_out_for_a_cu_setup_would_refuse(lab_factory, tmp_path):
+    lab = lab_factory(_fleet(PS1={"build": "15.2.1544.39", "setup_prerequisites": {
+        "vcredist2012": "11.0.61030", "vcredist2013": None, "ucma4": "5.0.8308.0"}}))
+    result, rows = _patch(lab, tmp_path, ["PS1"])
+    assert result.returncode != 0, _out(result)
+    row = rows["PS1"]
+    assert (row["status"], row["in_maintenance"], row["steps_done"]) == ("failed", False, []), row
+    assert row["message"].startswith("not taken out of service: Visual C++ Redistributable Package for Visual "
+                                      "Studio 2013 is not installed."), row["message"]
+    assert "Fix: Install Visual C++ Redistributable Package for Visual Studio 2013" in row["message"]
+    # Nothing was changed on it: no maintenance step, no installer, no restart.
+    assert not {"Enter-MaintenanceStep", "Start-InstallerTask", "Restart-HostComputer"} & set(_ops(lab, "PS1"))
+    assert lab.state.server("PS1")["build"] == "15.2.1544.39"
+
+
 def test_check_mode_predicts_the_real_run_and_sends_no_writing_operation(lab_factory, tmp_path):
     lab = lab_factory(_fleet())
     hosts = ["PM2", "PS1", "PS2"]
