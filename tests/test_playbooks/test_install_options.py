@@ -67,7 +67,9 @@ def _runs(lab, name):
 # -- services kept off on purpose ------------------------------------------
 
 def test_a_server_with_pop3_and_imap4_disabled_on_purpose_is_patched_and_returns_to_service(lab_factory, tmp_path):
-    lab = lab_factory(_fleet(PS1={"services": _pop_imap_off()}))
+    # Services start with the boot here, so every health read is counted
+    # against the services meant off, not against the start-up wait.
+    lab = lab_factory(_fleet(PS1={"services": _pop_imap_off(), "services_start_seconds": 0}))
     result, rows = _patch(lab, tmp_path, ["PS1"], "-e", "exchange_patch_services_timeout=60")
     assert result.returncode == 0, _out(result)
     assert rows["PS1"]["status"] == "patched", rows["PS1"]
