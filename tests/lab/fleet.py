@@ -88,6 +88,9 @@ SERVER_DEFAULTS = {
     # services stay StartPending this long (lab seconds) after the boot, so a
     # client that judges health at once sees them not running yet.
     "services_start_seconds": 120,
+    # Its passive database copies then resynchronize this long (lab seconds)
+    # before they are Healthy again (see Lab._copies_down).
+    "copy_resync_seconds": 180,
     # The Exchange role groups of the account this server is managed with
     # (inventories may give each host its own ems_username); see data/rbac.yml.
     "ems_role_groups": ["Organization Management"],

@@ -21,8 +21,11 @@ Enter-MaintenanceStep writes under HKLM\\SOFTWARE\\onprem.exchange\\Maintenance;
 it lives with the server, so it survives restarts).  A DAG may carry
 ``cluster_group_owner`` (the node owning the cluster core group, the PAM);
 by default its lowest-named member.
-``dag_violations`` replays the log and names every moment two members of
-one DAG were out together.
+``dag_violations`` replays the log and names every moment a member of a
+DAG went out of service while another member was out, or still had a copy
+that was not healthy again (ServiceDown or Resynchronizing after its
+restart): each entry also records whether the server's own passive copies
+were all healthy (``copies_healthy``).
 """
 from __future__ import annotations
 
@@ -112,32 +115,52 @@ def set_queue_rate(server, now, rate):
     server["queue"] = {"messages": remaining, "since": now.isoformat(), "rate": rate}
 
 
+def copies_healthy(state, server):
+    """Whether every replicated copy on ``server`` is healthy (or mounted there)."""
+    for database in state.databases_on(server["name"]):
+        if len(database["copies"]) < 2 or database.get("active") == server["name"]:
+            continue
+        if database["copies"][server["name"]]["status"] not in HEALTHY_COPY:
+            return False
+    return True
+
+
 def record(lab, server, event, detail=None):
     """Append one transition; the caller holds the state lock."""
     log = lab.state.data.setdefault("maintenance_log", [])
     log.append({"seq": len(log) + 1, "time": lab.clock.iso(), "server": server["name"], "dag": server["dag"],
-                "event": event, "detail": detail, "out_of_service": out_of_service(server)})
+                "event": event, "detail": detail, "out_of_service": out_of_service(server),
+                "copies_healthy": copies_healthy(lab.state, server)})
     lab.state_changed()
     if event != "network_cut":
         lab.note_transition(server, event)
 
 
 def dag_violations(log):
-    """Moments when two or more members of one DAG were out of service at once."""
+    """Moments a member of a DAG went out of service while another member was
+    out too, or had copies not yet healthy again after its restart."""
     out = {}
+    recovering = {}
     violations = []
     for entry in log:
         if not entry.get("dag"):
             continue
         members = out.setdefault(entry["dag"], set())
+        unhealthy = recovering.setdefault(entry["dag"], set())
         was_out = entry["server"] in members
         if entry["out_of_service"]:
             members.add(entry["server"])
         else:
             members.discard(entry["server"])
-        if entry["out_of_service"] and not was_out and len(members) > 1:
-            violations.append({"dag": entry["dag"], "servers": sorted(members), "time": entry["time"],
-                               "seq": entry["seq"], "event": entry["event"]})
+        if entry.get("copies_healthy", True):
+            unhealthy.discard(entry["server"])
+        else:
+            unhealthy.add(entry["server"])
+        others = (members | unhealthy) - {entry["server"]}
+        if entry["out_of_service"] and not was_out and others:
+            violations.append({"dag": entry["dag"], "servers": sorted(members | unhealthy), "time": entry["time"],
+                               "seq": entry["seq"], "event": entry["event"],
+                               "recovering": sorted(unhealthy - {entry["server"]})})
     return violations
 
 

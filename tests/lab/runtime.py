@@ -229,6 +229,7 @@ class Lab:
             server["rebooting_until"] = (self.clock.now() + _dt.timedelta(seconds=seconds)).isoformat()
             server["last_reboot_reason"] = reason
             self._begin_downtime(server)
+            self._copies_down(server)
             maintenance.record(self, server, "reboot_start", reason)
         self.state_changed()
         return server["rebooting_until"]
@@ -254,17 +255,51 @@ class Lab:
                 service["state"] = "Stopped"
         started = now + _dt.timedelta(seconds=delay)
         server["services_starting_until"] = started.isoformat() if delay > 0 else None
+        if delay <= 0:
+            self._copies_resynchronize(server, now)
         # The Mitigation Service checks right after it starts.
         server["eems"]["next_check"] = started.isoformat()
         self.wsman.set_down(server["name"], bool(server["faults"].get("unreachable")))
         maintenance.record(self, server, "reboot_end")
 
-    @staticmethod
-    def _services_started(server):
+    def _services_started(self, server, now):
         server["services_starting_until"] = None
         for service in server["services"].values():
             if service["state"] == "StartPending":
                 service["state"] = "Running"
+        self._copies_resynchronize(server, now)
+
+    # A DAG member's passive copies while it restarts: ServiceDown, then
+    # Resynchronizing once its services run (the log shipping catches up),
+    # then Healthy copy_resync_seconds later. Status names are those of
+    # Get-MailboxDatabaseCopyStatus (Learn, "Get-MailboxDatabaseCopyStatus",
+    # the Status values). Only copies that were Healthy take this path: a
+    # copy failed on purpose (FailedAndSuspended) stays failed.
+    def _copies_down(self, server):
+        for database in self.state.databases_on(server["name"]):
+            copy = database["copies"][server["name"]]
+            if len(database["copies"]) > 1 and (copy["status"] == "Healthy" or copy.get("recovering")):
+                copy.update(status="ServiceDown", recovering=True)
+
+    def _copies_resynchronize(self, server, now):
+        recovering = [database["copies"][server["name"]] for database in self.state.databases_on(server["name"])
+                      if database["copies"][server["name"]].get("recovering")]
+        for copy in recovering:
+            copy["status"] = "Resynchronizing"
+        if recovering:
+            maintenance.record(self, server, "copies_resynchronizing")
+        seconds = float(server.get("copy_resync_seconds") or 0)
+        server["copies_healthy_at"] = (now + _dt.timedelta(seconds=seconds)).isoformat() if recovering else None
+        if recovering and seconds <= 0:
+            self._copies_healthy(server)
+
+    def _copies_healthy(self, server):
+        server["copies_healthy_at"] = None
+        for database in self.state.databases_on(server["name"]):
+            copy = database["copies"][server["name"]]
+            if copy.pop("recovering", None):
+                copy["status"] = "Healthy"
+        maintenance.record(self, server, "copies_healthy")
 
     def run_eems_check(self, name):
         with self.state.lock:
@@ -315,7 +350,11 @@ class Lab:
                     self.state_changed()
                 starting = server.get("services_starting_until")
                 if starting and not server.get("rebooting_until") and _dt.datetime.fromisoformat(starting) <= now:
-                    self._services_started(server)
+                    self._services_started(server, now)
+                    self.state_changed()
+                healthy_at = server.get("copies_healthy_at")
+                if healthy_at and not server.get("rebooting_until") and _dt.datetime.fromisoformat(healthy_at) <= now:
+                    self._copies_healthy(server)
                     self.state_changed()
                 # Installer tasks and requested restarts run in lab time.
                 if installer.advance(self, server, now):

@@ -11,6 +11,7 @@ import winrm.exceptions
 
 from ansible_collections.onprem.exchange.plugins.plugin_utils._eems_status import cause_from_event
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import run_host_operation
+from lab import maintenance
 from lab.client import WinRMClient
 from lab.fleet import FleetError, normalise_fleet
 
@@ -76,6 +77,46 @@ def test_reboot_clears_pending_reboot_and_services_that_fail_stay_stopped(lab_fa
     lab.clock.advance(server["services_start_seconds"])
     assert _wait_until(lambda: server["services"]["W3SVC"]["state"] == "Running")
     assert server["services"]["MSExchangeTransport"]["state"] == "Stopped"
+
+
+def test_a_restarted_members_copies_resynchronize_and_going_out_beside_it_is_a_dag_violation(lab_factory):
+    lab = lab_factory()
+    member, other = lab.state.server("EX19B"), lab.state.server("EX19C")
+    copies = [db["copies"]["EX19B"] for db in lab.state.databases_on("EX19B") if len(db["copies"]) > 1
+              and db.get("active") != "EX19B"]
+    assert copies and {c["status"] for c in copies} == {"Healthy"}
+    lab.reboot("EX19B")
+    assert {c["status"] for c in copies} == {"ServiceDown"}
+    lab.clock.advance(member["reboot_seconds"] + member["services_start_seconds"])
+    assert _wait_until(lambda: {c["status"] for c in copies} == {"Resynchronizing"})
+    # Another member goes out while EX19B's copies still catch up: a violation.
+    with lab.state.lock:
+        other["component_states"]["ServerWideOffline"] = "Inactive"
+        maintenance.record(lab, other, "server_offline")
+    [violation] = lab.dag_violations()
+    assert (violation["servers"], violation["recovering"]) == (["EX19B", "EX19C"], ["EX19B"])
+    with lab.state.lock:
+        other["component_states"]["ServerWideOffline"] = "Active"
+        maintenance.record(lab, other, "server_online")
+    lab.clock.advance(member["copy_resync_seconds"])
+    assert _wait_until(lambda: {c["status"] for c in copies} == {"Healthy"})
+    # Once they are healthy, the same step is no violation.
+    with lab.state.lock:
+        other["component_states"]["ServerWideOffline"] = "Inactive"
+        maintenance.record(lab, other, "server_offline")
+    assert len(lab.dag_violations()) == 1
+
+
+def test_a_copy_failed_on_purpose_stays_failed_through_a_restart(lab_factory):
+    lab = lab_factory()
+    database = next(db for db in lab.state.databases_on("EX19C") if len(db["copies"]) > 1
+                    and db.get("active") != "EX19C")
+    database["copies"]["EX19C"]["status"] = "FailedAndSuspended"
+    server = lab.state.server("EX19C")
+    lab.reboot("EX19C")
+    lab.clock.advance(server["reboot_seconds"] + server["services_start_seconds"] + server["copy_resync_seconds"])
+    assert _wait_until(lambda: not server.get("rebooting_until") and not server.get("copies_healthy_at"))
+    assert database["copies"]["EX19C"]["status"] == "FailedAndSuspended"
 
 
 def test_latency_fault_delays_answers_but_they_still_arrive(lab_factory):

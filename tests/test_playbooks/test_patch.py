@@ -103,6 +103,11 @@ def test_window_patches_a_dag_member_cu_and_su_and_su_only_servers_then_changes_
     assert lab.dag_violations() == []
     out_of_service = {e["server"] for e in lab.maintenance_log if e["out_of_service"]}
     assert {"PM1", "PM2"} <= out_of_service and "PM3" not in out_of_service
+    # Each member's copies resynchronized after its restarts, and the next
+    # member went out only once they were healthy again (dag_violations
+    # counts going out beside a recovering member as a violation too).
+    resynced = {e["server"] for e in lab.maintenance_log if e["event"] == "copies_resynchronizing"}
+    assert {"PM1", "PM2"} <= resynced
 
     again, rows = _patch(lab, tmp_path, hosts, name="again")
     assert again.returncode == 0, _out(again)
