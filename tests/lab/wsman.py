@@ -336,6 +336,10 @@ class ListeningEndpoint:
         self.tls = tls
         self.down = False
         self.listener: socket.socket | None = None
+        # While down: a socket bound to the port but not listening, so
+        # connections are refused as on a host whose listener is off, and no
+        # other socket (a client's ephemeral port) can take the port meanwhile.
+        self.holder: socket.socket | None = None
         self.connections: set[_Connection] = set()
         self.shells: dict[str, _Shell] = {}
         self.commands_per_shell = commands_per_shell
@@ -349,13 +353,22 @@ class ListeningEndpoint:
         # Receives wake up at once instead of polling.
         self.changed = threading.Condition(self.lock)
 
-    def open_listener(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # SO_REUSEADDR lets set_down(False) bind the same port again while old
-        # connections linger in TIME_WAIT.
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    def _bound_socket(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # SO_REUSEADDR lets the port be bound again while old connections
+        # linger in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            listener.bind((self.host, self.port))
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def open_listener(self) -> None:
+        # Back up: the socket that held the port starts listening on it.
+        listener, self.holder = self.holder or self._bound_socket(), None
+        try:
             listener.listen(128)
         except OSError:
             listener.close()
@@ -363,6 +376,19 @@ class ListeningEndpoint:
         listener.setblocking(False)
         self.port = listener.getsockname()[1]
         self.listener = listener
+
+    def hold_port(self) -> None:
+        """Keep the port bound while down (best effort: if it was taken in
+        the instant after the listener closed, open_listener binds anew)."""
+        try:
+            self.holder = self._bound_socket()
+        except OSError:
+            self.holder = None
+
+    def release_port(self) -> None:
+        if self.holder is not None:
+            self.holder.close()
+            self.holder = None
 
     def close_connections(self) -> None:
         with self.lock:
@@ -559,6 +585,7 @@ class WSManServer:
             endpoint.down = down
             if down:
                 self._close_listener(endpoint)
+                endpoint.hold_port()
             else:
                 endpoint.open_listener()
                 if self._selector is not None:
@@ -611,6 +638,7 @@ class WSManServer:
 
     def _close_listener(self, endpoint: ListeningEndpoint) -> None:
         # Caller holds self._lock.
+        endpoint.release_port()
         if endpoint.listener is None:
             return
         if self._selector is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import errno
 import itertools
 import os
 import socket
@@ -523,6 +524,23 @@ def test_set_down_refuses_then_returns_on_same_port(server, endpoint, pki):
     command_id = protocol.run_command(shell_id, "echo", ["back"])
     assert protocol.get_command_output(shell_id, command_id) == (b"back", b"", 0)
     protocol.close_shell(shell_id)
+
+
+def test_a_down_endpoint_keeps_its_port_so_nothing_else_can_take_it(server, endpoint, pki):
+    # A client's ephemeral port once landed on a down endpoint's port, and
+    # the endpoint could not come back (EADDRINUSE): the port is held now.
+    name, port = endpoint
+    server.set_down(name, True)
+    intruder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(OSError) as taken:
+            intruder.bind(("127.0.0.1", port))
+        assert taken.value.errno == errno.EADDRINUSE
+    finally:
+        intruder.close()
+    server.set_down(name, False)
+    assert server.endpoint(name).port == port
+    assert make_protocol(port, pki).open_shell()
 
 
 def test_set_down_closes_open_connections(server, endpoint, pki):
