@@ -13,9 +13,8 @@ summary: one lost server must not hide the other seven.
 from __future__ import annotations
 
 import json
-import re
 
-from ansible_collections.onprem.exchange.plugins.plugin_utils._fleet import host_var
+from ansible_collections.onprem.exchange.plugins.plugin_utils._fleet import host_var, own_words
 
 # Registered results eems.yml leaves on a host, newest step last: when a host
 # has no exchange_eems record (it left the play mid-way), the newest of these
@@ -32,15 +31,10 @@ def _reason_from_steps(host_vars):
     for name in reversed(STEP_RESULTS):
         result = _mapping(host_var(host_vars, name))
         if result.get("unreachable"):
-            return "unreachable", _own_words(result.get("msg") or "unreachable")
+            return "unreachable", own_words(result.get("msg") or "unreachable")
         if result.get("failed"):
-            return "failed", _own_words(result.get("msg") or "failed")
+            return "failed", own_words(result.get("msg") or "failed")
     return None
-
-
-def _own_words(message):
-    """``message`` without ansible-core's "Task failed: " prefix."""
-    return re.sub(r"^Task failed: ", "", str(message))
 
 
 def host_record(host, host_vars):
@@ -49,7 +43,7 @@ def host_record(host, host_vars):
     if isinstance(record, dict) and record.get("state"):
         record = dict(record)
         if isinstance(record.get("error"), str):
-            record["error"] = _own_words(record["error"])
+            record["error"] = own_words(record["error"])
         return record
     found = _reason_from_steps(host_vars)
     state, error = found or ("no_result", "no EEMS result was recorded for this server (it left the play before "

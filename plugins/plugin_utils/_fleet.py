@@ -11,6 +11,8 @@ Ansible's ``hostvars`` or a plain dict of dicts.
 """
 from __future__ import annotations
 
+import re
+
 # Plan steps that finish an interrupted Setup: only with its own CU media.
 RESUME_SETUP = "resume_setup"
 
@@ -22,6 +24,12 @@ def host_var(mapping, key, default=None):
     except (KeyError, TypeError, AttributeError):
         return default
     return default if value is None else value
+
+
+def own_words(message):
+    """A result's ``msg`` as text, without the "Task failed: " ansible-core
+    puts before a failed or unreachable task's own message."""
+    return re.sub(r"^Task failed: ", "", str(message))
 
 
 def _has(mapping, key):

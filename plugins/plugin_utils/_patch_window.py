@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime
 import re
 
+from ._fleet import own_words
+
 WINDOW_END_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _WINDOW_END = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 _MINUTES = re.compile(r"^[0-9]+$")
@@ -105,8 +107,7 @@ def unreachable_message(results):
     for result in results or []:
         if not isinstance(result, dict) or not result.get("unreachable"):
             continue
-        message = str(result.get("msg") or "no answer")
-        return re.sub(r"^Task failed: ", "", message)
+        return own_words(result.get("msg") or "no answer")
     return ""
 
 
@@ -131,7 +132,7 @@ def _result(value):
 
 
 def _message(result, default="no answer"):
-    return re.sub(r"^Task failed: ", "", str(result.get("msg") or default))
+    return own_words(result.get("msg") or default)
 
 
 def sweep_conclusion(window):

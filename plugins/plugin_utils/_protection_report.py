@@ -15,8 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 
+from ._fleet import own_words
 from ._report.escape import csv_cell, md, text
 from ._report.kind import ReportKind, report_day
 from ._report.page import group_servers, markdown_groups, render
@@ -38,8 +38,7 @@ _LOOP_MESSAGES = ("All items completed", "One or more items failed", "All items 
 
 
 def _message(result):
-    # Without ansible-core's "Task failed: " prefix: the host's own words.
-    return re.sub(r"^Task failed: ", "", str((result or {}).get("msg") or "no message"))
+    return own_words((result or {}).get("msg") or "no message")
 
 
 def _cause(result):
