@@ -15,15 +15,10 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.onprem.exchange.plugins.plugin_utils._bounds import (
-    MAX_LOCATION,
-    MAX_WINDOWS_FOLDER,
-    controller_path_problem,
-    text_problem,
-)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._host_call import HostCallError, run_host_operation
 from ansible_collections.onprem.exchange.plugins.plugin_utils._report_share import (
     ReportShareError,
+    bounds_problem,
     check_answer,
     location,
     publish_request,
@@ -52,12 +47,10 @@ class ActionModule(ActionBase):
         published = {}
         try:
             # Bounds first (NUL, control characters, length), naming the option.
-            for problem in [text_problem(args["share"], "share", max_length=MAX_LOCATION),
-                            text_problem(args["folder"], "folder", max_length=MAX_WINDOWS_FOLDER),
-                            text_problem(args.get("username"), "username", max_length=256)] + \
-                    [controller_path_problem(str(path), "files.%s" % kind) for kind, path in sorted(args["files"].items())]:
-                if problem:
-                    raise ReportShareError("%s; nothing was sent" % problem)
+            problem = bounds_problem(args["share"], args["folder"], "folder", args.get("username"),
+                                     {"files.%s" % kind: path for kind, path in args["files"].items()})
+            if problem:
+                raise ReportShareError("%s; nothing was sent" % problem)
             where = location(args["share"], args["folder"])
             for kind, path in sorted(args["files"].items()):
                 if not os.path.isfile(str(path)):

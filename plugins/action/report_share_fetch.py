@@ -22,9 +22,10 @@ from ansible_collections.onprem.exchange.plugins.plugin_utils._report.writer imp
     ReportError, prepare_dir, write_atomically)
 from ansible_collections.onprem.exchange.plugins.plugin_utils._report_share import (
     ReportShareError,
+    bounds_problem,
     check_fetched,
     fetch_request,
-    share_root,
+    location,
 )
 
 ARGUMENT_SPEC = {
@@ -47,9 +48,12 @@ class ActionModule(ActionBase):
         args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         host = self._task.delegate_to or (task_vars or {}).get("inventory_hostname")
         try:
+            # Bounds first (NUL, control characters, length), naming the option.
+            problem = bounds_problem(args["share"], args["path"], "path", args["username"], {"dest": args["dest"]})
+            if problem:
+                raise ReportShareError("%s; nothing was sent" % problem)
             request = fetch_request(args["share"], args["path"], args["username"], args["password"])
-            where = share_root(args["share"]) + "\\" + (request["folder"] + "\\" if request["folder"] else "") \
-                + request["name"]
+            where = location(args["share"], request["folder"]) + request["name"]
             try:
                 answer = run_host_operation(self._connection, "Get-ReportFile", request)
             except HostCallError as error:

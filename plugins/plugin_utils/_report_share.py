@@ -14,6 +14,8 @@ import base64
 import hashlib
 import re
 
+from ._bounds import MAX_LOCATION, MAX_WINDOWS_FOLDER, controller_path_problem, text_problem
+
 # \\server\share, then optional folders; no wildcards or characters Windows
 # refuses in names, no "." or ".." parts.
 _BAD_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
@@ -24,6 +26,18 @@ MAX_BYTES = 32 * 1024 * 1024
 
 class ReportShareError(ValueError):
     """Bad input or a wrong answer, said so a person can act on it."""
+
+
+def bounds_problem(share, below, below_option, username=None, controller_paths=None):
+    """The first value that is too long or holds a control character (NUL
+    included), as a sentence naming its option; None when all are in bounds.
+    ``below`` is the folder or file path under the share (``below_option``
+    names it), ``controller_paths`` maps options to paths on the controller."""
+    problems = [text_problem(share, "share", max_length=MAX_LOCATION),
+                text_problem(below, below_option, max_length=MAX_WINDOWS_FOLDER),
+                text_problem(username, "username", max_length=256)]
+    problems += [controller_path_problem(str(path), option) for option, path in sorted((controller_paths or {}).items())]
+    return next((problem for problem in problems if problem), None)
 
 
 def _parts(text, what):

@@ -171,6 +171,24 @@ def test_report_share_bounds_what_it_sends(monkeypatch, tmp_path, args, message)
     assert sent == []
 
 
+@pytest.mark.parametrize("args, message", [
+    ({"share": "\\\\files\\" + "s" * 70000}, "share is 70008 characters long, more than the 2048 allowed"),
+    ({"path": "eems-watch/" + "h" * 5000}, "path is 5011 characters long"),
+    ({"username": "CONTOSO\\a\x01b", "password": "pw"}, "username contains the control character U+0001"),
+    ({"dest": "/tmp/history\x00.json"}, "dest contains a NUL byte"),
+])
+def test_report_share_fetch_bounds_what_it_sends_and_where_it_writes(monkeypatch, args, message):
+    module = importlib.import_module("ansible_collections.onprem.exchange.plugins.action.report_share_fetch")
+    sent = []
+    monkeypatch.setattr(module, "run_host_operation", lambda connection, operation, request: sent.append(operation))
+    defaults = {"share": "\\\\files\\reports", "path": "eems-watch/eems-watch-history.json",
+                "dest": "/tmp/eems-watch-history.json"}
+    with pytest.raises(AnsibleActionFail) as refused:
+        _run_controller("report_share_fetch", dict(defaults, **args))
+    assert str(refused.value).startswith(message) and str(refused.value).endswith("(host EXH1)"), str(refused.value)
+    assert sent == []
+
+
 def _run_controller(name, args):
     module = importlib.import_module("ansible_collections.onprem.exchange.plugins.action." + name)
     task = MagicMock(Task)
