@@ -98,27 +98,18 @@ def setup_prerequisite_findings(raw, plan):
     _setup_prerequisites): a missing one is critical when ``plan`` runs
     Setup (a CU or the SE upgrade), else a warning (the next CU stops on it);
     an older runtime than Health Checker expects is a warning."""
-    found = setup_prereqs.gaps(raw, setup_prereqs.planned_product(plan))
-    if not found:
-        return []
+    missing, old, runs = setup_prereqs.assess(raw, plan)
     findings = []
-    missing = [g for g in found if g["state"] == "missing"]
     if missing:
-        runs = setup_prereqs.setup_runs(plan)
         findings.append({
             "id": "setup_prerequisite_missing", "severity": "critical" if runs else "warning",
-            "message": "%s. %s" % ("; ".join(setup_prereqs.describe(g) for g in missing),
+            "message": "%s. %s" % (setup_prereqs.missing_text(missing),
                                    "Exchange Setup's readiness check refuses to start without it, so the planned "
                                    "Cumulative Update cannot install." if runs else
                                    "The plan installs no Cumulative Update, but the next one will stop on it."),
             "remedy": setup_prereqs.fix(missing),
         })
-    old = [g for g in found if g["state"] == "too_old"]
     if old:
-        findings.append({
-            "id": "setup_prerequisite_old", "severity": "warning",
-            "message": "%s (the minimum CSS-Exchange Health Checker expects; Setup's own check asks only that it "
-                       "is installed)." % "; ".join(setup_prereqs.describe(g) for g in old),
-            "remedy": setup_prereqs.fix(old),
-        })
+        findings.append({"id": "setup_prerequisite_old", "severity": "warning",
+                         "message": setup_prereqs.old_text(old), "remedy": setup_prereqs.fix(old)})
     return findings

@@ -306,12 +306,8 @@ def _setup_prerequisite_findings(facts, plan):
     plan could be made; an SU-only plan does not run that check (a warning).
     An older runtime than Health Checker expects is a warning: Setup's rule
     checks only that it is installed."""
-    found = setup_prereqs.gaps(facts, setup_prereqs.planned_product(plan))
-    if not found:
-        return []
-    runs = setup_prereqs.setup_runs(plan)
+    missing, old, runs = setup_prereqs.assess(facts, plan)
     findings = []
-    missing = [g for g in found if g["state"] == "missing"]
     if missing:
         target = ((plan or {}).get("target") or {}).get("display_name") or "the patch target"
         if runs is False:
@@ -328,13 +324,10 @@ def _setup_prerequisite_findings(facts, plan):
                 "to start without it.")
         findings.append(_finding(
             "setup_prerequisite_missing", severity, ["patch"],
-            "%s. %s" % ("; ".join(setup_prereqs.describe(g) for g in missing), why), setup_prereqs.fix(missing)))
-    old = [g for g in found if g["state"] == "too_old"]
+            "%s. %s" % (setup_prereqs.missing_text(missing), why), setup_prereqs.fix(missing)))
     if old:
-        findings.append(_finding(
-            "setup_prerequisite_old", "warning", ["patch"],
-            "%s (the minimum CSS-Exchange Health Checker expects; Setup's own check asks only that it is "
-            "installed)." % "; ".join(setup_prereqs.describe(g) for g in old), setup_prereqs.fix(old)))
+        findings.append(_finding("setup_prerequisite_old", "warning", ["patch"], setup_prereqs.old_text(old),
+                                 setup_prereqs.fix(old)))
     return findings
 
 

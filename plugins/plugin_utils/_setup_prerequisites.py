@@ -134,6 +134,26 @@ def planned_product(plan):
     return (plan.get("target") or {}).get("product") or (plan.get("current") or {}).get("product")
 
 
+def assess(raw, plan):
+    """What ``raw`` (Get-ExchangeFacts' answer) lacks for ``plan`` (the
+    planner's output, or None), split for a finding each: ``(missing, old,
+    runs)``, the gaps missing and too old, and :func:`setup_runs`."""
+    found = gaps(raw, planned_product(plan)) or []
+    return ([g for g in found if g["state"] == "missing"], [g for g in found if g["state"] == "too_old"],
+            setup_runs(plan))
+
+
+def missing_text(missing):
+    """The first sentence of a finding about missing packages."""
+    return "; ".join(describe(g) for g in missing)
+
+
+def old_text(old):
+    """A finding's message about packages older than Health Checker expects (never a blocker)."""
+    return ("%s (the minimum CSS-Exchange Health Checker expects; Setup's own check asks only that it is "
+            "installed)." % "; ".join(describe(g) for g in old))
+
+
 def describe(gap):
     """One line about a gap, for a finding's message."""
     if gap["state"] == "missing":
