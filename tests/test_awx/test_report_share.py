@@ -161,3 +161,25 @@ def test_reading_the_history_back_without_the_shares_account_fails_naming_the_sh
     text = " ".join(result.stdout.split())
     assert _shown("could not read %s\\eems-watch\\eems-watch-history.json through EXSE1" % SHARE) in text
     assert "Access to the path" in text and "is denied" in text
+
+
+@pytest.mark.parametrize("tasks_from, said", [
+    ("main", "Publishing to %s needs a Windows host of the inventory to write the files" % SHARE),
+    ("fetch", "Reading back from %s needs a Windows host of the inventory to read the file" % SHARE),
+])
+def test_a_share_without_a_windows_host_to_reach_it_is_refused_saying_what_to_set(tmp_path, tasks_from, said):
+    playbook = [dict(PLAYBOOK[0], tasks=[{
+        "name": "Publish or read back",
+        "ansible.builtin.include_role": {"name": "onprem.exchange.exchange_report_publish", "tasks_from": tasks_from},
+        "vars": {"exchange_report_publish_kind": "audit", "exchange_report_publish_files": {"json": "/nowhere.json"},
+                 "exchange_report_fetch_name": "eems-watch/eems-watch-history.json",
+                 "exchange_report_fetch_dest": str(tmp_path / "history.json")},
+    }])]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook, sort_keys=False), encoding="utf-8")
+    (tmp_path / "vars.json").write_text(json.dumps({"exchange_report_publish_url": SHARE}), encoding="utf-8")
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text("localhost\n", encoding="utf-8")
+    result = run_playbook(str(inventory), str(tmp_path / "play.yml"), "-e", "@" + str(tmp_path / "vars.json"))
+    assert result.returncode != 0
+    text = " ".join(result.stdout.split())
+    assert _shown(said) in text and "set exchange_report_publish_host, or have an 'exchange' group" in text, text[-2000:]
