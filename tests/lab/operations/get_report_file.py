@@ -14,8 +14,8 @@ import hashlib
 import ntpath
 import os
 
-from . import HostOpError, operation
-from .publish_report_file import report_share_path
+from . import operation
+from .publish_report_file import check_share_account, report_share_path
 
 
 @operation("Get-ReportFile")
@@ -24,13 +24,7 @@ def get_report_file(ctx, args):
     folder = str(args.get("folder") or "")
     name = str(args.get("name") or "")
     max_bytes = int(args.get("max_bytes") or 0)
-    required = ctx.state.data["lab"].get("report_share")
-    if required:
-        given = (args.get("username"), args.get("password"))
-        if not all(given):
-            raise HostOpError("Access to the path '%s' is denied." % share, "System.UnauthorizedAccessException")
-        if given != (required.get("username"), required.get("password")):
-            raise HostOpError("The user name or password is incorrect.", "System.ComponentModel.Win32Exception")
+    check_share_account(ctx, args, share)
     unc = share + ("\\" + folder if folder else "")
     path = ntpath.join(unc, name)
     local = os.path.join(report_share_path(ctx.lab, unc), name)

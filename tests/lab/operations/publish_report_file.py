@@ -31,6 +31,18 @@ def report_share_path(lab, unc):
     return os.path.join(lab.state_dir, "shares", *[p.lower() for p in parts])
 
 
+def check_share_account(ctx, args, share):
+    """A share with an account (lab.report_share) refuses a call without it,
+    or with another, as Windows does."""
+    required = ctx.state.data["lab"].get("report_share")
+    if required:
+        given = (args.get("username"), args.get("password"))
+        if not all(given):
+            raise HostOpError("Access to the path '%s' is denied." % share, "System.UnauthorizedAccessException")
+        if given != (required.get("username"), required.get("password")):
+            raise HostOpError("The user name or password is incorrect.", "System.ComponentModel.Win32Exception")
+
+
 @operation("Publish-ReportFile")
 def publish_report_file(ctx, args):
     share = str(args.get("share") or "").rstrip("\\")
@@ -40,13 +52,7 @@ def publish_report_file(ctx, args):
         content = base64.b64decode(str(args.get("content_base64") or ""), validate=True)
     except (binascii.Error, ValueError):
         raise HostOpError("The input is not a valid Base-64 string.", "System.FormatException") from None
-    required = ctx.state.data["lab"].get("report_share")
-    if required:
-        given = (args.get("username"), args.get("password"))
-        if not all(given):
-            raise HostOpError("Access to the path '%s' is denied." % share, "System.UnauthorizedAccessException")
-        if given != (required.get("username"), required.get("password")):
-            raise HostOpError("The user name or password is incorrect.", "System.ComponentModel.Win32Exception")
+    check_share_account(ctx, args, share)
     unc = share + ("\\" + folder if folder else "")
     directory = report_share_path(ctx.lab, unc)
     steps = []
