@@ -1,15 +1,13 @@
 # Reads back one file published earlier to a folder of a file share (the EEMS
 # watch's history, kept beside the reports), so a job whose own folder was
 # deleted with the last job can compare with it. Reads only. As in
-# Publish-ReportFile, a WinRM network logon cannot pass its credential on to
-# the file server (the second hop), so the share's account, when one is
-# given, travels as data and maps the share for this call only (New-PSDrive
-# -Credential with a UNC root: Microsoft Learn, New-PSDrive). A file that is
+# Publish-ReportFile, the share's account, when one is given, travels as data
+# and maps the share for this call only (Mount-ShareDrive). A file that is
 # not there is an answer (found = $false), not an error. A file above
 # max_bytes is not sent back (its size is). The bytes are read whole
 # ([System.IO.File]::ReadAllBytes: Microsoft Learn, File.ReadAllBytes) and
 # hashed on the host, so the controller can tell they arrived as read.
-# Uses: Get-PropertyValue
+# Uses: Get-PropertyValue, Mount-ShareDrive
 param($HostArgs)
 
 $share = ([string]$HostArgs.share).TrimEnd('\')
@@ -19,12 +17,7 @@ $maxBytes = [long]$HostArgs.max_bytes
 $username = Get-PropertyValue -InputObject $HostArgs -Name 'username'
 $secret = Get-PropertyValue -InputObject $HostArgs -Name 'password'
 
-$drive = $null
-if ($username -and $secret) {
-    $password = ConvertTo-SecureString -String ([string]$secret) -AsPlainText -Force
-    $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$username), $password
-    $drive = New-PSDrive -Name ('ExReport{0}' -f $PID) -PSProvider FileSystem -Root $share -Credential $credential -ErrorAction Stop
-}
+$drive = Mount-ShareDrive -Root $share -Username $username -Secret $secret -Prefix 'ExReport'
 $found = $false
 $size = $null
 $sha256 = $null

@@ -1,15 +1,13 @@
 # Writes one report file into a folder of a file share, so the report
 # outlives the AWX job that wrote it. The controller sends the file's bytes as
 # data; this Windows server writes them, because an SMB share is reached from
-# Windows. A WinRM network logon cannot pass its credential on to the file
-# server (the second hop), so the share's account, when one is given, travels
-# as data and maps the share for this call only (New-PSDrive -Credential takes
-# a UNC root for the FileSystem provider: Microsoft Learn, New-PSDrive,
-# -Credential and -Root). The file is written whole
+# Windows. The share's account, when one is given, travels as data and maps
+# the share for this call only (Mount-ShareDrive: the second hop). The file
+# is written whole
 # ([System.IO.File]::WriteAllBytes creates or overwrites it: Microsoft Learn,
 # File.WriteAllBytes) and read back for its SHA256, which the controller
 # compares with what it sent.
-# Uses: Get-PropertyValue
+# Uses: Get-PropertyValue, Mount-ShareDrive
 param($HostArgs)
 
 $share = ([string]$HostArgs.share).TrimEnd('\')
@@ -20,12 +18,7 @@ $username = Get-PropertyValue -InputObject $HostArgs -Name 'username'
 $secret = Get-PropertyValue -InputObject $HostArgs -Name 'password'
 $steps = @()
 
-$drive = $null
-if ($username -and $secret) {
-    $password = ConvertTo-SecureString -String ([string]$secret) -AsPlainText -Force
-    $credential = New-Object -TypeName System.Management.Automation.PSCredential -ArgumentList ([string]$username), $password
-    $drive = New-PSDrive -Name ('ExReport{0}' -f $PID) -PSProvider FileSystem -Root $share -Credential $credential -ErrorAction Stop
-}
+$drive = Mount-ShareDrive -Root $share -Username $username -Secret $secret -Prefix 'ExReport'
 try {
     $directory = $share
     if ($folder) {
