@@ -235,12 +235,9 @@ class ActionModule(HostActionBase):
         setup_account = (args["setup_username"] or self._ex_connection_option("remote_user"),
                          args["setup_password"] or self._ex_connection_option("remote_password"))
         done = result["steps_done"]
-        # Set after a restart until something has waited for the services.
-        restarted = False
         try:
             if facts.get("pending_reboot"):
                 self._ex_reboot(args, "pending restart before installing")
-                restarted = True
                 result["reboots"] += 1
                 done.append({"action": "reboot", "update": None, "rc": None, "result": "succeeded", "log_excerpt": [],
                              "reboot": True})
@@ -275,7 +272,6 @@ class ActionModule(HostActionBase):
                 result["reboots"] += 1
                 entry["reboot"] = True
                 health, check = self._ex_wait_for_services(args, action.get("to_build"))
-                restarted = False
                 if action["action"] == "install_dotnet":
                     dotnet = action.get("dotnet_release") or dotnet
                 if action["action"] == "resume_setup":
@@ -287,11 +283,12 @@ class ActionModule(HostActionBase):
                         action.get("update"), health.get("exsetup_version"), action["to_build"]), installer_started=True)
                 if action.get("to_build"):
                     current = action["to_build"]
-            if restarted or not todo:
+            if not todo:
                 # Nothing installed here, maybe just restarted (the pending
                 # restart, or the admin's tasks before this check): WinRM
                 # answers before Exchange has started, so give its services
-                # their time first (at once when they run).
+                # their time first (at once when they run). Every installer
+                # above already waited for them after its own restart.
                 health = self._ex_wait_for_services(args, planned_after or build_before)[0]
             else:
                 health = self._ex_health(args)
