@@ -38,6 +38,8 @@ from labtools import REPO_ROOT
 
 ansible_runner = pytest.importorskip("ansible_runner")
 
+from awxjob import run_awx_job  # noqa: E402 (after the skip when ansible-runner is absent)
+
 ESTATE = os.path.join(REPO_ROOT, "examples", "estate")
 EDGE_GROUP_VARS = os.path.join(ESTATE, "inventory", "group_vars", "exchange_edge")
 BIN = os.path.dirname(sys.executable)
@@ -198,16 +200,7 @@ def _private_data_dir(lab, root, edge_injected):
 def _audit(lab, root, edge_injected):
     secrets = _private_data_dir(lab, root, edge_injected)
     before = {name: lab.wsman.stats(name) for name in lab.endpoints}
-    saved = os.environ.pop("ANSIBLE_CONFIG", None)  # AWX runs from the project: its ansible.cfg applies
-    try:
-        runner = ansible_runner.run(private_data_dir=root, project_dir=REPO_ROOT, playbook="playbooks/audit.yml",
-                                    verbosity=3, quiet=True, ident="audit")
-        events = list(runner.events)
-        with open(runner.stdout.name, encoding="utf-8") as handle:
-            stdout = handle.read()
-    finally:
-        if saved is not None:
-            os.environ["ANSIBLE_CONFIG"] = saved
+    runner, events, stdout = run_awx_job(root, REPO_ROOT, "playbooks/audit.yml", "audit")
     with open(os.path.join(root, "reports", "exchange-audit.json"), encoding="utf-8") as handle:
         report = json.load(handle)
     # What each server's WinRM listener saw of this job.

@@ -32,6 +32,8 @@ from uploadserver import UploadServer
 
 ansible_runner = pytest.importorskip("ansible_runner")
 
+from awxjob import run_awx_job  # noqa: E402 (after the skip when ansible-runner is absent)
+
 ESTATE = os.path.join(REPO_ROOT, "examples", "estate")
 BIN = os.path.dirname(sys.executable)
 JOB_ID = 31
@@ -146,16 +148,7 @@ def audit_job(installed, default_lab):
             "exchange_report_publish_password": server.password,
         }
         password = _private_data_dir(default_lab, root, installed["project"], extravars, installed["collections"])
-        saved = os.environ.pop("ANSIBLE_CONFIG", None)
-        try:
-            runner = ansible_runner.run(private_data_dir=root, project_dir=installed["project"],
-                                        playbook="playbooks/audit.yml", verbosity=3, quiet=True, ident="audit")
-            events = list(runner.events)
-            with open(runner.stdout.name, encoding="utf-8") as handle:
-                stdout = handle.read()
-        finally:
-            if saved is not None:
-                os.environ["ANSIBLE_CONFIG"] = saved
+        runner, events, stdout = run_awx_job(root, installed["project"], "playbooks/audit.yml", "audit")
         status = (runner.status, runner.rc)
         # The job ends: AWX deletes its private data directory, reports and all.
         shutil.rmtree(root)

@@ -19,6 +19,8 @@ from labtools import REPO_ROOT
 
 ansible_runner = pytest.importorskip("ansible_runner")
 
+from awxjob import run_awx_job  # noqa: E402 (after the skip when ansible-runner is absent)
+
 BUILD_FACTS = "onprem.exchange.build_facts"
 
 
@@ -56,11 +58,7 @@ def audit_job(default_lab, tmp_path_factory):
     root = str(tmp_path_factory.mktemp("runner-audit"))
     reports = os.path.join(root, "reports")
     password = _private_data_dir(default_lab, root, {"exchange_report_dir": reports, "exchange_target": "eems"})
-    # AWX's environment has no ANSIBLE_CONFIG: the project's ansible.cfg is
-    # found because the job runs in the project directory.
-    os.environ.pop("ANSIBLE_CONFIG", None)
-    runner = ansible_runner.run(private_data_dir=root, project_dir=REPO_ROOT, playbook="playbooks/audit.yml",
-                                verbosity=3, quiet=True, ident="audit")
+    runner = run_awx_job(root, REPO_ROOT, "playbooks/audit.yml", "audit")[0]
     return runner, root, reports, password
 
 

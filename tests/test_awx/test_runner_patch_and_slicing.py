@@ -32,6 +32,8 @@ from lab.maintenance import out_of_service
 
 ansible_runner = pytest.importorskip("ansible_runner")
 
+from awxjob import run_awx_job  # noqa: E402 (after the skip when ansible-runner is absent)
+
 PLAYBOOK = "playbooks/patch.yml"
 TARGET = "15.2.1748.53"  # 2019 CU15 Sep26SUv2 (ESU)
 CU15_ISO = "ExchangeServer2019-x64-CU15.ISO"
@@ -138,18 +140,14 @@ def _windows(log, name):
 # -- 1. one patch window job ------------------------------------------------------
 
 @pytest.mark.smoke
-def test_patch_job_under_runner_patches_reports_its_summary_and_leaks_no_password(lab_factory, tmp_path,
-                                                                                 monkeypatch):
+def test_patch_job_under_runner_patches_reports_its_summary_and_leaks_no_password(lab_factory, tmp_path):
     lab = lab_factory(_fleet({"PM1": "15.2.1748.46", "PM2": "15.2.1748.46", "PM3": TARGET,
                               "PS1": "15.2.1748.39"}))
     hosts = ["PM1", "PM2", "PM3", "PS1"]
     root = str(tmp_path / "job")
     reports = os.path.join(root, "reports")
     password = _private_data_dir(lab, root, _extravars(reports))
-    # AWX's environment has no ANSIBLE_CONFIG: the project's ansible.cfg applies.
-    monkeypatch.delenv("ANSIBLE_CONFIG", raising=False)
-    runner = ansible_runner.run(private_data_dir=root, project_dir=REPO_ROOT, playbook=PLAYBOOK,
-                                verbosity=3, quiet=True, ident="patch")
+    runner = run_awx_job(root, REPO_ROOT, PLAYBOOK, "patch")[0]
     assert (runner.status, runner.rc) == ("successful", 0), _tail(runner)
 
     events = list(runner.events)
